@@ -1,0 +1,204 @@
+"""Study results: frozen dataclasses with a JSON round trip, and deterministic file output.
+
+``results.json`` holds no timestamps or timings on purpose: the same spec and seed must give
+the same bytes whether a study ran in one go, was resumed after a crash, or was re-reported
+from the store. ``samples.npz`` is written with fixed zip timestamps for the same reason
+(``numpy.savez`` stamps the current time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._version import __version__
+from .statistics import fit_exponential, summarize_gradients
+from .study import CellData
+
+__all__ = [
+    "CellResult",
+    "FitResult",
+    "StudyResult",
+    "build_result",
+    "cell_arrays",
+    "read_npz",
+    "write_npz",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class CellResult:
+    """Summary of one cell. ``grad_var`` is the shot-noise-corrected variance.
+
+    Attributes:
+        num_qubits: n.
+        num_layers: L.
+        samples: Random circuits S.
+        shots: Shots requested per shifted value (0 = exact).
+        shots_executed: Shots the backend reports it executed per value.
+        grad_mean: Mean gradient.
+        grad_var: Best estimate of Var(gradient): ``grad_var_corrected``.
+        grad_var_se: Standard error of ``grad_var``.
+        grad_var_raw: Sample variance of the measured gradients (ddof=1).
+        shot_noise_var: Mean shot-noise variance per gradient (the floor).
+        grad_var_corrected: ``grad_var_raw - shot_noise_var``.
+        grad_var_ci: Analytic 95% interval of the corrected variance.
+        resolved: Whether the interval excludes 0.
+    """
+
+    num_qubits: int
+    num_layers: int
+    samples: int
+    shots: int
+    shots_executed: int
+    grad_mean: float
+    grad_var: float
+    grad_var_se: float
+    grad_var_raw: float
+    shot_noise_var: float
+    grad_var_corrected: float
+    grad_var_ci: tuple[float, float]
+    resolved: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        d = dataclasses.asdict(self)
+        d["grad_var_ci"] = list(self.grad_var_ci)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CellResult:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(data)
+        d["grad_var_ci"] = tuple(d["grad_var_ci"])
+        return cls(**d)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """The exponential fit over resolved cells: ``log(var) = slope * n + intercept``."""
+
+    slope: float
+    slope_se: float
+    intercept: float
+    points: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        return {**dataclasses.asdict(self), "points": list(self.points)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{**data, "points": tuple(data["points"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyResult:
+    """A finished study: its resolved spec, one result per cell, and the fit."""
+
+    spec: dict[str, Any]
+    cells: tuple[CellResult, ...]
+    fit: FitResult | None
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for ``results.json``."""
+        return {
+            "version": self.version,
+            "spec": self.spec,
+            "cells": [c.to_dict() for c in self.cells],
+            "fit": None if self.fit is None else self.fit.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudyResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            spec=data["spec"],
+            cells=tuple(CellResult.from_dict(c) for c in data["cells"]),
+            fit=None if data.get("fit") is None else FitResult.from_dict(data["fit"]),
+            version=data.get("version", __version__),
+        )
+
+    def to_json(self) -> str:
+        """Serialise deterministically (sorted keys, fixed indentation)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> StudyResult:
+        """Parse what :meth:`to_json` wrote."""
+        return cls.from_dict(json.loads(text))
+
+
+def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
+    """Summarise every cell and fit the resolved ones."""
+    shots = int(spec["sampling"]["shots"])
+    cells = []
+    for d in data:
+        st = summarize_gradients(d.grads, d.shot_var if shots else None)
+        cells.append(
+            CellResult(
+                num_qubits=d.cell.num_qubits,
+                num_layers=d.cell.num_layers,
+                samples=st.samples,
+                shots=shots,
+                shots_executed=d.shots,
+                grad_mean=st.grad_mean,
+                grad_var=st.grad_var,
+                grad_var_se=st.grad_var_se,
+                grad_var_raw=st.grad_var_raw,
+                shot_noise_var=st.shot_noise_var,
+                grad_var_corrected=st.grad_var,
+                grad_var_ci=st.grad_var_ci,
+                resolved=st.resolved,
+            )
+        )
+    resolved = [c for c in cells if c.resolved]
+    fit = fit_exponential(
+        [c.num_qubits for c in resolved],
+        [c.grad_var for c in resolved],
+        [c.grad_var_se for c in resolved],
+    )
+    fr = None if fit is None else FitResult(fit.slope, fit.slope_se, fit.intercept, fit.points)
+    return StudyResult(spec=spec, cells=tuple(cells), fit=fr)
+
+
+def cell_arrays(data: Sequence[CellData], *, with_shot_var: bool) -> dict[str, NDArray[Any]]:
+    """The per-sample arrays of ``samples.npz``; single-parameter gradients are 1-D."""
+    out: dict[str, NDArray[Any]] = {}
+    for d in data:
+        t = d.cell.tag
+        out[f"gates_{t}"] = d.gates.astype(np.int8)
+        out[f"params_{t}"] = d.params
+        grads = d.grads[:, 0] if d.grads.shape[1] == 1 else d.grads
+        out[f"grads_{t}"] = grads
+        if with_shot_var:
+            sv = d.shot_var[:, 0] if d.shot_var.shape[1] == 1 else d.shot_var
+            out[f"shot_var_{t}"] = sv
+    return out
+
+
+def write_npz(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
+    """Write an ``.npz`` that ``numpy.load`` reads, byte-identical for identical arrays."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+def read_npz(path: Path) -> dict[str, NDArray[Any]]:
+    """Load every array of an ``.npz`` into memory."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -1,0 +1,136 @@
+"""Pure statistics of gradient samples: variances, their standard errors, exponential fits.
+
+Standard error of a variance. The gradients of random circuits are far from normal (about a
+third of the seed circuit's are exactly 0), so the normal-theory sqrt(2/(S-1)) * var would
+understate the error. We use the delta method on per-sample contributions instead: with
+``y_s = S/(S-1) * mean_k (g_sk - gbar_k)**2`` the unbiased variance (averaged over the K
+differentiated parameters) is ``mean_s y_s``, and its standard error is ``std(y) / sqrt(S)``.
+This uses the sample's own fourth moment, and for K > 1 it includes the correlation between
+parameters of the same circuit. It is correct to O(1/S).
+
+Shot noise enters the same way: with per-sample shot-noise variances ``v_s`` (the
+floor), the corrected variance is ``mean_s (y_s - v_s)`` by the law of total variance, and its
+standard error is ``std(y - v) / sqrt(S)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CellStatistics", "ExponentialFit", "fit_exponential", "summarize_gradients"]
+
+_Z95 = 1.959963984540054
+
+
+@dataclasses.dataclass(frozen=True)
+class CellStatistics:
+    """Summary of one cell's gradient samples (averaged over differentiated parameters).
+
+    Attributes:
+        samples: Number of random circuits S.
+        grad_mean: Mean gradient.
+        grad_var_raw: Sample variance (ddof=1) of the measured gradients.
+        shot_noise_var: Mean per-sample shot-noise variance (0 when exact).
+        grad_var: Corrected variance, raw minus the shot-noise floor (equals raw when exact).
+        grad_var_se: Standard error of ``grad_var``.
+        grad_var_ci: Analytic 95% interval ``grad_var +/- 1.96 * grad_var_se``.
+        resolved: True when the interval excludes 0 (the signal is above the shot-noise floor).
+    """
+
+    samples: int
+    grad_mean: float
+    grad_var_raw: float
+    shot_noise_var: float
+    grad_var: float
+    grad_var_se: float
+    grad_var_ci: tuple[float, float]
+    resolved: bool
+
+
+def summarize_gradients(
+    grads: NDArray[np.float64], shot_var: NDArray[np.float64] | None = None
+) -> CellStatistics:
+    """Summarise (S,) or (S, K) gradients, optionally with their shot-noise variances."""
+    g = np.asarray(grads, dtype=float)
+    if g.ndim == 1:
+        g = g[:, None]
+    s = g.shape[0]
+    if s < 2:
+        raise ValueError(f"grads: need at least 2 samples, got {s}")
+    dev = g - g.mean(axis=0)
+    y = (s / (s - 1)) * np.mean(dev**2, axis=1)
+    v = np.zeros(s)
+    if shot_var is not None:
+        sv = np.asarray(shot_var, dtype=float)
+        v = sv.reshape(s, -1).mean(axis=1)
+    z = y - v
+    raw = float(y.mean())
+    corrected = float(z.mean())
+    se = float(np.std(z, ddof=1) / math.sqrt(s))
+    ci = (corrected - _Z95 * se, corrected + _Z95 * se)
+    return CellStatistics(
+        samples=s,
+        grad_mean=float(g.mean()),
+        grad_var_raw=raw,
+        shot_noise_var=float(v.mean()),
+        grad_var=corrected,
+        grad_var_se=se,
+        grad_var_ci=ci,
+        resolved=bool(ci[0] > 0.0),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ExponentialFit:
+    """Fit of ``log(var) = slope * n + intercept``.
+
+    Attributes:
+        slope: Decay rate per qubit (natural log).
+        slope_se: Its standard error (see :func:`fit_exponential`).
+        intercept: Intercept of log(var).
+        points: Qubit counts used in the fit.
+    """
+
+    slope: float
+    slope_se: float
+    intercept: float
+    points: tuple[int, ...]
+
+
+def fit_exponential(
+    num_qubits: Sequence[int], variances: Sequence[float], variance_se: Sequence[float]
+) -> ExponentialFit | None:
+    """Weighted least-squares line through log(variance) against n.
+
+    Each point is weighted by its delta-method error ``se / var``. The slope's error is
+    the usual (X^T W X)^-1 term, inflated by sqrt(chi2 / dof) when the scatter exceeds the
+    error bars (Birge ratio), so a curve that is not a pure exponential (McClean's approach
+    to the 2-design limit) does not get an overconfident slope. Points with a non-positive
+    variance or no error bar are left out; returns None with fewer than 2 points.
+    """
+    n = np.asarray(num_qubits, dtype=float)
+    var = np.asarray(variances, dtype=float)
+    se = np.asarray(variance_se, dtype=float)
+    keep = (var > 0) & (se > 0) & np.isfinite(var) & np.isfinite(se)
+    if keep.sum() < 2 or len(set(n[keep])) < 2:
+        return None
+    x, yv, sig = n[keep], np.log(var[keep]), se[keep] / var[keep]
+    w = 1.0 / sig**2
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    cov = np.linalg.inv(design.T @ (design * w[:, None]))
+    slope, intercept = cov @ (design.T @ (w * yv))
+    dof = len(x) - 2
+    if dof > 0:
+        chi2 = float(np.sum(w * (yv - slope * x - intercept) ** 2))
+        cov = cov * max(1.0, chi2 / dof)
+    return ExponentialFit(
+        slope=float(slope),
+        slope_se=float(math.sqrt(cov[0, 0])),
+        intercept=float(intercept),
+        points=tuple(int(v) for v in x),
+    )
