@@ -8,8 +8,8 @@ gradient of the last parameter of the |0..0><0..0| cost, angles ~ U[0, 2pi).
 - bp_qiskit: ``run_study`` on the 'aer' backend (one PUB per qubit count).
 
 Both compute the same quantity; timings are compute only (imports and one warm-up excluded),
-best of ``--repeats``, and the ratio is printed. Run: ``python benchmarks/bench_seed_vs_pennylane.py``
-(needs the ``benchmark`` extra).
+best of ``--repeats``, and the ratio is printed.
+Run ``make bench`` (installs the ``benchmark`` extra).
 """
 
 from __future__ import annotations

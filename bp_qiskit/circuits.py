@@ -123,7 +123,9 @@ def build_circuit(gates: NDArray[np.int8], *, ansatz: str = "mcclean") -> Quantu
     return qc
 
 
-def template_circuit(num_qubits: int, num_layers: int, *, ansatz: str = "mcclean") -> QuantumCircuit:
+def template_circuit(
+    num_qubits: int, num_layers: int, *, ansatz: str = "mcclean"
+) -> QuantumCircuit:
     """Build the shared circuit of a cell: one U gate per rotation, 3 parameters each.
 
     Its parameters are ``u[3k], u[3k+1], u[3k+2]`` for rotation k = l*n + q, so

@@ -49,7 +49,11 @@ def parameter_indices(parameter: str | int, num_params: int) -> NDArray[np.int64
 def shift_parameters(
     params: NDArray[np.float64], indices: NDArray[np.int64], shift: float = SHIFT
 ) -> NDArray[np.float64]:
-    """Return (S, K, 2, P) parameter sets: ``[s, k, 0]`` has +shift on ``indices[k]``, ``[s, k, 1]`` -shift."""
+    """Return (S, K, 2, P) parameter sets.
+
+    ``out[s, k, 0]`` is sample s with +shift on parameter ``indices[k]``, ``out[s, k, 1]`` with
+    -shift.
+    """
     params = np.asarray(params, dtype=float)
     s, p = params.shape
     k = len(indices)

@@ -50,9 +50,7 @@ def local_cost(num_qubits: int) -> SparseObservable:
     return SparseObservable.from_sparse_list(terms, num_qubits)
 
 
-def pauli_sum(
-    terms: Sequence[str], coeffs: Sequence[float], num_qubits: int
-) -> SparseObservable:
+def pauli_sum(terms: Sequence[str], coeffs: Sequence[float], num_qubits: int) -> SparseObservable:
     """Return sum_k coeffs[k] * P_k from sparse labels like ``"Z0 Z1"``."""
     if len(terms) != len(coeffs):
         raise ValueError(f"coeffs: expected {len(terms)} numbers, got {len(coeffs)}")

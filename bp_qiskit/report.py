@@ -17,7 +17,9 @@ __all__ = ["format_table", "plot_variance", "write_outputs"]
 def format_table(result: StudyResult) -> str:
     """A fixed-width table of the cells and the fit, as printed by ``bp-qiskit run``."""
     shots = any(c.shots for c in result.cells)
-    head = f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
+    head = (
+        f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
+    )
     if shots:
         head += f" {'floor':>10} {'resolved':>8}"
     lines = [head, "-" * len(head)]
@@ -57,21 +59,37 @@ def plot_variance(result: StudyResult, path: Path) -> None:
     pos = resolved & (var > 0)
     # Clip the lower error bar at the axis: a log axis cannot show var - se <= 0.
     lower = np.minimum(se, var * (1 - 1e-3))
-    ax.errorbar(n[pos], var[pos], yerr=[lower[pos], se[pos]], fmt="o", capsize=3,
-                label="Var[grad] (resolved)")
+    ax.errorbar(
+        n[pos],
+        var[pos],
+        yerr=[lower[pos], se[pos]],
+        fmt="o",
+        capsize=3,
+        label="Var[grad] (resolved)",
+    )
     if np.any(~pos):
         floor_y = np.where(var > 0, var, np.nan)
         up = np.array([c.grad_var_ci[1] for c in cells])
-        ax.plot(n[~pos], np.where(np.isfinite(floor_y[~pos]), floor_y[~pos], up[~pos]), "v",
-                mfc="none", color="C3", label="unresolved (95% upper bound / estimate)")
+        ax.plot(
+            n[~pos],
+            np.where(np.isfinite(floor_y[~pos]), floor_y[~pos], up[~pos]),
+            "v",
+            mfc="none",
+            color="C3",
+            label="unresolved (95% upper bound / estimate)",
+        )
     if any(c.shots for c in cells):
         floor = np.array([c.shot_noise_var for c in cells])
         ax.semilogy(n, floor, "--", color="0.5", label="shot-noise floor")
     if result.fit is not None:
         f = result.fit
         xs = np.linspace(n.min(), n.max(), 50)
-        ax.semilogy(xs, np.exp(f.slope * xs + f.intercept), "-.",
-                    label=f"Slope {f.slope:.3f} ± {f.slope_se:.3f}")
+        ax.semilogy(
+            xs,
+            np.exp(f.slope * xs + f.intercept),
+            "-.",
+            label=f"Slope {f.slope:.3f} ± {f.slope_se:.3f}",
+        )
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")

@@ -7,7 +7,15 @@ from tqdm.auto import tqdm
 from .backends import EstimatorBackend
 from .results import StudyResult, build_result
 from .spec import StudySpec
-from .study import CellData, JobResult, assemble_cell, backend_for, execute_job, plan_cells, plan_jobs
+from .study import (
+    CellData,
+    JobResult,
+    assemble_cell,
+    backend_for,
+    execute_job,
+    plan_cells,
+    plan_jobs,
+)
 
 __all__ = ["run_study"]
 

@@ -270,7 +270,9 @@ class ObservableSpec(_Section):
             if not coeffs:
                 coeffs = (1.0,) * len(terms)
             if len(coeffs) != len(terms):
-                raise _fail("observable.coeffs", self.coeffs, f"{len(terms)} numbers (one per term)")
+                raise _fail(
+                    "observable.coeffs", self.coeffs, f"{len(terms)} numbers (one per term)"
+                )
         elif terms or coeffs:
             raise _fail("observable.terms", self.terms, "empty unless kind = 'pauli'")
         object.__setattr__(self, "terms", terms)

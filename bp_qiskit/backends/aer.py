@@ -139,7 +139,9 @@ def _exact_plan(obs: SparseObservable) -> _ExactPlan:
         elif letters <= set("XYZ"):
             paulis.append((label, list(qubits), c))
         elif letters <= set("01") and len(qubits) == n:
-            amps.append(sum(1 << q for q, letter in zip(qubits, label, strict=True) if letter == "1"))
+            amps.append(
+                sum(1 << q for q, letter in zip(qubits, label, strict=True) if letter == "1")
+            )
             amp_coeffs.append(c)
         elif letters <= set("Z01") and len(qubits) <= _MAX_MARGINAL_QUBITS:
             marginals.append((list(qubits), c * _term_table(label, len(qubits))))
@@ -174,7 +176,9 @@ def _shot_groups(obs: SparseObservable) -> tuple[float, list[_ShotGroup]]:
         if not label:
             constant += c
             continue
-        need = {q: ("Z" if letter in "Z01" else letter) for q, letter in zip(qubits, label, strict=True)}
+        need = {
+            q: ("Z" if letter in "Z01" else letter) for q, letter in zip(qubits, label, strict=True)
+        }
         for g in groups:
             if all(g.basis.get(q, b) == b for q, b in need.items()):
                 g.basis.update(need)
@@ -216,7 +220,11 @@ class AerEstimator(BaseEstimatorV2):
         backend_options: dict[str, Any] | None = None,
         max_state_bytes: int = _DEFAULT_MAX_STATE_BYTES,
     ) -> None:
-        if isinstance(default_shots, bool) or not isinstance(default_shots, int) or default_shots < 0:
+        if (
+            isinstance(default_shots, bool)
+            or not isinstance(default_shots, int)
+            or default_shots < 0
+        ):
             raise ValueError(f"default_shots: got {default_shots!r}; allowed: an integer >= 0")
         self._default_shots = default_shots
         self._seed = seed
@@ -302,7 +310,10 @@ class AerEstimator(BaseEstimatorV2):
         return PubResult(data, metadata=meta)
 
     def _exact(
-        self, circuit: QuantumCircuit, observables: Sequence[SparseObservable], flat: NDArray[np.float64]
+        self,
+        circuit: QuantumCircuit,
+        observables: Sequence[SparseObservable],
+        flat: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         sim = self._sim
         qc = self._prepare(circuit, sim).copy()

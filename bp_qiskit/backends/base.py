@@ -32,7 +32,7 @@ from qiskit.quantum_info import SparseObservable
 from ..observables import to_pauli_op
 from .aer import shots_to_precision
 
-__all__ = ["Evaluation", "EstimatorBackend", "ExpectationTask"]
+__all__ = ["EstimatorBackend", "Evaluation", "ExpectationTask"]
 
 
 @dataclasses.dataclass(frozen=True)

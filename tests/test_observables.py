@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+from qiskit.primitives import StatevectorEstimator
+from qiskit.quantum_info import SparseObservable, Statevector
+
+from bp_qiskit.backends import AerEstimator
+from bp_qiskit.circuits import draw_samples, template_circuit, template_values
+from bp_qiskit.observables import (
+    global_projector,
+    is_diagonal,
+    local_cost,
+    pauli_sum,
+    to_pauli_op,
+    zz,
+)
+from bp_qiskit.spec import ObservableSpec
+
+SEED = 11
+EXACT_TOL = 1e-10
+
+
+def _random_values(n, layers=2, samples=6):
+    cs = draw_samples(np.random.default_rng(SEED), samples, n, layers)
+    return template_circuit(n, layers), template_values(cs.gates, cs.params)
+
+
+OBSERVABLES = {
+    "global": global_projector,
+    "zz": zz,
+    "local": local_cost,
+    "pauli": lambda n: pauli_sum(["X0 Y1", "Z2", "X1 Z3", "Y0"], [0.3, 1.0, -0.5, 0.7], n),
+    "mixed": lambda n: SparseObservable.from_sparse_list(
+        [("0X", [0, 2], 0.5), ("1Z", [1, 3], -1.0), ("01", [2, 3], 2.0), ("", [], 0.25)], n
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OBSERVABLES)
+def test_native_evaluation_agrees_with_pauli_expansion(name):
+    n = 4
+    obs = OBSERVABLES[name](n)
+    tmpl, values = _random_values(n)
+    native = AerEstimator().run([(tmpl, obs, values)]).result()[0].data.evs
+    expanded = StatevectorEstimator().run([(tmpl, to_pauli_op(obs), values)]).result()[0].data.evs
+    assert native.shape == (6,)
+    np.testing.assert_allclose(native, expanded, atol=EXACT_TOL)
+
+
+def test_projector_against_amplitude_of_the_state():
+    n = 5
+    tmpl, values = _random_values(n, samples=3)
+    evs = AerEstimator().run([(tmpl, global_projector(n), values)]).result()[0].data.evs
+    for s in range(3):
+        p0 = abs(Statevector(tmpl.assign_parameters(values[s])).data[0]) ** 2
+        assert evs[s] == pytest.approx(p0, abs=EXACT_TOL)
+
+
+def test_projector_is_one_term_and_expansion_is_refused_when_huge():
+    obs = global_projector(24)
+    assert len(obs) == 1
+    with pytest.raises(ValueError, match=r"16777216 Pauli terms"):
+        to_pauli_op(obs)
+    assert len(to_pauli_op(global_projector(3))) == 8
+
+
+def test_projector_at_20_qubits_is_evaluated_without_expansion():
+    n = 20
+    tmpl, values = _random_values(n, layers=1, samples=2)
+    evs = AerEstimator().run([(tmpl, global_projector(n), values)]).result()[0].data.evs
+    # Product-state check: with one layer and a CZ ladder the |0..0> probability factorises.
+    assert np.all((evs >= 0) & (evs <= 1))
+    qc = tmpl.assign_parameters(values[0]).remove_final_measurements(inplace=False)
+    qc.data = [inst for inst in qc.data if inst.operation.name != "cz"]
+    per_qubit = [abs(Statevector(qc).probabilities([q])[0]) for q in range(n)]
+    assert evs[0] == pytest.approx(np.prod(per_qubit), rel=1e-8)
+
+
+def test_observable_constructors():
+    assert is_diagonal(global_projector(3)) and is_diagonal(local_cost(3)) and is_diagonal(zz(3))
+    assert not is_diagonal(pauli_sum(["X0"], [1.0], 2))
+    assert zz(3).to_sparse_list() == [("ZZ", [0, 1], 1.0)]
+    assert local_cost(4).to_sparse_list()[0] == ("0", [0], 0.25)
+    with pytest.raises(ValueError, match="terms: 'Z4' acts outside 3 qubits"):
+        pauli_sum(["Z4"], [1.0], 3)
+    spec = ObservableSpec(kind="pauli", terms=("Z0 Z1", "X2"), coeffs=(1.0, -2.0))
+    assert spec.min_qubits() == 3
+
+
+def test_estimator_broadcasting_follows_estimator_v2_rules():
+    n = 3
+    tmpl, values = _random_values(n, samples=4)
+    obs = [[global_projector(n)], [zz(n)]]  # shape (2, 1)
+    res = AerEstimator().run([(tmpl, obs, values)]).result()[0]
+    assert res.data.evs.shape == (2, 4)
+    single = AerEstimator().run([(tmpl, zz(n), values)]).result()[0].data.evs
+    np.testing.assert_allclose(res.data.evs[1], single, atol=0)
+    assert np.all(res.data.stds == 0) and res.metadata["shots"] == 0

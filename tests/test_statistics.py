@@ -1,0 +1,70 @@
+import math
+
+import numpy as np
+import pytest
+
+from bp_qiskit.statistics import fit_exponential, summarize_gradients
+
+SEED = 4242
+
+
+def test_variance_and_mean_match_numpy():
+    g = np.random.default_rng(SEED).normal(0.1, 0.3, size=500)
+    st = summarize_gradients(g)
+    assert st.grad_var == pytest.approx(np.var(g, ddof=1), rel=1e-12)
+    assert st.grad_mean == pytest.approx(g.mean(), rel=1e-12)
+    assert st.shot_noise_var == 0 and st.grad_var == st.grad_var_raw
+
+
+def test_standard_error_of_variance_is_calibrated_for_heavy_tails():
+    """Laplace samples (excess kurtosis 3): the reported se must match the actual spread of s^2.
+
+    Normal theory would report sqrt(2/S) var, i.e. ~37% too small here.
+    """
+    rng = np.random.default_rng(SEED)
+    reps, s = 400, 2000
+    vals, ses = [], []
+    for _ in range(reps):
+        st = summarize_gradients(rng.laplace(0, 1.0, size=s))
+        vals.append(st.grad_var)
+        ses.append(st.grad_var_se)
+    true_se = math.sqrt(20 / s)  # Var(s^2) ~ (mu4 - sigma^4)/S = (24 - 4)/S for b = 1
+    spread = np.std(vals, ddof=1)
+    # The sample std of `reps` values has relative error ~ 1/sqrt(2 reps) (3.5%): 3 sigma.
+    tol = 3 / math.sqrt(2 * reps)
+    assert spread == pytest.approx(true_se, rel=tol)
+    assert np.mean(ses) == pytest.approx(true_se, rel=tol)
+    assert abs(np.mean(vals) - 2.0) < 3 * true_se / math.sqrt(reps)
+
+
+def test_multi_parameter_variance_is_the_average_over_parameters():
+    g = np.random.default_rng(SEED).normal(size=(300, 4)) * np.array([1, 2, 3, 4])
+    st = summarize_gradients(g)
+    assert st.grad_var == pytest.approx(np.var(g, axis=0, ddof=1).mean(), rel=1e-12)
+
+
+def test_shot_noise_correction_and_resolution_flag():
+    rng = np.random.default_rng(SEED)
+    signal = rng.normal(0, 0.1, size=4000)
+    noise_var = np.full(4000, 0.05)
+    measured = signal + rng.normal(0, np.sqrt(noise_var))
+    st = summarize_gradients(measured, noise_var)
+    assert st.shot_noise_var == pytest.approx(0.05)
+    assert st.grad_var == pytest.approx(st.grad_var_raw - 0.05)
+    assert abs(st.grad_var - 0.01) < 3 * st.grad_var_se
+    assert st.resolved and st.grad_var_ci[0] > 0
+    pure_noise = summarize_gradients(rng.normal(0, np.sqrt(0.05), size=4000), noise_var)
+    assert pure_noise.grad_var_ci[0] < 0 < pure_noise.grad_var_ci[1] or not pure_noise.resolved
+
+
+def test_fit_recovers_an_exact_exponential_and_weights_points():
+    n = np.arange(2, 9)
+    var = 0.3 * np.exp(-0.7 * n)
+    fit = fit_exponential(n, var, 0.05 * var)
+    assert fit.slope == pytest.approx(-0.7, abs=1e-12)
+    assert fit.intercept == pytest.approx(math.log(0.3), abs=1e-12)
+    # Known errors, perfect line: slope se = sigma_log / sqrt(sum (n - nbar)^2).
+    assert fit.slope_se == pytest.approx(0.05 / np.sqrt(np.sum((n - n.mean()) ** 2)), rel=1e-9)
+    assert fit_exponential([2], [0.1], [0.01]) is None
+    skipped = fit_exponential([2, 3, 4], [0.1, -0.01, 0.01], [0.01, 0.01, 0.001])
+    assert skipped.points == (2, 4)
