@@ -8,10 +8,12 @@ one-line ``error: ...`` on stderr with exit code 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, NoiseModel
 from .report import format_table, write_outputs
 from .results import cell_arrays
 from .runner import run_study
@@ -47,10 +49,142 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a study from a spec file and write results.json, samples.npz and variance.png."""
     spec = _spec_from_args(args)
     out = Path(args.out) if args.out else Path("results") / spec.study.name
+    if spec.budget is not None:
+        return _run_budget(spec, out, progress=not args.no_progress)
+    if (args.target_rel_error is None) != (args.max_shots is None):
+        raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
+    if args.target_rel_error is not None:
+        return _run_adaptive(spec, out, args)
     result, data = run_study(spec, progress=not args.no_progress)
     paths = write_outputs(out, result, cell_arrays(data, with_shot_var=spec.sampling.shots > 0))
     print(format_table(result))
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _run_adaptive(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
+    from .adaptive import run_adaptive
+
+    result, data, reports = run_adaptive(
+        spec,
+        target_rel_error=args.target_rel_error,
+        max_shots=args.max_shots,
+        progress=not args.no_progress,
+    )
+    paths = write_outputs(out, result, cell_arrays(data, with_shot_var=True))
+    report = {
+        "target_rel_error": args.target_rel_error,
+        "max_shots_per_cell": args.max_shots,
+        "cells": [r.to_dict() for r in reports],
+    }
+    (out / "adaptive.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(format_table(result))
+    print(f"{'n':>3} {'S':>7} {'N':>6} {'shots used':>11} {'rel.err':>8} {'reached':>8}")
+    for r in reports:
+        print(
+            f"{r.num_qubits:>3} {r.samples:>7} {r.final_shots:>6} {r.total_shots:>11} "
+            f"{r.rel_error:>8.3f} {'yes' if r.reached else 'no':>8}"
+        )
+    print("wrote " + ", ".join(str(p) for p in [*paths, out / "adaptive.json"]))
+    return 0
+
+
+def _pilot_models(pilot: Path, qubits: Sequence[int] | None) -> list[NoiseModel]:
+    from .planning import model_from_samples
+    from .results import StudyResult, read_npz
+
+    try:
+        result = StudyResult.from_json((pilot / "results.json").read_text(encoding="utf-8"))
+        arrays = read_npz(pilot / "samples.npz")
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--pilot {pilot}: cannot read results.json/samples.npz ({exc})") from exc
+    models = []
+    for cell in result.cells:
+        if qubits and cell.num_qubits not in qubits:
+            continue
+        tag = f"{cell.num_qubits}_{cell.num_layers}"
+        if cell.shots < 2 or f"shot_var_{tag}" not in arrays:
+            raise UsageError(f"--pilot {pilot}: the pilot must be a shot-based study (shots >= 2)")
+        models.append(
+            model_from_samples(
+                cell.num_qubits, arrays[f"grads_{tag}"], arrays[f"shot_var_{tag}"], cell.shots
+            )
+        )
+    missing = sorted(set(qubits or []) - {m.num_qubits for m in models})
+    if missing:
+        raise UsageError(f"--qubits: the pilot has no cell at n = {missing}")
+    return models
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    """Print the cheapest (S, N) per qubit count for a target relative error."""
+    from .budget import model_for
+    from .planning import optimal_plan
+
+    qubits = list(parse_qubits("--qubits", args.qubits)) if args.qubits else None
+    if args.pilot:
+        models = _pilot_models(Path(args.pilot), qubits)
+    else:
+        spec = load_spec(args.spec)
+        if qubits:
+            spec = spec.with_overrides(**{"circuit.qubits": qubits})
+        found = [model_for(spec, n) for n in spec.circuit.qubits]
+        if any(m is None for m in found):
+            raise UsageError(
+                "budget: the model's own estimates exist for the seed experiment only "
+                "(ansatz seed, global cost, last parameter, angles [0, 2pi)); pass --pilot DIR "
+                "with a shot-based study's output for anything else"
+            )
+        models = [m for m in found if m is not None]
+    plans = [
+        optimal_plan(
+            m, args.rel_error, per_shot_s=args.per_shot_s, per_circuit_s=args.per_circuit_s
+        )
+        for m in models
+    ]
+    if args.json:
+        print(json.dumps([p.to_dict() for p in plans], indent=2))
+        return 0
+    source = models[0].source if models else "-"
+    print(
+        f"target relative error {args.rel_error} (estimates from the {source}); "
+        f"time model: {args.per_circuit_s} s per circuit + {args.per_shot_s} s per shot"
+    )
+    print(
+        f"{'n':>3} {'Var[grad]':>10} {'T/V':>8} {'S':>8} {'N':>7} {'total shots':>12} "
+        f"{'QPU time':>10}"
+    )
+    for m, p in zip(models, plans, strict=True):
+        print(
+            f"{p.num_qubits:>3} {m.V:>10.3e} {m.T / m.V:>8.1f} {p.samples:>8} {p.shots:>7} "
+            f"{p.total_shots:>12} {_duration(p.qpu_seconds):>10}"
+        )
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _run_budget(spec: StudySpec, out: Path, *, progress: bool) -> int:
+    from .budget import plot_budget, run_budget_study
+
+    result = run_budget_study(spec, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "budget.json").write_text(result.to_json(), encoding="utf-8")
+    plot_budget(result, out / "budget.png")
+    print(f"{'n':>3} {'N':>6} {'S':>7} {'achieved':>9} {'+/-':>6} {'predicted':>9} {'ratio':>6}")
+    for p in result.points:
+        print(
+            f"{p.num_qubits:>3} {p.shots:>6} {p.samples:>7} {p.achieved_rel_error:>9.4f} "
+            f"{p.achieved_rel_error_se:>6.4f} {p.predicted_rel_error:>9.4f} "
+            f"{p.achieved_rel_error / p.predicted_rel_error:>6.3f}"
+        )
+    print(f"wrote {out / 'budget.json'}, {out / 'budget.png'}")
     return 0
 
 
@@ -69,8 +203,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="study seed")
     r.add_argument("--shots", type=int, help="shots per shifted value (0 = exact)")
     r.add_argument("--backend", help=f"one of: {', '.join(BACKEND_NAMES)}")
+    r.add_argument(
+        "--target-rel-error",
+        type=float,
+        help="adaptive: add circuits and shots until this relative error",
+    )
+    r.add_argument("--max-shots", type=int, help="adaptive: shot budget per cell")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("budget", help="plan circuits and shots for a target relative error")
+    b.add_argument("--rel-error", type=float, required=True, help="target relative error r")
+    b.add_argument("--qubits", help="qubit counts, e.g. 2-8")
+    b.add_argument("--pilot", help="output folder of a shot-based study to estimate from")
+    b.add_argument(
+        "--spec",
+        default="jobs/seed_tutorial.toml",
+        help="spec for the model's own estimates (default: the seed experiment)",
+    )
+    b.add_argument(
+        "--per-shot-s",
+        type=float,
+        default=DEFAULT_PER_SHOT_S,
+        help=f"QPU seconds per shot (default {DEFAULT_PER_SHOT_S})",
+    )
+    b.add_argument(
+        "--per-circuit-s",
+        type=float,
+        default=DEFAULT_PER_CIRCUIT_S,
+        help=f"QPU seconds per circuit (default {DEFAULT_PER_CIRCUIT_S})",
+    )
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_budget)
     return p
 
 
@@ -80,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SpecError, UsageError) as exc:
+    except (SpecError, UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ __all__ = [
     "ANSATZE",
     "OBSERVABLES",
     "BackendSpec",
+    "BudgetSpec",
     "CircuitSpec",
     "GradientSpec",
     "ObservableSpec",
@@ -341,6 +342,9 @@ class SamplingSpec(_Section):
     def __post_init__(self) -> None:
         _int("sampling.samples", self.samples, minimum=2)
         _int("sampling.shots", self.shots, minimum=0)
+        if self.shots == 1:
+            # One shot gives no estimate of the single-shot variance, hence no floor.
+            raise _fail("sampling.shots", 1, "0 (exact) or an integer >= 2")
         _int("sampling.chunk", self.chunk, minimum=1)
 
 
@@ -363,6 +367,44 @@ class BackendSpec(_Section):
             raise _fail("backend.name", self.name, ", ".join(BACKEND_NAMES))
 
 
+@dataclasses.dataclass(frozen=True)
+class BudgetSpec(_Section):
+    """``[budget]`` (optional): a shot-budget study instead of a plain sweep.
+
+    For each qubit count and each N in ``shots``, ``repeats`` independent repetitions spend
+    ``total_shots`` on S = total_shots / (2 N) circuits with N shots per shifted point. The
+    circuits are shared between the splits of one repetition (a split with S circuits uses
+    the first S of the repetition's pool), so only (S, N) differ. The achieved relative error
+    of the corrected variance is compared with the planner's prediction.
+
+    Attributes:
+        total_shots: Shots per repetition and split (both shifts counted).
+        shots: The values of N to compare, each >= 2.
+        repeats: Independent repetitions used to measure the achieved error.
+    """
+
+    SECTION: ClassVar[str] = "budget"
+    total_shots: int = 40_000
+    shots: tuple[int, ...] = (4, 16, 64, 256)
+    repeats: int = 100
+
+    def __post_init__(self) -> None:
+        _int("budget.total_shots", self.total_shots, minimum=8)
+        shots = self.shots
+        if not isinstance(shots, (list, tuple)) or not shots:
+            raise _fail("budget.shots", shots, "a non-empty list of integers >= 2")
+        shots = tuple(_int("budget.shots", n, minimum=2) for n in shots)
+        for n in shots:
+            if self.total_shots // (2 * n) < 2:
+                raise _fail(
+                    "budget.shots",
+                    list(shots),
+                    f"values with total_shots / (2 N) >= 2 circuits (N <= {self.total_shots // 4})",
+                )
+        object.__setattr__(self, "shots", tuple(sorted(set(shots))))
+        _int("budget.repeats", self.repeats, minimum=2)
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "study": StudyInfo,
     "circuit": CircuitSpec,
@@ -370,7 +412,10 @@ SECTIONS: dict[str, type[_Section]] = {
     "gradient": GradientSpec,
     "sampling": SamplingSpec,
     "backend": BackendSpec,
+    "budget": BudgetSpec,
 }
+# Sections that are absent (None) unless the spec file has the table.
+OPTIONAL_SECTIONS = ("budget",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,6 +428,7 @@ class StudySpec:
     gradient: GradientSpec = dataclasses.field(default_factory=GradientSpec)
     sampling: SamplingSpec = dataclasses.field(default_factory=SamplingSpec)
     backend: BackendSpec = dataclasses.field(default_factory=BackendSpec)
+    budget: BudgetSpec | None = None
 
     def __post_init__(self) -> None:
         # Cross-section checks: only here do we know both the observable and the qubit counts.
@@ -420,12 +466,20 @@ class StudySpec:
                 f"spec: unknown section(s) {', '.join(unknown)}; "
                 f"allowed sections: {', '.join(SECTIONS)}"
             )
-        kwargs = {name: sec.from_dict(data.get(name, {})) for name, sec in SECTIONS.items()}
+        kwargs = {
+            name: sec.from_dict(data.get(name, {}))
+            for name, sec in SECTIONS.items()
+            if name not in OPTIONAL_SECTIONS or name in data
+        }
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved spec as nested plain data; ``from_dict`` inverts it."""
-        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+        return {
+            name: getattr(self, name).to_dict()
+            for name in SECTIONS
+            if getattr(self, name) is not None
+        }
 
     def with_overrides(self, **overrides: Any) -> StudySpec:
         """Return a copy with ``section.key`` overrides applied (None values are ignored).

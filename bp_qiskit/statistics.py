@@ -22,9 +22,58 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CellStatistics", "ExponentialFit", "fit_exponential", "summarize_gradients"]
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "CellStatistics",
+    "ExponentialFit",
+    "bootstrap_t_interval",
+    "corrected_variance",
+    "fit_exponential",
+    "summarize_gradients",
+]
 
-_Z95 = 1.959963984540054
+BOOTSTRAP_RESAMPLES = 1000
+# Bound on resampled values held at once (float64): 2**24 = 128 MiB.
+_BOOTSTRAP_BLOCK = 1 << 24
+
+
+def bootstrap_t_interval(
+    z: NDArray[np.float64],
+    rng: np.random.Generator,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Studentized bootstrap interval for the mean of ``z``.
+
+    Why not mean +/- 1.96 se: the per-sample contributions z are squared deviations of a
+    heavy-tailed gradient distribution, so the sampling distribution of their mean is skewed
+    and the normal interval under-covers (measured on the seed circuit at S = 100: 86-90%
+    instead of 95%). Bootstrapping the t statistic (mean - m) / se captures that skew
+    (Hall 1988; Efron & Tibshirani ch. 12); it was the best calibrated of the normal,
+    Cornish-Fisher, percentile and bootstrap-t intervals we compared.
+    """
+    z = np.asarray(z, dtype=float)
+    s = len(z)
+    m = float(z.mean())
+    se = float(z.std(ddof=1) / math.sqrt(s))
+    if se == 0.0:
+        return (m, m)
+    ts = []
+    per_block = max(1, _BOOTSTRAP_BLOCK // s)
+    for start in range(0, resamples, per_block):
+        b = min(per_block, resamples - start)
+        zb = z[rng.integers(0, s, size=(b, s))]
+        seb = zb.std(axis=1, ddof=1) / math.sqrt(s)
+        mb = zb.mean(axis=1)
+        # A resample with no spread (all draws equal) has an undefined t; it is rare and its
+        # mean equals m's neighbourhood, so it carries no information about the tails.
+        ok = seb > 0
+        ts.append((mb[ok] - m) / seb[ok])
+    t = np.concatenate(ts)
+    alpha = 1.0 - level
+    t_lo, t_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2])
+    return (m - float(t_hi) * se, m - float(t_lo) * se)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +87,7 @@ class CellStatistics:
         shot_noise_var: Mean per-sample shot-noise variance (0 when exact).
         grad_var: Corrected variance, raw minus the shot-noise floor (equals raw when exact).
         grad_var_se: Standard error of ``grad_var``.
-        grad_var_ci: Analytic 95% interval ``grad_var +/- 1.96 * grad_var_se``.
+        grad_var_ci: 95% bootstrap-t interval of ``grad_var`` (see :func:`bootstrap_t_interval`).
         resolved: True when the interval excludes 0 (the signal is above the shot-noise floor).
     """
 
@@ -53,36 +102,61 @@ class CellStatistics:
 
 
 def summarize_gradients(
-    grads: NDArray[np.float64], shot_var: NDArray[np.float64] | None = None
+    grads: NDArray[np.float64],
+    shot_var: NDArray[np.float64] | None = None,
+    *,
+    seed: int | np.random.SeedSequence = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> CellStatistics:
-    """Summarise (S,) or (S, K) gradients, optionally with their shot-noise variances."""
-    g = np.asarray(grads, dtype=float)
-    if g.ndim == 1:
-        g = g[:, None]
-    s = g.shape[0]
-    if s < 2:
-        raise ValueError(f"grads: need at least 2 samples, got {s}")
-    dev = g - g.mean(axis=0)
-    y = (s / (s - 1)) * np.mean(dev**2, axis=1)
-    v = np.zeros(s)
-    if shot_var is not None:
-        sv = np.asarray(shot_var, dtype=float)
-        v = sv.reshape(s, -1).mean(axis=1)
+    """Summarise (S,) or (S, K) gradients, optionally with their shot-noise variances.
+
+    The 95% interval is a studentized (bootstrap-t) interval over the per-sample
+    contributions, seeded by ``seed`` so it is reproducible.
+    """
+    g, y, v = _contributions(grads, shot_var)
     z = y - v
-    raw = float(y.mean())
+    s = len(z)
     corrected = float(z.mean())
     se = float(np.std(z, ddof=1) / math.sqrt(s))
-    ci = (corrected - _Z95 * se, corrected + _Z95 * se)
+    ci = bootstrap_t_interval(z, np.random.default_rng(seed), resamples=resamples)
     return CellStatistics(
         samples=s,
         grad_mean=float(g.mean()),
-        grad_var_raw=raw,
+        grad_var_raw=float(y.mean()),
         shot_noise_var=float(v.mean()),
         grad_var=corrected,
         grad_var_se=se,
         grad_var_ci=ci,
         resolved=bool(ci[0] > 0.0),
     )
+
+
+def _contributions(
+    grads: NDArray[np.float64], shot_var: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Gradients as (S, K), and the per-sample contributions y_s (raw) and v_s (floor)."""
+    g = np.asarray(grads, dtype=float)
+    if g.ndim == 1:
+        g = g[:, None]
+    s = g.shape[0]
+    if s < 2:
+        raise ValueError(f"grads: need at least 2 samples, got {s}")
+    y = (s / (s - 1)) * np.mean((g - g.mean(axis=0)) ** 2, axis=1)
+    v = (
+        np.zeros(s)
+        if shot_var is None
+        else np.asarray(shot_var, dtype=float).reshape(s, -1).mean(1)
+    )
+    return g, y, v
+
+
+def corrected_variance(
+    grads: NDArray[np.float64], shot_var: NDArray[np.float64] | None = None
+) -> tuple[float, float]:
+    """Shot-noise-corrected variance and its standard error, without the interval (cheap)."""
+    _, y, v = _contributions(grads, shot_var)
+    z = y - v
+    return float(z.mean()), float(np.std(z, ddof=1) / math.sqrt(len(z)))
 
 
 @dataclasses.dataclass(frozen=True)

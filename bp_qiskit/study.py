@@ -133,9 +133,13 @@ def execute_job(
     job: JobKey,
     backend: EstimatorBackend,
     *,
+    shots: int | None = None,
     on_submit: Callable[[str], None] | None = None,
 ) -> JobResult:
-    """Build the job's circuits, evaluate both shifts in one PUB, combine into gradients."""
+    """Build the job's circuits, evaluate both shifts in one PUB, combine into gradients.
+
+    ``shots`` overrides ``spec.sampling.shots`` (adaptive allocation changes N per round).
+    """
     ss = job_seed(spec, job)
     circuit_ss, shots_ss = ss.spawn(2)
     cell = job.cell
@@ -151,8 +155,9 @@ def execute_job(
     indices = parameter_indices(spec.gradient.parameter, num_params)
     shifted = shift_parameters(samples.params, indices)
     objs = _cell_objects(spec, cell)
+    n_shots = spec.sampling.shots if shots is None else shots
     task = ExpectationTask(
-        objs.circuit, objs.observable, template_values(samples.gates, shifted), spec.sampling.shots
+        objs.circuit, objs.observable, template_values(samples.gates, shifted), n_shots
     )
     seed = int(shots_ss.generate_state(1)[0])
     (ev,) = backend.evaluate([task], seed=seed, on_submit=on_submit)
