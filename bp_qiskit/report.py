@@ -67,17 +67,21 @@ def plot_variance(result: StudyResult, path: Path) -> None:
         capsize=3,
         label="Var[grad] (resolved)",
     )
-    if np.any(~pos):
-        floor_y = np.where(var > 0, var, np.nan)
-        up = np.array([c.grad_var_ci[1] for c in cells])
-        ax.plot(
-            n[~pos],
-            np.where(np.isfinite(floor_y[~pos]), floor_y[~pos], up[~pos]),
-            "v",
-            mfc="none",
-            color="C3",
-            label="unresolved (95% upper bound / estimate)",
-        )
+    unres = ~pos
+    if np.any(unres):
+        upper = np.array([c.grad_var_ci[1] for c in cells])
+        est = np.where(var > 0, var, np.nan)
+        # Positive estimates: open circle with a whisker up to the 95% upper bound.
+        shown = unres & (var > 0)
+        if np.any(shown):
+            ax.errorbar(n[shown], est[shown], yerr=[np.zeros(shown.sum()),
+                        np.maximum(upper[shown] - var[shown], 0)], fmt="o", mfc="none",
+                        color="C3", capsize=3, label="unresolved: estimate, 95% upper bound")
+        # Non-positive estimates: only the upper bound can be drawn on a log axis.
+        bound = unres & (var <= 0) & (upper > 0)
+        if np.any(bound):
+            ax.plot(n[bound], upper[bound], "v", color="C3", mfc="none",
+                    label="unresolved, estimate <= 0: 95% upper bound")
     if any(c.shots for c in cells):
         floor = np.array([c.shot_noise_var for c in cells])
         ax.semilogy(n, floor, "--", color="0.5", label="shot-noise floor")
