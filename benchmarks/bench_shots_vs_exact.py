@@ -37,8 +37,9 @@ def main() -> None:
     args = ap.parse_args()
 
     def spec(shots: int) -> StudySpec:
-        return StudySpec.from_dict({"study": {"name": "bench_shots"},
-                                    "sampling": {"samples": 200, "shots": shots}})
+        return StudySpec.from_dict(
+            {"study": {"name": "bench_shots"}, "sampling": {"samples": 200, "shots": shots}}
+        )
 
     timed(spec(args.shots), "auto", 1)  # warm-up
     t_exact = timed(spec(0), "auto", args.repeats)

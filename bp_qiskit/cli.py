@@ -8,16 +8,23 @@ one-line ``error: ...`` on stderr with exit code 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from .manager import cell_progress, collect, create_study, run_jobs, study_state
 from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, NoiseModel
 from .report import format_table, write_outputs
 from .results import cell_arrays
-from .runner import run_study
+from .runner import StudyFailedError
 from .spec import BACKEND_NAMES, SpecError, StudySpec, load_spec, parse_qubits
+from .store import DEFAULT_STORE, BaseStore, JobState, StoreError, StudyRecord, open_store
 
 __all__ = ["UsageError", "main"]
 
@@ -55,11 +62,194 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
     if args.target_rel_error is not None:
         return _run_adaptive(spec, out, args)
-    result, data = run_study(spec, progress=not args.no_progress)
-    paths = write_outputs(out, result, cell_arrays(data, with_shot_var=spec.sampling.shots > 0))
+    with open_store(args.store) as store:
+        study_id = create_study(store, spec)
+        # Printed before running, so the id is known even if the run is interrupted.
+        print(f"study {study_id} ({spec.study.name}) in {args.store}", flush=True)
+        return _finish(store, study_id, out, progress=not args.no_progress)
+
+
+def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool) -> int:
+    """Run what is left of a study, then write and print its results."""
+    try:
+        failed = run_jobs(store, study_id, progress=progress)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",
+            file=sys.stderr,
+        )
+        return 130
+    if failed:
+        raise StudyFailedError(
+            f"{len(failed)} job(s) failed after retries (first: {failed[0].key}: "
+            f"{failed[0].error}); retry with: bp-qiskit resume {study_id}"
+        )
+    return _write_report(store, study_id, out)
+
+
+def _write_report(store: BaseStore, study_id: str, out: Path) -> int:
+    result, data = collect(store, study_id)
+    shots = result.spec["sampling"]["shots"] > 0
+    paths = write_outputs(out, result, cell_arrays(data, with_shot_var=shots))
     print(format_table(result))
     print("wrote " + ", ".join(str(p) for p in paths))
+    print(f"study {study_id}")
     return 0
+
+
+def _default_out(store: BaseStore, study_id: str, out: str | None) -> Path:
+    return Path(out) if out else Path("results") / store.get_study(study_id).name
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Finish what is not finished in a stored study."""
+    with open_store(_existing(args.store)) as store:
+        study_id = store.get_study(args.study).id
+        return _finish(
+            store, study_id, _default_out(store, study_id, args.out), progress=not args.no_progress
+        )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write results.json, samples.npz and the plot from the store, running nothing."""
+    with open_store(_existing(args.store)) as store:
+        study_id = store.get_study(args.study).id
+        return _write_report(store, study_id, _default_out(store, study_id, args.out))
+
+
+def _study_summary(store: BaseStore, study: StudyRecord) -> dict[str, Any]:
+    jobs = store.get_jobs(study.id)
+    by_state: dict[str, int] = {}
+    for j in jobs:
+        by_state[j.state.value] = by_state.get(j.state.value, 0) + 1
+    return {
+        "id": study.id,
+        "name": study.name,
+        "state": study_state(jobs, study.owner),
+        "created_at": study.created_at,
+        "version": study.version,
+        "seed": study.seed,
+        "jobs": by_state,
+        "jobs_total": len(jobs),
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the studies in the store."""
+    with open_store(_existing(args.store)) as store:
+        rows = [_study_summary(store, s) for s in store.list_studies()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':<12} {'name':<24} {'state':<12} {'jobs done':>10} {'created':<19}")
+    for r in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+        done = f"{r['jobs'].get('DONE', 0)}/{r['jobs_total']}"
+        print(f"{r['id']:<12} {r['name']:<24} {r['state']:<12} {done:>10} {created:<19}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Studies, their jobs by state, shots used and the current variance per cell."""
+    with open_store(_existing(args.store)) as store:
+        studies = [store.get_study(args.study)] if args.study else store.list_studies()
+        report = []
+        for study in studies:
+            summary = _study_summary(store, study)
+            cells = cell_progress(store, study.id)
+            summary["shots_used"] = sum(c.shots_used for c in cells)
+            summary["cells"] = [dataclasses.asdict(c) for c in cells]
+            summary["failed_jobs"] = [
+                {"key": j.key, "attempts": j.attempts, "error": j.error}
+                for j in store.get_jobs(study.id)
+                if j.state is JobState.FAILED
+            ]
+            report.append(summary)
+    if args.json:
+        print(json.dumps(report if not args.study else report[0], indent=2))
+        return 0
+    for r in report:
+        states = ", ".join(f"{k} {v}" for k, v in sorted(r["jobs"].items()))
+        print(
+            f"study {r['id']} {r['name']}: {r['state']}; jobs: {states}; "
+            f"shots used: {r['shots_used']}"
+        )
+        print(f"  {'n':>3} {'L':>4} {'jobs':>9} {'samples':>8} {'Var[grad]':>11} {'se':>10}")
+        for c in r["cells"]:
+            var = "-" if c["grad_var"] is None else f"{c['grad_var']:.4e}"
+            se = "-" if c["grad_var_se"] is None else f"{c['grad_var_se']:.2e}"
+            jobs = f"{c['jobs_done']}/{c['jobs_total']}"
+            print(
+                f"  {c['num_qubits']:>3} {c['num_layers']:>4} {jobs:>9} {c['samples_done']:>8} "
+                f"{var:>11} {se:>10}"
+            )
+        for f in r["failed_jobs"]:
+            print(f"  failed {f['key']} after {f['attempts']} attempt(s): {f['error']}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a finished study: per-sample rows as CSV, or everything as JSON."""
+    with open_store(_existing(args.store)) as store:
+        study_id = store.get_study(args.study).id
+        result, data = collect(store, study_id)
+    stream = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    try:
+        if args.format == "json":
+            payload = result.to_dict()
+            payload["study_id"] = study_id
+            payload["samples"] = {
+                d.cell.tag: {
+                    "gates": d.gates.tolist(),
+                    "params": d.params.tolist(),
+                    "grads": d.grads.tolist(),
+                    "shot_var": d.shot_var.tolist(),
+                }
+                for d in data
+            }
+            json.dump(payload, stream, indent=1, sort_keys=True)
+            stream.write("\n")
+        else:
+            writer = csv.writer(stream)
+            writer.writerow(
+                [
+                    "study_id",
+                    "num_qubits",
+                    "num_layers",
+                    "sample",
+                    "parameter",
+                    "gates",
+                    "grad",
+                    "shot_var",
+                ]
+            )
+            for d in data:
+                for s in range(d.grads.shape[0]):
+                    gates = "".join("XYZ"[g] for g in d.gates[s].ravel())
+                    for k in range(d.grads.shape[1]):
+                        writer.writerow(
+                            [
+                                study_id,
+                                d.cell.num_qubits,
+                                d.cell.num_layers,
+                                s,
+                                k,
+                                gates,
+                                repr(float(d.grads[s, k])),
+                                repr(float(d.shot_var[s, k])),
+                            ]
+                        )
+    finally:
+        if args.out:
+            stream.close()
+    return 0
+
+
+def _existing(path: str) -> str:
+    """Commands that read a store must not silently create an empty one."""
+    if path != ":memory:" and not Path(path).exists():
+        raise UsageError(f"--store: no store at {path} (run a study first, or pass --store PATH)")
+    return path
 
 
 def _run_adaptive(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
@@ -210,7 +400,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--max-shots", type=int, help="adaptive: shot budget per cell")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--store", default=DEFAULT_STORE, help=f"job store (default {DEFAULT_STORE})")
     r.set_defaults(func=cmd_run)
+
+    def store_arg(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--store", default=DEFAULT_STORE, help=f"job store (default {DEFAULT_STORE})"
+        )
+
+    st = sub.add_parser("status", help="studies, jobs by state, current estimates")
+    st.add_argument("study", nargs="?", help="study id, id prefix or name (default: all)")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    store_arg(st)
+    st.set_defaults(func=cmd_status)
+
+    rs = sub.add_parser("resume", help="finish the unfinished jobs of a study")
+    rs.add_argument("study", help="study id, id prefix or name")
+    rs.add_argument("--out", help="output folder (default results/<study name>/)")
+    rs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    store_arg(rs)
+    rs.set_defaults(func=cmd_resume)
+
+    rp = sub.add_parser("report", help="write results from the store without running")
+    rp.add_argument("study", help="study id, id prefix or name")
+    rp.add_argument("--out", help="output folder (default results/<study name>/)")
+    store_arg(rp)
+    rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export", help="export a finished study as CSV or JSON")
+    ex.add_argument("study", help="study id, id prefix or name")
+    ex.add_argument("--format", choices=["csv", "json"], required=True)
+    ex.add_argument("--out", help="file to write (default: standard output)")
+    store_arg(ex)
+    ex.set_defaults(func=cmd_export)
+
+    ls = sub.add_parser("list", help="list the studies in the store")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    store_arg(ls)
+    ls.set_defaults(func=cmd_list)
 
     b = sub.add_parser("budget", help="plan circuits and shots for a target relative error")
     b.add_argument("--rel-error", type=float, required=True, help="target relative error r")
@@ -244,12 +471,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SpecError, UsageError, ValueError) as exc:
+    except (SpecError, UsageError, StoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StudyFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

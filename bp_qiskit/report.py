@@ -74,14 +74,27 @@ def plot_variance(result: StudyResult, path: Path) -> None:
         # Positive estimates: open circle with a whisker up to the 95% upper bound.
         shown = unres & (var > 0)
         if np.any(shown):
-            ax.errorbar(n[shown], est[shown], yerr=[np.zeros(shown.sum()),
-                        np.maximum(upper[shown] - var[shown], 0)], fmt="o", mfc="none",
-                        color="C3", capsize=3, label="unresolved: estimate, 95% upper bound")
+            ax.errorbar(
+                n[shown],
+                est[shown],
+                yerr=[np.zeros(shown.sum()), np.maximum(upper[shown] - var[shown], 0)],
+                fmt="o",
+                mfc="none",
+                color="C3",
+                capsize=3,
+                label="unresolved: estimate, 95% upper bound",
+            )
         # Non-positive estimates: only the upper bound can be drawn on a log axis.
         bound = unres & (var <= 0) & (upper > 0)
         if np.any(bound):
-            ax.plot(n[bound], upper[bound], "v", color="C3", mfc="none",
-                    label="unresolved, estimate <= 0: 95% upper bound")
+            ax.plot(
+                n[bound],
+                upper[bound],
+                "v",
+                color="C3",
+                mfc="none",
+                label="unresolved, estimate <= 0: 95% upper bound",
+            )
     if any(c.shots for c in cells):
         floor = np.array([c.shot_noise_var for c in cells])
         ax.semilogy(n, floor, "--", color="0.5", label="shot-noise floor")

@@ -9,7 +9,6 @@ from the store. ``samples.npz`` is written with fixed zip timestamps for the sam
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._version import __version__
+from .arrays import encode_array
 from .statistics import fit_exponential, summarize_gradients
 from .study import CellData
 
@@ -142,9 +142,15 @@ class StudyResult:
 def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
     """Summarise every cell and fit the resolved ones."""
     shots = int(spec["sampling"]["shots"])
+    seed = int(spec["study"]["seed"])
     cells = []
     for d in data:
-        st = summarize_gradients(d.grads, d.shot_var if shots else None)
+        # The bootstrap's stream is fixed by the study seed and the cell, like every other
+        # stream, so results.json is reproducible bit for bit.
+        boot = np.random.SeedSequence(
+            seed, spawn_key=(d.cell.num_qubits, d.cell.num_layers, 1 << 30)
+        )
+        st = summarize_gradients(d.grads, d.shot_var if shots else None, seed=boot)
         cells.append(
             CellResult(
                 num_qubits=d.cell.num_qubits,
@@ -191,11 +197,9 @@ def write_npz(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
     """Write an ``.npz`` that ``numpy.load`` reads, byte-identical for identical arrays."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+            zf.writestr(info, encode_array(arrays[name]))
 
 
 def read_npz(path: Path) -> dict[str, NDArray[Any]]:

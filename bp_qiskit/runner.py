@@ -1,39 +1,40 @@
-"""Run a study in memory: plan the jobs, execute them with a progress bar, assemble results."""
+"""Run a study start to finish: record it in a store, execute its jobs, collect the result."""
 
 from __future__ import annotations
 
-from tqdm.auto import tqdm
-
 from .backends import EstimatorBackend
-from .results import StudyResult, build_result
+from .manager import collect, create_study, run_jobs
+from .results import StudyResult
 from .spec import StudySpec
-from .study import (
-    CellData,
-    JobResult,
-    assemble_cell,
-    backend_for,
-    execute_job,
-    plan_cells,
-    plan_jobs,
-)
+from .store import BaseStore, InMemoryStore
+from .study import CellData
 
-__all__ = ["run_study"]
+__all__ = ["StudyFailedError", "run_study"]
+
+
+class StudyFailedError(RuntimeError):
+    """Some jobs still failed after their retries; the finished ones are in the store."""
 
 
 def run_study(
-    spec: StudySpec, *, backend: EstimatorBackend | None = None, progress: bool = True
+    spec: StudySpec,
+    *,
+    backend: EstimatorBackend | None = None,
+    progress: bool = True,
+    store: BaseStore | None = None,
 ) -> tuple[StudyResult, list[CellData]]:
-    """Run every job of ``spec`` and return the summary and the per-cell sample data."""
-    backend = backend or backend_for(spec)
-    jobs = plan_jobs(spec)
-    done: dict[object, JobResult] = {}
-    total = sum(j.size for j in jobs)
-    with tqdm(total=total, disable=not progress, unit="circuit", desc=spec.study.name) as bar:
-        for job in jobs:
-            bar.set_postfix_str(f"n={job.cell.num_qubits} L={job.cell.num_layers}")
-            done[job] = execute_job(spec, job, backend)
-            bar.update(job.size)
-    data = [
-        assemble_cell(cell, [done[j] for j in jobs if j.cell == cell]) for cell in plan_cells(spec)
-    ]
-    return build_result(spec.to_dict(), data), data
+    """Run every job of ``spec`` and return the summary and the per-cell sample data.
+
+    Without ``store`` the study lives in an :class:`~bp_qiskit.store.InMemoryStore`; pass a
+    :class:`~bp_qiskit.store.SQLiteStore` to make it survive crashes (``bp-qiskit run`` does).
+    """
+    store = store if store is not None else InMemoryStore()
+    study_id = create_study(store, spec)
+    failed = run_jobs(store, study_id, backend=backend, progress=progress)
+    if failed:
+        raise StudyFailedError(
+            f"{len(failed)} job(s) of study {study_id} failed after retries; first: "
+            f"{failed[0].key}: {failed[0].error}; finished work is kept, retry with "
+            f"'bp-qiskit resume {study_id}'"
+        )
+    return collect(store, study_id)

@@ -1,0 +1,224 @@
+"""The job-store contract: what every store must do, and the records it returns.
+
+Rules every implementation follows (the contract suite in ``tests/test_store.py`` checks them):
+
+- Records returned are frozen snapshots; changing the store never changes a returned record.
+- Each mutating call is atomic: after a crash the store holds either all of it or none.
+  In particular :meth:`BaseStore.finish_job` writes a job's result arrays *and* its DONE state
+  in one transaction, so a finished job always has its result and vice versa.
+- Result arrays round-trip bit for bit.
+- :meth:`BaseStore.claim_job` is the only way a job becomes RUNNING; it increments
+  ``attempts`` so the store counts every execution attempt.
+- The remote job id is written by :meth:`BaseStore.set_remote_id` the moment the backend
+  returns it, before results are awaited.
+- A study may be run by one process at a time (:meth:`BaseStore.acquire_study`); different
+  studies in one store may run concurrently.
+- Nothing secret is stored: specs hold no credentials, and error messages pass through
+  :func:`redact` first.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from numpy.typing import NDArray
+
+__all__ = [
+    "BaseStore",
+    "JobRecord",
+    "JobState",
+    "StoreError",
+    "StudyBusyError",
+    "StudyRecord",
+    "UnknownStudyError",
+    "redact",
+]
+
+
+class StoreError(Exception):
+    """The store cannot be used (corrupt, locked, from a newer schema, ...)."""
+
+
+class UnknownStudyError(StoreError):
+    """No study with the given id (or unique id prefix / name)."""
+
+
+class StudyBusyError(StoreError):
+    """Another live process is running the study."""
+
+
+class JobState(str, enum.Enum):
+    """Lifecycle of a job. PENDING -> RUNNING -> DONE | FAILED (-> RUNNING on retry)."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    def is_finished(self) -> bool:
+        """True for DONE: the job has its result and is never executed again."""
+        return self is JobState.DONE
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRecord:
+    """A stored study."""
+
+    id: str
+    name: str
+    spec: dict[str, Any]
+    version: str
+    seed: int
+    created_at: float
+    owner: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class JobRecord:
+    """A stored job: one chunk of samples of one cell.
+
+    Attributes:
+        study_id: Owning study.
+        key: ``n<n>_L<L>_c<index>``, unique within the study.
+        num_qubits, num_layers, index, start, stop: The job's identity (see
+            :class:`bp_qiskit.study.JobKey`).
+        rng: The random stream, ``[seed, n, L, index]`` as SeedSequence entropy + spawn key.
+        backend: Backend name.
+        state: Current state.
+        attempts: Number of times the job was claimed for execution.
+        shots_requested: Shots per value asked for (0 = exact).
+        shots_executed: Shots per value the backend reports (None until DONE).
+        remote_job_id: The backend's job id, once known.
+        error: Message of the last failure.
+        created_at, started_at, finished_at: Unix timestamps.
+    """
+
+    study_id: str
+    key: str
+    num_qubits: int
+    num_layers: int
+    index: int
+    start: int
+    stop: int
+    rng: tuple[int, ...]
+    backend: str
+    state: JobState
+    attempts: int
+    shots_requested: int
+    shots_executed: int | None
+    remote_job_id: str | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+# Names of the per-job result arrays, in storage order.
+RESULT_ARRAYS = ("gates", "params", "grads", "shot_var")
+
+_SECRET_ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_API_KEY", "IBM_API_KEY")
+_TOKEN_RE = re.compile(
+    r"(?i)(token|apikey|api_key|authorization|bearer)\s*[=:]?\s*['\"]?[\w\-.]{8,}"
+)
+
+
+def redact(message: str) -> str:
+    """Remove credentials from a message before it is stored or logged.
+
+    Values of the IBM credential environment variables are replaced wherever they appear, and
+    anything shaped like ``token=...`` / ``Bearer ...`` is masked.
+    """
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            message = message.replace(value, f"<{name}>")
+    return _TOKEN_RE.sub(lambda m: m.group(1) + "=<redacted>", message)
+
+
+class BaseStore(abc.ABC):
+    """Persistent record of studies, jobs and results."""
+
+    # -- studies -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_study(
+        self, name: str, spec: Mapping[str, Any], version: str, seed: int, jobs: Sequence[JobRecord]
+    ) -> str:
+        """Record a study and all its planned jobs atomically; return the new study id.
+
+        ``jobs`` are templates: their ``study_id`` is replaced by the new id.
+        """
+
+    @abc.abstractmethod
+    def get_study(self, ref: str) -> StudyRecord:
+        """Look a study up by id, unique id prefix, or name (the newest of that name)."""
+
+    @abc.abstractmethod
+    def list_studies(self) -> list[StudyRecord]:
+        """All studies, oldest first."""
+
+    @abc.abstractmethod
+    def acquire_study(self, study_id: str, owner: str) -> None:
+        """Mark ``owner`` (``host:pid``) as the study's runner.
+
+        Raises :class:`StudyBusyError` if another owner on this host is still alive. An owner
+        whose process is gone (crash, kill -9) is taken over.
+        """
+
+    @abc.abstractmethod
+    def release_study(self, study_id: str, owner: str) -> None:
+        """Clear the runner mark if ``owner`` holds it."""
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_jobs(self, study_id: str) -> list[JobRecord]:
+        """All jobs of a study, in planning order."""
+
+    @abc.abstractmethod
+    def claim_job(self, study_id: str, key: str) -> JobRecord:
+        """Mark a job RUNNING and count the attempt; refuse a finished job (StoreError)."""
+
+    @abc.abstractmethod
+    def set_remote_id(self, study_id: str, key: str, remote_job_id: str) -> None:
+        """Persist the backend's job id the moment it exists."""
+
+    @abc.abstractmethod
+    def finish_job(
+        self,
+        study_id: str,
+        key: str,
+        arrays: Mapping[str, NDArray[Any]],
+        shots_executed: int,
+    ) -> None:
+        """Store a job's result arrays and mark it DONE, in one transaction."""
+
+    @abc.abstractmethod
+    def fail_job(
+        self, study_id: str, key: str, error: str, *, state: JobState = JobState.FAILED
+    ) -> None:
+        """Record a failed (or cancelled / interrupted) attempt with its reason.
+
+        A DONE job is never changed: its result is already committed.
+        """
+
+    @abc.abstractmethod
+    def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
+        """Result arrays of every DONE job, by job key."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release resources."""
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

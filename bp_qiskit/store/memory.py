@@ -1,0 +1,154 @@
+"""In-memory store: the second implementation of the contract, for unit tests and notebooks."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from numpy.typing import NDArray
+
+from ..arrays import decode_array, encode_array
+from ._owner import owner_alive
+from .base import (
+    BaseStore,
+    JobRecord,
+    JobState,
+    StoreError,
+    StudyBusyError,
+    StudyRecord,
+    UnknownStudyError,
+    redact,
+)
+
+__all__ = ["InMemoryStore"]
+
+
+class InMemoryStore(BaseStore):
+    """Dict-backed store, thread-safe through one lock.
+
+    Arrays are kept encoded, as in SQLite, so the bit-for-bit round trip is exercised the same
+    way.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._studies: dict[str, StudyRecord] = {}
+        self._jobs: dict[str, dict[str, JobRecord]] = {}
+        self._results: dict[tuple[str, str], dict[str, bytes]] = {}
+
+    def create_study(
+        self, name: str, spec: Mapping[str, Any], version: str, seed: int, jobs: Sequence[JobRecord]
+    ) -> str:
+        sid = uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._lock:
+            self._studies[sid] = StudyRecord(
+                sid, name, copy.deepcopy(dict(spec)), version, seed, now, None
+            )
+            self._jobs[sid] = {
+                j.key: dataclasses.replace(j, study_id=sid, created_at=now) for j in jobs
+            }
+        return sid
+
+    def get_study(self, ref: str) -> StudyRecord:
+        with self._lock:
+            if ref in self._studies:
+                return copy.deepcopy(self._studies[ref])
+            by_prefix = [s for sid, s in self._studies.items() if sid.startswith(ref)]
+            by_name = [s for s in self._studies.values() if s.name == ref]
+            match = by_prefix if len(by_prefix) == 1 else by_name[-1:]
+            if not match:
+                raise UnknownStudyError(f"no study {ref!r} in the store")
+            return copy.deepcopy(match[0])
+
+    def list_studies(self) -> list[StudyRecord]:
+        with self._lock:
+            return [copy.deepcopy(s) for s in self._studies.values()]
+
+    def acquire_study(self, study_id: str, owner: str) -> None:
+        with self._lock:
+            study = self._study(study_id)
+            if study.owner and study.owner != owner and owner_alive(study.owner):
+                raise StudyBusyError(f"study {study_id} is being run by {study.owner}")
+            self._studies[study_id] = dataclasses.replace(study, owner=owner)
+
+    def release_study(self, study_id: str, owner: str) -> None:
+        with self._lock:
+            study = self._study(study_id)
+            if study.owner == owner:
+                self._studies[study_id] = dataclasses.replace(study, owner=None)
+
+    def get_jobs(self, study_id: str) -> list[JobRecord]:
+        with self._lock:
+            self._study(study_id)
+            return list(self._jobs[study_id].values())
+
+    def claim_job(self, study_id: str, key: str) -> JobRecord:
+        with self._lock:
+            job = self._job(study_id, key)
+            if job.state.is_finished():
+                raise StoreError(f"job {key} of study {study_id} is already finished")
+            job = dataclasses.replace(
+                job,
+                state=JobState.RUNNING,
+                attempts=job.attempts + 1,
+                started_at=time.time(),
+                error=None,
+            )
+            self._jobs[study_id][key] = job
+            return job
+
+    def set_remote_id(self, study_id: str, key: str, remote_job_id: str) -> None:
+        with self._lock:
+            job = self._job(study_id, key)
+            self._jobs[study_id][key] = dataclasses.replace(job, remote_job_id=remote_job_id)
+
+    def finish_job(
+        self, study_id: str, key: str, arrays: Mapping[str, NDArray[Any]], shots_executed: int
+    ) -> None:
+        encoded = {name: encode_array(a) for name, a in arrays.items()}
+        with self._lock:
+            job = self._job(study_id, key)
+            self._results[(study_id, key)] = encoded
+            self._jobs[study_id][key] = dataclasses.replace(
+                job, state=JobState.DONE, shots_executed=shots_executed, finished_at=time.time()
+            )
+
+    def fail_job(
+        self, study_id: str, key: str, error: str, *, state: JobState = JobState.FAILED
+    ) -> None:
+        with self._lock:
+            job = self._job(study_id, key)
+            if job.state.is_finished():
+                return
+            self._jobs[study_id][key] = dataclasses.replace(
+                job, state=state, error=redact(error), finished_at=time.time()
+            )
+
+    def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
+        with self._lock:
+            self._study(study_id)
+            return {
+                key: {n: decode_array(b) for n, b in arrays.items()}
+                for (sid, key), arrays in self._results.items()
+                if sid == study_id
+            }
+
+    def close(self) -> None:
+        return None
+
+    def _study(self, study_id: str) -> StudyRecord:
+        if study_id not in self._studies:
+            raise UnknownStudyError(f"no study {study_id!r} in the store")
+        return self._studies[study_id]
+
+    def _job(self, study_id: str, key: str) -> JobRecord:
+        self._study(study_id)
+        if key not in self._jobs[study_id]:
+            raise StoreError(f"no job {key!r} in study {study_id}")
+        return self._jobs[study_id][key]

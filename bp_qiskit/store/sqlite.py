@@ -1,0 +1,354 @@
+"""SQLite store: the embedded default (standard library, WAL journal, one transaction per write).
+
+Schema versions live in ``PRAGMA user_version``. :data:`MIGRATIONS` maps each version to the
+SQL that brings a store from the previous version to it; opening an older store applies the
+missing steps in one transaction, and a store from a *newer* bp_qiskit is refused with a clear
+message instead of being misread.
+
+Concurrency: WAL lets readers (``status``, ``report``) work while a study runs; writers wait
+up to ``timeout`` seconds for the lock. Different studies may run in parallel from different
+processes; one study is run by one process at a time (``acquire_study``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import NDArray
+
+from ..arrays import decode_array, encode_array
+from ._owner import owner_alive
+from .base import (
+    BaseStore,
+    JobRecord,
+    JobState,
+    StoreError,
+    StudyBusyError,
+    StudyRecord,
+    UnknownStudyError,
+    redact,
+)
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE studies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        version TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        owner TEXT
+    );
+    CREATE TABLE cells (
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        num_qubits INTEGER NOT NULL,
+        num_layers INTEGER NOT NULL,
+        observable TEXT NOT NULL,
+        init TEXT NOT NULL,
+        PRIMARY KEY (study_id, num_qubits, num_layers)
+    );
+    CREATE TABLE jobs (
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        num_qubits INTEGER NOT NULL,
+        num_layers INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        stop INTEGER NOT NULL,
+        rng TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        shots_requested INTEGER NOT NULL,
+        shots_executed INTEGER,
+        remote_job_id TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        PRIMARY KEY (study_id, key)
+    );
+    CREATE TABLE results (
+        study_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (study_id, key, name),
+        FOREIGN KEY (study_id, key) REFERENCES jobs(study_id, key)
+    );
+    """,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_JOB_COLUMNS = (
+    "study_id, key, num_qubits, num_layers, idx, start, stop, rng, backend, state, attempts, "
+    "shots_requested, shots_executed, remote_job_id, error, created_at, started_at, finished_at"
+)
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        study_id=row["study_id"],
+        key=row["key"],
+        num_qubits=row["num_qubits"],
+        num_layers=row["num_layers"],
+        index=row["idx"],
+        start=row["start"],
+        stop=row["stop"],
+        rng=tuple(json.loads(row["rng"])),
+        backend=row["backend"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        shots_requested=row["shots_requested"],
+        shots_executed=row["shots_executed"],
+        remote_job_id=row["remote_job_id"],
+        error=row["error"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _study(row: sqlite3.Row) -> StudyRecord:
+    return StudyRecord(
+        id=row["id"],
+        name=row["name"],
+        spec=json.loads(row["spec"]),
+        version=row["version"],
+        seed=row["seed"],
+        created_at=row["created_at"],
+        owner=row["owner"],
+    )
+
+
+class SQLiteStore(BaseStore):
+    """A job store in one SQLite file.
+
+    Args:
+        path: The database file (created if missing).
+        timeout: Seconds to wait for another process's write lock.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":  # pragma: no cover - e.g. a network file system
+                raise StoreError(f"store {self.path}: cannot enable WAL journaling (got {mode})")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(f"store {self.path} is locked by another process ({text}); retry")
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreError(f"store {self.path} is not a bp_qiskit store or is corrupt ({text})")
+        return StoreError(f"store {self.path}: {text}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this bp_qiskit "
+                f"supports ({SCHEMA_VERSION}); upgrade bp_qiskit to open it"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0 and self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StoreError(f"store {self.path} is an SQLite file but not a bp_qiskit store")
+        with self._tx() as db:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- studies -----------------------------------------------------------------------------
+
+    def create_study(
+        self, name: str, spec: Mapping[str, Any], version: str, seed: int, jobs: Sequence[JobRecord]
+    ) -> str:
+        sid = uuid.uuid4().hex[:12]
+        now = time.time()
+        cells = sorted({(j.num_qubits, j.num_layers) for j in jobs})
+        observable = json.dumps(spec.get("observable", {}), sort_keys=True)
+        init = str(spec.get("circuit", {}).get("ansatz", ""))
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO studies (id, name, spec, version, seed, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, name, json.dumps(spec, sort_keys=True), version, seed, now),
+            )
+            db.executemany(
+                "INSERT INTO cells VALUES (?, ?, ?, ?, ?)",
+                [(sid, n, layers, observable, init) for n, layers in cells],
+            )
+            db.executemany(
+                f"INSERT INTO jobs (seq, {_JOB_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        seq,
+                        sid,
+                        j.key,
+                        j.num_qubits,
+                        j.num_layers,
+                        j.index,
+                        j.start,
+                        j.stop,
+                        json.dumps(list(j.rng)),
+                        j.backend,
+                        j.state.value,
+                        j.attempts,
+                        j.shots_requested,
+                        j.shots_executed,
+                        j.remote_job_id,
+                        j.error,
+                        now,
+                        None,
+                        None,
+                    )
+                    for seq, j in enumerate(jobs)
+                ],
+            )
+        return sid
+
+    def get_study(self, ref: str) -> StudyRecord:
+        rows = self._read("SELECT * FROM studies WHERE id = ?", (ref,))
+        if not rows:
+            rows = self._read("SELECT * FROM studies WHERE id LIKE ? || '%'", (ref,))
+            if len(rows) != 1:
+                rows = self._read(
+                    "SELECT * FROM studies WHERE name = ? ORDER BY created_at DESC LIMIT 1", (ref,)
+                )
+        if not rows:
+            raise UnknownStudyError(f"no study {ref!r} in {self.path}")
+        return _study(rows[0])
+
+    def list_studies(self) -> list[StudyRecord]:
+        return [_study(r) for r in self._read("SELECT * FROM studies ORDER BY created_at")]
+
+    def acquire_study(self, study_id: str, owner: str) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT owner FROM studies WHERE id = ?", (study_id,)).fetchone()
+            if row is None:
+                raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
+            if row["owner"] and row["owner"] != owner and owner_alive(row["owner"]):
+                raise StudyBusyError(f"study {study_id} is being run by {row['owner']}")
+            db.execute("UPDATE studies SET owner = ? WHERE id = ?", (owner, study_id))
+
+    def release_study(self, study_id: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE studies SET owner = NULL WHERE id = ? AND owner = ?", (study_id, owner)
+            )
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def get_jobs(self, study_id: str) -> list[JobRecord]:
+        self.get_study(study_id)
+        rows = self._read(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE study_id = ? ORDER BY seq", (study_id,)
+        )
+        return [_job(r) for r in rows]
+
+    def claim_job(self, study_id: str, key: str) -> JobRecord:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT state FROM jobs WHERE study_id = ? AND key = ?", (study_id, key)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no job {key!r} in study {study_id}")
+            if JobState(row["state"]).is_finished():
+                raise StoreError(f"job {key} of study {study_id} is already finished")
+            db.execute(
+                "UPDATE jobs SET state = ?, attempts = attempts + 1, started_at = ?, error = NULL "
+                "WHERE study_id = ? AND key = ?",
+                (JobState.RUNNING.value, time.time(), study_id, key),
+            )
+            out = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE study_id = ? AND key = ?", (study_id, key)
+            ).fetchone()
+        return _job(out)
+
+    def set_remote_id(self, study_id: str, key: str, remote_job_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET remote_job_id = ? WHERE study_id = ? AND key = ?",
+                (remote_job_id, study_id, key),
+            )
+
+    def finish_job(
+        self, study_id: str, key: str, arrays: Mapping[str, NDArray[Any]], shots_executed: int
+    ) -> None:
+        blobs = [(study_id, key, name, encode_array(a)) for name, a in arrays.items()]
+        with self._tx() as db:
+            db.execute("DELETE FROM results WHERE study_id = ? AND key = ?", (study_id, key))
+            db.executemany("INSERT INTO results VALUES (?, ?, ?, ?)", blobs)
+            db.execute(
+                "UPDATE jobs SET state = ?, shots_executed = ?, finished_at = ? "
+                "WHERE study_id = ? AND key = ?",
+                (JobState.DONE.value, shots_executed, time.time(), study_id, key),
+            )
+
+    def fail_job(
+        self, study_id: str, key: str, error: str, *, state: JobState = JobState.FAILED
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state = ?, error = ?, finished_at = ? "
+                "WHERE study_id = ? AND key = ? AND state != ?",
+                (state.value, redact(error), time.time(), study_id, key, JobState.DONE.value),
+            )
+
+    def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
+        self.get_study(study_id)
+        out: dict[str, dict[str, NDArray[Any]]] = {}
+        for row in self._read(
+            "SELECT key, name, data FROM results WHERE study_id = ?", (study_id,)
+        ):
+            out.setdefault(row["key"], {})[row["name"]] = decode_array(row["data"])
+        return out
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:  # pragma: no cover
+            pass

@@ -1,0 +1,225 @@
+"""The store contract, run against every implementation (as optuna does for its storages)."""
+
+import dataclasses
+import sqlite3
+
+import numpy as np
+import pytest
+
+from bp_qiskit.manager import collect, create_study, job_key, run_jobs
+from bp_qiskit.spec import StudySpec
+from bp_qiskit.store import (
+    SCHEMA_VERSION,
+    InMemoryStore,
+    JobState,
+    SQLiteStore,
+    StoreError,
+    StudyBusyError,
+    UnknownStudyError,
+    redact,
+)
+from bp_qiskit.store.sqlite import MIGRATIONS
+
+SPEC = StudySpec.from_dict(
+    {
+        "study": {"name": "contract", "seed": 5},
+        "circuit": {"qubits": [2, 3]},
+        "sampling": {"samples": 30, "chunk": 10},
+    }
+)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    s = InMemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.sqlite")
+    yield s
+    s.close()
+
+
+def test_create_and_look_up_studies(store):
+    sid = create_study(store, SPEC)
+    study = store.get_study(sid)
+    assert study.name == "contract" and study.seed == 5
+    assert StudySpec.from_dict(study.spec) == SPEC
+    assert store.get_study(sid[:6]).id == sid  # unique prefix
+    assert store.get_study("contract").id == sid  # by name
+    assert [s.id for s in store.list_studies()] == [sid]
+    with pytest.raises(UnknownStudyError, match="no study 'nope'"):
+        store.get_study("nope")
+    jobs = store.get_jobs(sid)
+    assert [j.key for j in jobs] == [f"n{n}_L1_c{i}" for n in (2, 3) for i in range(3)]
+    assert all(j.state is JobState.PENDING and j.attempts == 0 for j in jobs)
+    assert jobs[4].rng == (5, 3, 1, 1) and (jobs[4].start, jobs[4].stop) == (10, 20)
+
+
+def test_job_lifecycle_counts_attempts_and_round_trips_arrays_exactly(store):
+    sid = create_study(store, SPEC)
+    key = "n2_L1_c0"
+    rec = store.claim_job(sid, key)
+    assert rec.state is JobState.RUNNING and rec.attempts == 1
+    store.fail_job(sid, key, "RuntimeError: boom")
+    failed = next(j for j in store.get_jobs(sid) if j.key == key)
+    assert failed.state is JobState.FAILED and failed.error == "RuntimeError: boom"
+    assert store.claim_job(sid, key).attempts == 2
+    store.set_remote_id(sid, key, "job-123")
+    rng = np.random.default_rng(0)
+    arrays = {
+        "gates": rng.integers(0, 3, size=(10, 1, 2)).astype(np.int8),
+        "params": rng.random((10, 2)),
+        "grads": rng.normal(size=(10, 1)),
+        "shot_var": np.zeros((10, 1)),
+    }
+    store.finish_job(sid, key, arrays, shots_executed=0)
+    done = next(j for j in store.get_jobs(sid) if j.key == key)
+    assert done.state.is_finished() and done.remote_job_id == "job-123" and done.attempts == 2
+    back = store.get_results(sid)[key]
+    for name, a in arrays.items():
+        assert back[name].dtype == a.dtype and back[name].tobytes() == a.tobytes()
+    with pytest.raises(StoreError, match="already finished"):
+        store.claim_job(sid, key)
+    store.fail_job(sid, key, "late interrupt", state=JobState.PENDING)
+    assert next(j for j in store.get_jobs(sid) if j.key == key).state is JobState.DONE
+
+
+def test_returned_records_are_snapshots(store):
+    sid = create_study(store, SPEC)
+    before = store.get_jobs(sid)[0]
+    store.claim_job(sid, before.key)
+    assert before.state is JobState.PENDING
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.attempts = 5
+
+
+def test_one_runner_per_study(store):
+    sid = create_study(store, SPEC)
+    store.acquire_study(sid, "elsewhere-host:1")  # another host's owner cannot be checked
+    with pytest.raises(StudyBusyError, match="being run by elsewhere-host:1"):
+        store.acquire_study(sid, "me:2")
+    store.release_study(sid, "elsewhere-host:1")
+    store.acquire_study(sid, "me:2")
+
+
+def test_owner_that_died_is_taken_over(store):
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    sid = create_study(store, SPEC)
+    store.acquire_study(sid, f"{socket.gethostname()}:{proc.pid}")
+    store.acquire_study(sid, f"{socket.gethostname()}:{__import__('os').getpid()}")
+
+
+def test_errors_are_redacted(store, monkeypatch):
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "s3cr3t-token-value")
+    sid = create_study(store, SPEC)
+    store.claim_job(sid, "n2_L1_c0")
+    store.fail_job(sid, "n2_L1_c0", "HTTP 401 for s3cr3t-token-value; Bearer abcdefghijkl")
+    err = store.get_jobs(sid)[0].error
+    assert "s3cr3t" not in err and "abcdefghijkl" not in err
+    assert redact("token=abcdef123456") == "token=<redacted>"
+
+
+def test_manager_runs_collects_and_never_reruns_finished_jobs(store):
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, progress=False) == []
+    result, _ = collect(store, sid)
+    assert [c.samples for c in result.cells] == [30, 30]
+    assert all(j.attempts == 1 for j in store.get_jobs(sid))
+    assert run_jobs(store, sid, progress=False) == []  # nothing left to do
+    assert all(j.attempts == 1 for j in store.get_jobs(sid))
+    assert job_key(store.get_jobs(sid)[0]) == "n2_L1_c0"
+
+
+def test_failed_jobs_are_retried_up_to_the_limit(store):
+    class Flaky:
+        """A backend that fails a given number of times, then works."""
+
+        def __init__(self, failures):
+            from bp_qiskit.backends import make_backend
+
+            self.inner, self.failures, self.name = make_backend("aer"), failures, "aer"
+
+        def evaluate(self, tasks, **kw):
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("transient backend error")
+            return self.inner.evaluate(tasks, **kw)
+
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, backend=Flaky(2), progress=False, max_attempts=3) == []
+    first = store.get_jobs(sid)[0]
+    assert first.attempts == 3 and first.state.is_finished()
+    sid2 = create_study(store, SPEC)
+    failed = run_jobs(store, sid2, backend=Flaky(100), progress=False, max_attempts=2)
+    assert len(failed) == 6 and all(j.attempts == 2 for j in failed)
+    assert failed[0].error == "RuntimeError: transient backend error"
+    with pytest.raises(StoreError, match="not finished: 0 of 6 jobs done"):
+        collect(store, sid2)
+
+
+# -- SQLite-specific integrity -----------------------------------------------------------------
+
+
+def test_sqlite_schema_is_versioned_and_newer_stores_are_refused(tmp_path):
+    path = tmp_path / "s.sqlite"
+    SQLiteStore(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer than this bp_qiskit supports"):
+        SQLiteStore(path)
+
+
+def test_sqlite_refuses_corrupt_and_foreign_files(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a bp_qiskit store or is corrupt"):
+        SQLiteStore(junk)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not a bp_qiskit store"):
+        SQLiteStore(other)
+
+
+def test_sqlite_locked_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path, timeout=0.1)
+    sid = create_study(store, SPEC)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="locked by another process"):
+            store.claim_job(sid, "n2_L1_c0")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.claim_job(sid, "n2_L1_c0")
+    store.close()
+
+
+def test_two_processes_run_different_studies_in_one_store(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    with SQLiteStore(path) as s:
+        ids = [create_study(s, SPEC), create_study(s, SPEC)]
+    code = (
+        "import sys; from bp_qiskit.store import SQLiteStore; from bp_qiskit.manager import "
+        "run_jobs; s = SQLiteStore(sys.argv[1]); "
+        "assert run_jobs(s, sys.argv[2], progress=False) == []"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), i]) for i in ids]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with SQLiteStore(path) as s:
+        a, b = (collect(s, i)[0] for i in ids)
+        assert a.to_json() == b.to_json()  # same spec and seed: same result
+        assert all(j.attempts == 1 for i in ids for j in s.get_jobs(i))
