@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .backends.runtime import BackendNameError, fake_backend, parse_backend_name
 from .manager import cell_progress, collect, create_study, run_jobs, study_state
 from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, NoiseModel
-from .report import format_table, write_outputs
-from .results import cell_arrays
+from .report import format_table, plot_comparison, write_outputs
+from .results import StudyResult, cell_arrays
 from .runner import StudyFailedError
 from .spec import BACKEND_NAMES, SpecError, StudySpec, load_spec, parse_qubits
 from .store import DEFAULT_STORE, BaseStore, JobState, StoreError, StudyRecord, open_store
@@ -56,17 +57,86 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a study from a spec file and write results.json, samples.npz and variance.png."""
     spec = _spec_from_args(args)
     out = Path(args.out) if args.out else Path("results") / spec.study.name
+    if args.dry_run:
+        return _dry_run(spec, args)
     if spec.budget is not None:
         return _run_budget(spec, out, progress=not args.no_progress)
     if (args.target_rel_error is None) != (args.max_shots is None):
         raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
     if args.target_rel_error is not None:
         return _run_adaptive(spec, out, args)
+    if spec.backend.kind == "ibm":
+        from . import backends
+
+        backends.SERVICE_FACTORY()  # no account: one clear sentence, before anything is stored
+        _confirm_cost(spec, args)
     with open_store(args.store) as store:
-        study_id = create_study(store, spec)
-        # Printed before running, so the id is known even if the run is interrupted.
-        print(f"study {study_id} ({spec.study.name}) in {args.store}", flush=True)
-        return _finish(store, study_id, out, progress=not args.no_progress)
+        code = _run_recorded(store, spec, out, args)
+        if code or not spec.backend.compare:
+            return code
+        results = [(spec.backend.name, StudyResult.from_json((out / "results.json").read_text()))]
+        for name in spec.backend.compare:
+            other = dataclasses.replace(
+                spec, backend=dataclasses.replace(spec.backend, name=name, compare=())
+            )
+            sub_out = out / name.replace(":", "_")
+            code = _run_recorded(store, other, sub_out, args)
+            if code:
+                return code
+            results.append((name, StudyResult.from_json((sub_out / "results.json").read_text())))
+        plot_comparison(results, out / "comparison.png")
+        print(f"wrote {out / 'comparison.png'}")
+        return 0
+
+
+def _run_recorded(store: BaseStore, spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
+    study_id = create_study(store, spec)
+    # Printed before running, so the id is known even if the run is interrupted.
+    print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {args.store}", flush=True)
+    return _finish(store, study_id, out, progress=not args.no_progress)
+
+
+def _hardware_target(spec: StudySpec) -> Any:
+    """The real backend for ``ibm:`` (needs an account), else None (dry_run picks the fake)."""
+    kind, device = parse_backend_name(spec.backend.name)
+    if kind != "ibm":
+        return None
+    from . import backends
+
+    try:
+        return backends.SERVICE_FACTORY().backend(device)
+    except BackendNameError:
+        try:
+            return fake_backend(device.removeprefix("ibm_"))
+        except BackendNameError:
+            raise UsageError(
+                f"--dry-run: cannot reach {device} without an IBM Quantum account, and there is "
+                "no fake backend of that name; try --backend fake:<device>"
+            ) from None
+
+
+def _dry_run(spec: StudySpec, args: argparse.Namespace) -> int:
+    from .dryrun import dry_run, format_dry_run
+
+    print(format_dry_run(spec, dry_run(spec, target=_hardware_target(spec))))
+    return 0
+
+
+def _confirm_cost(spec: StudySpec, args: argparse.Namespace) -> None:
+    """Real QPU time costs money: above the threshold, ask (or require --yes)."""
+    from .dryrun import dry_run
+
+    seconds = sum(c.qpu_seconds for c in dry_run(spec, target=_hardware_target(spec)))
+    if args.yes or seconds <= args.confirm_above:
+        return
+    question = (
+        f"{spec.backend.name}: about {seconds:.0f} QPU seconds "
+        f"(> {args.confirm_above:.0f}). Submit? [y/N] "
+    )
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.split(' Submit')[0]}; pass --yes to submit without asking")
+    if input(question).strip().lower() not in ("y", "yes"):
+        raise UsageError("cancelled; nothing was submitted")
 
 
 def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool) -> int:
@@ -159,11 +229,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             cells = cell_progress(store, study.id)
             summary["shots_used"] = sum(c.shots_used for c in cells)
             summary["cells"] = [dataclasses.asdict(c) for c in cells]
+            jobs = store.get_jobs(study.id)
             summary["failed_jobs"] = [
-                {"key": j.key, "attempts": j.attempts, "error": j.error}
-                for j in store.get_jobs(study.id)
-                if j.state is JobState.FAILED
+                {"key": j.key, "attempts": j.attempts, "state": j.state.value, "error": j.error}
+                for j in jobs
+                if j.state in (JobState.FAILED, JobState.CANCELLED)
             ]
+            summary["remote_jobs"] = _remote_states(StudySpec.from_dict(study.spec), jobs)
             report.append(summary)
     if args.json:
         print(json.dumps(report if not args.study else report[0], indent=2))
@@ -178,14 +250,42 @@ def cmd_status(args: argparse.Namespace) -> int:
         for c in r["cells"]:
             var = "-" if c["grad_var"] is None else f"{c['grad_var']:.4e}"
             se = "-" if c["grad_var_se"] is None else f"{c['grad_var_se']:.2e}"
-            jobs = f"{c['jobs_done']}/{c['jobs_total']}"
+            done = f"{c['jobs_done']}/{c['jobs_total']}"
             print(
-                f"  {c['num_qubits']:>3} {c['num_layers']:>4} {jobs:>9} {c['samples_done']:>8} "
+                f"  {c['num_qubits']:>3} {c['num_layers']:>4} {done:>9} {c['samples_done']:>8} "
                 f"{var:>11} {se:>10}"
             )
         for f in r["failed_jobs"]:
-            print(f"  failed {f['key']} after {f['attempts']} attempt(s): {f['error']}")
+            print(
+                f"  {f['state'].lower()} {f['key']} after {f['attempts']} attempt(s): {f['error']}"
+            )
+        for q in r["remote_jobs"]:
+            print(f"  remote job {q['remote_job_id']} ({q['key']}): {q['queue_state']}")
     return 0
+
+
+def _remote_states(spec: StudySpec, jobs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Queue state of submitted, unfinished remote jobs ('unknown' without an account)."""
+    pending = [j for j in jobs if j.remote_job_id and not j.state.is_finished()]
+    if not pending or spec.backend.kind != "ibm":
+        return []
+    from . import backends
+    from .backends.runtime import normalize_status
+
+    try:
+        service = backends.SERVICE_FACTORY()
+    except Exception:  # no account here: say so per job rather than fail the status command
+        service = None
+    out = []
+    for j in pending:
+        state = "unknown (no IBM Quantum account)"
+        if service is not None:
+            try:
+                state = normalize_status(service.job(j.remote_job_id).status())
+            except Exception as exc:  # a network hiccup must not break `status`
+                state = f"unknown ({type(exc).__name__})"
+        out.append({"key": j.key, "remote_job_id": j.remote_job_id, "queue_state": state})
+    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -401,6 +501,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-shots", type=int, help="adaptive: shot budget per cell")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--store", default=DEFAULT_STORE, help=f"job store (default {DEFAULT_STORE})")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print ISA depth, 2q gates, PUBs, bindings, shots and QPU time; submit nothing",
+    )
+    r.add_argument("--yes", action="store_true", help="submit to a real QPU without asking")
+    r.add_argument(
+        "--confirm-above",
+        type=float,
+        default=600.0,
+        help="ask before real-QPU runs estimated above this many seconds (default 600)",
+    )
     r.set_defaults(func=cmd_run)
 
     def store_arg(cmd: argparse.ArgumentParser) -> None:

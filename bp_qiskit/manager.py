@@ -32,6 +32,8 @@ from .study import (
     JobResult,
     assemble_cell,
     backend_for,
+    build_job,
+    combine_job,
     execute_job,
     plan_cells,
     plan_jobs,
@@ -126,7 +128,8 @@ def run_jobs(
     back to PENDING (its attempt stays counted) and re-raises; everything finished is kept.
     """
     spec = study_spec(store, study_id)
-    backend = backend or backend_for(spec)
+    own_backend = backend is None
+    backend = backend or backend_for(spec, tags=[f"bp_qiskit:{study_id}"])
     owner = current_owner()
     store.acquire_study(study_id, owner)
     failed: list[JobRecord] = []
@@ -146,6 +149,9 @@ def run_jobs(
                 bar.update(rec.stop - rec.start)
     finally:
         store.release_study(study_id, owner)
+        close = getattr(backend, "close", None)
+        if own_backend and callable(close):
+            close()
     return failed
 
 
@@ -153,6 +159,8 @@ def _run_one(
     store: BaseStore, spec: StudySpec, rec: JobRecord, backend: EstimatorBackend, max_attempts: int
 ) -> JobRecord | None:
     sid, key = rec.study_id, rec.key
+    if _reattach(store, spec, rec, backend):
+        return None
     for _ in range(max_attempts):
         store.claim_job(sid, key)
         try:
@@ -167,10 +175,40 @@ def _run_one(
         except StoreError:
             raise
         except Exception as exc:  # the message is recorded; the job is retried or reported
-            store.fail_job(sid, key, f"{type(exc).__name__}: {exc}")
+            store.fail_job(sid, key, f"{type(exc).__name__}: {exc}", state=_failure_state(exc))
             continue
         return None
     return next(j for j in store.get_jobs(sid) if j.key == key)
+
+
+def _reattach(store: BaseStore, spec: StudySpec, rec: JobRecord, backend: Any) -> bool:
+    """Collect a remote job submitted before a restart, by its id; True if it finished.
+
+    Never submits. If the remote job ended in ERROR or CANCELLED, that is recorded and the
+    normal retry loop resubmits it.
+    """
+    attach = getattr(backend, "attach", None)
+    if not (rec.remote_job_id and getattr(backend, "remote", False) and callable(attach)):
+        return False
+    built = build_job(spec, _job(rec))
+    try:
+        (ev,) = attach(rec.remote_job_id, [built.task])
+        store.finish_job(rec.study_id, rec.key, _arrays(combine_job(built, ev)), ev.shots)
+    except KeyboardInterrupt:
+        raise  # stays RUNNING with its remote id: the next resume re-attaches again
+    except StoreError:
+        raise
+    except Exception as exc:
+        store.fail_job(
+            rec.study_id, rec.key, f"{type(exc).__name__}: {exc}", state=_failure_state(exc)
+        )
+        return False
+    return True
+
+
+def _failure_state(exc: Exception) -> JobState:
+    """CANCELLED for a cancelled remote job, FAILED for anything else."""
+    return JobState.CANCELLED if getattr(exc, "state", "") == "CANCELLED" else JobState.FAILED
 
 
 def _job_result(arrays: dict[str, NDArray[Any]], rec: JobRecord) -> JobResult:

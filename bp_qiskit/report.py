@@ -122,6 +122,42 @@ def plot_variance(result: StudyResult, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path) -> None:
+    """Variance curves of the same study on several backends (e.g. noiseless vs device noise)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for i, (name, result) in enumerate(results):
+        cells = [c for c in result.cells if c.grad_var > 0]
+        label = name
+        if result.fit is not None:
+            label += f" (slope {result.fit.slope:.3f} ± {result.fit.slope_se:.3f})"
+        ax.errorbar(
+            [c.num_qubits for c in cells],
+            [c.grad_var for c in cells],
+            yerr=[c.grad_var_se for c in cells],
+            fmt="o-",
+            color=f"C{i}",
+            capsize=3,
+            label=label,
+            mfc="none" if i else None,
+        )
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("N qubits")
+    ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$")
+    ax.set_title(f"{results[0][1].spec['study']['name']}: backends compared")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+
+
 def write_outputs(
     out_dir: Path, result: StudyResult, arrays: dict[str, NDArray[Any]]
 ) -> Sequence[Path]:

@@ -43,7 +43,14 @@ __all__ = [
 ANSATZE = ("seed", "mcclean", "identity_blocks")
 OBSERVABLES = ("global", "zz", "local", "pauli")
 GRADIENT_KEYWORDS = ("first", "last", "all")
-BACKEND_NAMES = ("aer", "statevector", "aer_estimator")
+BACKEND_NAMES = (
+    "aer",
+    "statevector",
+    "aer_estimator",
+    "aer:<device>",
+    "fake:<device>",
+    "ibm:<backend>",
+)
 
 _MAX_QUBITS = 32
 
@@ -355,16 +362,57 @@ class BackendSpec(_Section):
     Attributes:
         name: ``aer`` (bp_qiskit's batched Aer estimator: exact or sampled shots, projectors
             without Pauli expansion), ``statevector`` (qiskit's reference
-            ``StatevectorEstimator``, exact only) or ``aer_estimator`` (qiskit-aer's own
-            ``EstimatorV2``, exact only; projectors are expanded into Pauli strings).
+            ``StatevectorEstimator``, exact only), ``aer_estimator`` (qiskit-aer's own
+            ``EstimatorV2``, exact only), ``aer:<device>`` (Aer with a fake device's noise),
+            ``fake:<device>`` (IBM Runtime local testing mode) or ``ibm:<backend>`` (a QPU).
+        options: ``[backend.options]`` for the runtime backends: mode, resilience_level,
+            optimization_level, twirling, dynamical_decoupling, job_tags,
+            max_execution_time, poll_interval.
+        compare: Other backends to run the same study on; their variance curves are drawn
+            beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
+            ``aer:manila``).
     """
 
     SECTION: ClassVar[str] = "backend"
     name: str = "aer"
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    compare: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.name not in BACKEND_NAMES:
-            raise _fail("backend.name", self.name, ", ".join(BACKEND_NAMES))
+        from .backends.runtime import BackendNameError, parse_backend_name, validate_options
+
+        try:
+            if not isinstance(self.name, str):
+                raise BackendNameError(f"backend.name: got {self.name!r}; allowed: a string")
+            parse_backend_name(self.name)
+            if not isinstance(self.compare, (list, tuple)):
+                raise BackendNameError(
+                    f"backend.compare: got {self.compare!r}; allowed: a list of backend names"
+                )
+            for other in self.compare:
+                parse_backend_name(str(other))
+            object.__setattr__(self, "compare", tuple(str(c) for c in self.compare))
+            if not isinstance(self.options, dict):
+                raise BackendNameError(f"backend.options: got {self.options!r}; allowed: a table")
+            object.__setattr__(self, "options", validate_options(self.options))
+        except BackendNameError as exc:
+            raise SpecError(str(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``options`` only when set, so plain specs stay as they were."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.options:
+            out["options"] = dict(self.options)
+        if self.compare:
+            out["compare"] = list(self.compare)
+        return out
+
+    @property
+    def kind(self) -> str:
+        """``aer``, ``statevector``, ``aer_estimator``, ``aer`` (device), ``fake`` or ``ibm``."""
+        from .backends.runtime import parse_backend_name
+
+        return parse_backend_name(self.name)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -448,12 +496,16 @@ class StudySpec:
                     raise _fail(
                         "gradient.parameter", p, f"an index in [{-num}, {num - 1}] at n={n}"
                     )
-        if self.sampling.shots and self.backend.name != "aer":
+        kind = self.backend.kind
+        if self.sampling.shots and kind in ("statevector", "aer_estimator"):
             raise _fail(
                 "backend.name",
                 self.backend.name,
-                "'aer' when sampling.shots > 0 (the other backends here are exact only)",
+                "'aer', 'aer:<device>', 'fake:<device>' or 'ibm:<backend>' when "
+                "sampling.shots > 0 (statevector and aer_estimator are exact only)",
             )
+        if not self.sampling.shots and kind in ("fake", "ibm"):
+            raise _fail("sampling.shots", 0, f"an integer >= 2 for backend {self.backend.name!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:

@@ -21,18 +21,21 @@ from numpy.typing import NDArray
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparseObservable
 
-from .backends import EstimatorBackend, ExpectationTask, make_backend
-from .circuits import draw_samples, template_circuit, template_values
+from .backends import EstimatorBackend, Evaluation, ExpectationTask, make_backend
+from .circuits import CircuitSamples, draw_samples, template_circuit, template_values
 from .gradients import combine_shifts, parameter_indices, shift_parameters, shot_noise_variance
 from .observables import make_observable
 from .spec import StudySpec
 
 __all__ = [
+    "BuiltJob",
     "Cell",
     "CellData",
     "JobKey",
     "JobResult",
     "assemble_cell",
+    "build_job",
+    "combine_job",
     "execute_job",
     "job_seed",
     "plan_cells",
@@ -128,6 +131,49 @@ def _cell_objects(spec: StudySpec, cell: Cell) -> _CellCache:
     return _CACHE[key]
 
 
+@dataclasses.dataclass(frozen=True)
+class BuiltJob:
+    """A job ready to execute: its circuits, its single task, and its shot-sampling seed."""
+
+    samples: CircuitSamples
+    task: ExpectationTask
+    seed: int
+
+
+def build_job(spec: StudySpec, job: JobKey, *, shots: int | None = None) -> BuiltJob:
+    """Draw the job's circuits from its own stream and lay out every sample and shift."""
+    circuit_ss, shots_ss = job_seed(spec, job).spawn(2)
+    cell = job.cell
+    samples = draw_samples(
+        np.random.default_rng(circuit_ss),
+        job.size,
+        cell.num_qubits,
+        cell.num_layers,
+        ansatz=spec.circuit.ansatz,
+        angles=spec.circuit.angles,
+    )
+    indices = parameter_indices(spec.gradient.parameter, cell.num_qubits * cell.num_layers)
+    shifted = shift_parameters(samples.params, indices)
+    objs = _cell_objects(spec, cell)
+    n_shots = spec.sampling.shots if shots is None else shots
+    task = ExpectationTask(
+        objs.circuit, objs.observable, template_values(samples.gates, shifted), n_shots
+    )
+    return BuiltJob(samples, task, int(shots_ss.generate_state(1)[0]))
+
+
+def combine_job(built: BuiltJob, ev: Evaluation) -> JobResult:
+    """Gradients and their shot-noise variances from the evaluated shifts."""
+    return JobResult(
+        gates=built.samples.gates,
+        params=built.samples.params,
+        grads=combine_shifts(ev.evs),
+        shot_var=shot_noise_variance(ev.stds),
+        shots=ev.shots,
+        job_id=ev.job_id,
+    )
+
+
 def execute_job(
     spec: StudySpec,
     job: JobKey,
@@ -140,35 +186,9 @@ def execute_job(
 
     ``shots`` overrides ``spec.sampling.shots`` (adaptive allocation changes N per round).
     """
-    ss = job_seed(spec, job)
-    circuit_ss, shots_ss = ss.spawn(2)
-    cell = job.cell
-    samples = draw_samples(
-        np.random.default_rng(circuit_ss),
-        job.size,
-        cell.num_qubits,
-        cell.num_layers,
-        ansatz=spec.circuit.ansatz,
-        angles=spec.circuit.angles,
-    )
-    num_params = cell.num_qubits * cell.num_layers
-    indices = parameter_indices(spec.gradient.parameter, num_params)
-    shifted = shift_parameters(samples.params, indices)
-    objs = _cell_objects(spec, cell)
-    n_shots = spec.sampling.shots if shots is None else shots
-    task = ExpectationTask(
-        objs.circuit, objs.observable, template_values(samples.gates, shifted), n_shots
-    )
-    seed = int(shots_ss.generate_state(1)[0])
-    (ev,) = backend.evaluate([task], seed=seed, on_submit=on_submit)
-    return JobResult(
-        gates=samples.gates,
-        params=samples.params,
-        grads=combine_shifts(ev.evs),
-        shot_var=shot_noise_variance(ev.stds),
-        shots=ev.shots,
-        job_id=ev.job_id,
-    )
+    built = build_job(spec, job, shots=shots)
+    (ev,) = backend.evaluate([built.task], seed=built.seed, on_submit=on_submit)
+    return combine_job(built, ev)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +215,6 @@ def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
     )
 
 
-def backend_for(spec: StudySpec) -> EstimatorBackend:
-    """The backend named by the spec."""
-    return make_backend(spec.backend.name)
+def backend_for(spec: StudySpec, *, tags: Sequence[str] = ()) -> EstimatorBackend:
+    """The backend named by the spec (``tags`` are added to runtime jobs)."""
+    return make_backend(spec.backend.name, options=spec.backend.options, tags=tags)  # type: ignore[return-value]

@@ -3,3 +3,28 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _store_in_tmp(tmp_path, monkeypatch):
+    """CLI runs inside tests never write bp_qiskit.sqlite into the repository."""
+    import bp_qiskit.cli
+    import bp_qiskit.store
+
+    path = str(tmp_path / "default-store.sqlite")
+    monkeypatch.setenv("BP_QISKIT_STORE", path)
+    monkeypatch.setattr(bp_qiskit.store, "DEFAULT_STORE", path)
+    monkeypatch.setattr(bp_qiskit.cli, "DEFAULT_STORE", path)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """QiskitRuntimeService() writes ~/.qiskit/qiskit-ibm.json even when it fails."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL"):
+        monkeypatch.delenv(var, raising=False)

@@ -218,6 +218,9 @@ class AerEstimator(BaseEstimatorV2):
             distribution that Aer computes (binomial / multinomial: the same distribution as N
             measurements, at the cost of an exact run); ``"aer"`` always uses Aer's
             measurement sampling. Both are real shot noise.
+        simulator: A preconfigured ``AerSimulator`` instead of the default one, e.g.
+            ``AerSimulator.from_backend(fake, method="density_matrix")`` for exact noisy
+            expectations (then noisy shots are drawn from the exact noisy distribution).
     """
 
     def __init__(
@@ -228,6 +231,7 @@ class AerEstimator(BaseEstimatorV2):
         backend_options: dict[str, Any] | None = None,
         max_state_bytes: int = _DEFAULT_MAX_STATE_BYTES,
         sampler: str = "auto",
+        simulator: AerSimulator | None = None,
     ) -> None:
         if (
             isinstance(default_shots, bool)
@@ -242,9 +246,13 @@ class AerEstimator(BaseEstimatorV2):
         self._seed = seed
         self._calls = 0
         self._max_state_bytes = max_state_bytes
-        opts: dict[str, Any] = {"runtime_parameter_bind_enable": True}
-        opts.update(backend_options or {})
-        self._sim = AerSimulator(method="statevector", **opts)
+        if simulator is not None:
+            self._sim = simulator
+        else:
+            opts: dict[str, Any] = {"runtime_parameter_bind_enable": True}
+            opts.update(backend_options or {})
+            self._sim = AerSimulator(method="statevector", **opts)
+        self._density = self._sim.options.method == "density_matrix"
 
     @property
     def default_shots(self) -> int:
@@ -277,7 +285,8 @@ class AerEstimator(BaseEstimatorV2):
         return arr.reshape(-1, len(params)), shape
 
     def _chunks(self, num_bindings: int, num_qubits: int) -> list[slice]:
-        per = max(1, self._max_state_bytes // (16 << num_qubits))
+        per_state = 16 << (2 * num_qubits if self._density else num_qubits)
+        per = max(1, self._max_state_bytes // per_state)
         return [slice(i, min(i + per, num_bindings)) for i in range(0, num_bindings, per)]
 
     def _simulate(
@@ -339,7 +348,7 @@ class AerEstimator(BaseEstimatorV2):
             for j, (qubits, _) in enumerate(plan.marginals):
                 qc.save_probabilities(qubits, label=f"marg{i}_{j}")
         out = np.empty((len(plans), flat.shape[0]))
-        for chunk in self._chunks(flat.shape[0], n):
+        for chunk in self._chunks(flat.shape[0], _active_qubits(qc)):
             datas = self._simulate(sim, qc, flat, chunk)
             for i, plan in enumerate(plans):
                 col = np.full(len(datas), plan.constant)
@@ -421,7 +430,7 @@ class AerEstimator(BaseEstimatorV2):
             values = _outcome_values(local, np.arange(1 << len(qubits)))
             rotated.save_probabilities(qubits, label="probs")
             counts = np.empty((flat.shape[0], 1 << len(qubits)))
-            for chunk in self._chunks(flat.shape[0], n):
+            for chunk in self._chunks(flat.shape[0], _active_qubits(rotated)):
                 datas = self._simulate(self._sim, rotated, flat, chunk)
                 probs = np.clip(np.array([d["probs"] for d in datas]), 0.0, None)
                 probs /= probs.sum(axis=1, keepdims=True)
@@ -429,7 +438,7 @@ class AerEstimator(BaseEstimatorV2):
             return counts, values
         rotated.measure_all()
         blocks = []
-        for chunk in self._chunks(flat.shape[0], n):
+        for chunk in self._chunks(flat.shape[0], _active_qubits(rotated)):
             seed = int(rng.integers(0, 2**31 - 1))
             datas = self._simulate(
                 self._sim, rotated, flat, chunk, shots=shots, seed_simulator=seed
@@ -442,6 +451,15 @@ class AerEstimator(BaseEstimatorV2):
             counts[row : row + len(c), np.searchsorted(all_values, v)] = c
             row += len(c)
         return counts, all_values
+
+
+def _active_qubits(circuit: QuantumCircuit) -> int:
+    """Number of qubits that any instruction touches.
+
+    Aer truncates the others (an ISA circuit spans the whole device), so memory is bounded by
+    these.
+    """
+    return len({q for inst in circuit.data for q in inst.qubits})
 
 
 def _two_valued(group: _ShotGroup) -> tuple[float, float] | None:

@@ -75,6 +75,8 @@ class EstimatorBackend:
         name: Short name recorded with results.
         native_projectors: Pass projector terms through unexpanded.
         samples_shots: The estimator's precision > 0 samples real shots.
+        transpiler: Optional ``IsaTranspiler``: circuits are mapped to ISA circuits for a
+            device and observables follow their layout (``aer:<device>``).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class EstimatorBackend:
         name: str,
         native_projectors: bool = False,
         samples_shots: bool = False,
+        transpiler: Any = None,
     ) -> None:
         self._factory: EstimatorFactory = (
             (lambda _seed: estimator) if isinstance(estimator, BaseEstimatorV2) else estimator
@@ -91,6 +94,7 @@ class EstimatorBackend:
         self.name = name
         self.native_projectors = native_projectors
         self.samples_shots = samples_shots
+        self.transpiler = transpiler
 
     def evaluate(
         self,
@@ -114,8 +118,11 @@ class EstimatorBackend:
                     f"shots: backend {self.name!r} evaluates exactly only; use shots = 0 or "
                     "the 'aer' backend"
                 )
-            obs = t.observable if self.native_projectors else to_pauli_op(t.observable)
-            pubs.append((t.circuit, obs, t.values, shots_to_precision(t.shots)))
+            circuit, obs = t.circuit, t.observable
+            if self.transpiler is not None:
+                circuit, obs = self.transpiler.map(circuit, obs)
+            pauli = obs if self.native_projectors else to_pauli_op(obs)
+            pubs.append((circuit, pauli, t.values, shots_to_precision(t.shots)))
         job = self._factory(seed).run(pubs)
         job_id = job.job_id()
         if on_submit is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .base import (
@@ -33,7 +34,8 @@ __all__ = [
     "redact",
 ]
 
-DEFAULT_STORE = "bp_qiskit.sqlite"
+# The CLI's default --store; BP_QISKIT_STORE overrides it (e.g. one store per project).
+DEFAULT_STORE = os.environ.get("BP_QISKIT_STORE", "bp_qiskit.sqlite")
 
 
 def open_store(path: str | Path = DEFAULT_STORE) -> BaseStore:

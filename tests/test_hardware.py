@@ -1,0 +1,379 @@
+"""The hardware path, offline: names, ISA circuits, local testing mode, job lifecycle."""
+
+import math
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+from qiskit.primitives import StatevectorEstimator
+from qiskit_aer import AerSimulator
+from qiskit_ibm_runtime.fake_provider import FakeLagosV2, FakeManilaV2
+from standin_service import ProcessDied, StandInService
+
+import bp_qiskit.backends as backends
+from bp_qiskit import StudySpec
+from bp_qiskit.backends import ExpectationTask, make_backend
+from bp_qiskit.backends.runtime import (
+    BackendNameError,
+    IsaTranspiler,
+    LocalService,
+    RuntimeBackend,
+    available_devices,
+    normalize_status,
+    parse_backend_name,
+    validate_options,
+)
+from bp_qiskit.circuits import draw_samples, template_circuit, template_values
+from bp_qiskit.gradients import combine_shifts, parameter_indices, shift_parameters
+from bp_qiskit.manager import collect, create_study, run_jobs
+from bp_qiskit.observables import global_projector, to_pauli_op, zz
+from bp_qiskit.spec import SpecError
+from bp_qiskit.store import InMemoryStore, JobState, SQLiteStore
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+SEED = 5150
+SIGMAS = 3.0
+
+
+# -- names and options ---------------------------------------------------------------------
+
+
+def test_backend_names_and_devices():
+    assert parse_backend_name("aer") == ("aer", "")
+    assert parse_backend_name("aer:manila") == ("aer", "manila")
+    assert parse_backend_name("fake:brisbane") == ("fake", "brisbane")
+    assert parse_backend_name("ibm:ibm_brisbane") == ("ibm", "ibm_brisbane")
+    assert available_devices()["manila"] == "FakeManilaV2"
+    assert available_devices()["brisbane"] == "FakeBrisbane"
+    with pytest.raises(BackendNameError, match=r"available devices: .*manila"):
+        parse_backend_name("fake:atlantis")
+    with pytest.raises(
+        BackendNameError,
+        match="allowed: aer, statevector, aer_estimator, "
+        "aer:<device>, fake:<device>, ibm:<backend>",
+    ):
+        parse_backend_name("qpu")
+
+
+def test_backend_options_are_validated():
+    assert validate_options({"resilience_level": 1, "twirling": True})["twirling"] is True
+    with pytest.raises(BackendNameError, match=r"unknown option.*shots_per_minute; allowed: mode"):
+        validate_options({"shots_per_minute": 3})
+    with pytest.raises(BackendNameError, match=r"backend.options.mode: got 'turbo'; allowed"):
+        validate_options({"mode": "turbo"})
+    with pytest.raises(SpecError, match=r"backend\.options\.resilience_level"):
+        StudySpec.from_dict(
+            {
+                "backend": {"name": "fake:manila", "options": {"resilience_level": 7}},
+                "sampling": {"shots": 10},
+            }
+        )
+    with pytest.raises(SpecError, match=r"sampling\.shots: got 0; allowed: an integer >= 2"):
+        StudySpec.from_dict({"backend": {"name": "fake:manila"}})
+
+
+def test_status_normalisation_handles_strings_and_enums():
+    from qiskit.providers import JobStatus
+
+    assert normalize_status("QUEUED") == "QUEUED"
+    assert normalize_status(JobStatus.DONE) == "DONE"
+    assert normalize_status(JobStatus.CANCELLED) == "CANCELLED"
+    assert normalize_status("Cancelled") == "CANCELLED"
+
+
+# -- ISA circuits --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fake", [FakeManilaV2(), FakeLagosV2()], ids=["manila", "lagos"])
+def test_shifting_parameters_on_the_isa_circuit_is_valid(fake):
+    """Same parameter order after transpilation, and shifted values bound to the ISA circuit
+    give exactly the logical circuit's expectations (noiseless, observable mapped by layout)."""
+    n, layers = 3, 2
+    tmpl = template_circuit(n, layers)
+    isa = IsaTranspiler(fake)
+    prep = isa(tmpl)
+    assert [p.name for p in prep.circuit.parameters] == [p.name for p in tmpl.parameters]
+    assert set(prep.circuit.count_ops()) <= set(fake.target.operation_names) | {"barrier"}
+    cs = draw_samples(np.random.default_rng(SEED), 4, n, layers)
+    idx = parameter_indices("all", n * layers)
+    values = template_values(cs.gates, shift_parameters(cs.params, idx))
+    for obs in (zz(n), global_projector(n)):
+        logical = StatevectorEstimator().run([(tmpl, to_pauli_op(obs), values)]).result()[0]
+        isa_circ, isa_obs = isa.map(tmpl, obs)
+        from bp_qiskit.backends.aer import AerEstimator
+
+        physical = (
+            AerEstimator(simulator=AerSimulator(method="statevector"))
+            .run([(isa_circ, isa_obs, values)])
+            .result()[0]
+        )
+        np.testing.assert_allclose(physical.data.evs, logical.data.evs, atol=1e-9)
+
+
+# -- local testing mode --------------------------------------------------------------------
+
+
+class NoiselessLocal(LocalService):
+    """Local testing mode on a noiseless simulator built from the device's target."""
+
+    def backend(self, name):
+        sim = AerSimulator.from_backend(backends.fake_backend(name))
+        sim.set_options(noise_model=None)
+        return sim
+
+
+@pytest.mark.parametrize("device", ["manila", "lagos"])
+def test_local_testing_mode_matches_exact_gradients_within_shot_noise(device):
+    """Runtime estimator, local mode, noiseless target: shot-noise z-scores are standard."""
+    n, samples, shots = 3, 60, 400
+    cs = draw_samples(np.random.default_rng(SEED), samples, n, 1)
+    values = template_values(cs.gates, shift_parameters(cs.params, parameter_indices("last", n)))
+    task = ExpectationTask(template_circuit(n, 1), zz(n), values, shots)
+    backend = RuntimeBackend(NoiselessLocal(), device, name=f"fake:{device}")
+    (ev,) = backend.evaluate([task], seed=SEED)
+    assert ev.shots >= shots and ev.job_id
+    (exact,) = make_backend("aer").evaluate([ExpectationTask(task.circuit, zz(n), values)])
+    g, g0 = combine_shifts(ev.evs)[:, 0], combine_shifts(exact.evs)[:, 0]
+    var = 0.25 * (ev.stds[:, 0, 0] ** 2 + ev.stds[:, 0, 1] ** 2)
+    z = (g - g0) / np.sqrt(var)
+    assert abs(z.mean()) < SIGMAS / math.sqrt(samples)
+    assert abs(np.mean(z**2) - 1) < SIGMAS * math.sqrt(2 / samples)
+
+
+@pytest.mark.parametrize("device", ["manila", "lagos"])
+def test_fake_device_study_end_to_end_records_job_ids(device):
+    spec = StudySpec.from_dict(
+        {
+            "study": {"seed": SEED},
+            "circuit": {"qubits": [2, 3]},
+            "sampling": {"samples": 20, "shots": 200, "chunk": 10},
+            "backend": {"name": f"fake:{device}"},
+        }
+    )
+    store = InMemoryStore()
+    sid = create_study(store, spec)
+    assert run_jobs(store, sid, progress=False) == []
+    jobs = store.get_jobs(sid)
+    assert all(j.remote_job_id and j.attempts == 1 for j in jobs)
+    assert all(j.shots_executed >= 200 for j in jobs)
+    result, _ = collect(store, sid)
+    assert all(c.shot_noise_var > 0 for c in result.cells)
+
+
+# -- job lifecycle against the stand-in service ------------------------------------------------
+
+SPEC = StudySpec.from_dict(
+    {
+        "study": {"name": "hw", "seed": SEED},
+        "circuit": {"qubits": [2]},
+        "sampling": {"samples": 30, "shots": 100, "chunk": 10},
+        "backend": {"name": "ibm:ibm_standin", "options": {"poll_interval": 0}},
+    }
+)
+
+
+def runtime_backend(service):
+    return RuntimeBackend(
+        service,
+        "ibm_standin",
+        options=SPEC.backend.options,
+        tags=["bp_qiskit:test"],
+        name=SPEC.backend.name,
+    )
+
+
+def test_queued_running_done(tmp_path):
+    service = StandInService()
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
+    assert service.submissions == 3
+    assert all(job.polls == 3 for job in service.jobs.values())
+    jobs = store.get_jobs(sid)
+    assert [j.remote_job_id for j in jobs] == ["standin-0", "standin-1", "standin-2"]
+    assert "bp_qiskit:test" in service.last_options["environment"]["job_tags"]
+    assert service.last_options["resilience_level"] == 0
+
+
+def test_restart_while_queued_reattaches_instead_of_resubmitting(tmp_path):
+    service = StandInService(scripts={1: ["QUEUED", ProcessDied()]})
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    sid = create_study(store, SPEC)
+    with pytest.raises(ProcessDied):
+        run_jobs(store, sid, backend=runtime_backend(service), progress=False)
+    store.close()
+    # The id was persisted the moment it existed, before the crash.
+    db = sqlite3.connect(path)
+    row = db.execute("SELECT state, remote_job_id FROM jobs WHERE key = 'n2_L1_c1'").fetchone()
+    db.close()
+    assert row == ("RUNNING", "standin-1")
+    service.jobs["standin-1"].script = ["RUNNING", "DONE"]  # the cloud carried on meanwhile
+    store = SQLiteStore(path)  # a new process
+    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
+    assert service.submissions == 3  # standin-1 was collected, not submitted again
+    assert {j.key: j.attempts for j in store.get_jobs(sid)} == {
+        "n2_L1_c0": 1,
+        "n2_L1_c1": 1,
+        "n2_L1_c2": 1,
+    }
+    # Same numbers as a run that never crashed.
+    clean = InMemoryStore()
+    sid2 = create_study(clean, SPEC)
+    run_jobs(clean, sid2, backend=runtime_backend(StandInService()), progress=False)
+    assert collect(store, sid)[0].to_json() == collect(clean, sid2)[0].to_json()
+
+
+def test_cancelled_job_is_recorded_and_retried():
+    service = StandInService(scripts={0: ["QUEUED", "CANCELLED"]}, reasons={0: "user cancelled"})
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
+    assert service.submissions == 4
+    assert store.get_jobs(sid)[0].attempts == 2
+    always = StandInService(
+        scripts={i: ["CANCELLED"] for i in range(10)},
+        reasons={i: "maintenance window" for i in range(10)},
+    )
+    sid2 = create_study(store, SPEC)
+    failed = run_jobs(store, sid2, backend=runtime_backend(always), progress=False, max_attempts=2)
+    assert len(failed) == 3
+    assert (
+        failed[0].state is JobState.CANCELLED and "cancelled: maintenance window" in failed[0].error
+    )
+    assert always.submissions == 6
+
+
+def test_error_state_is_recorded_and_retried():
+    service = StandInService(scripts={0: ["RUNNING", "ERROR"]}, reasons={0: "calibration failed"})
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
+    assert service.submissions == 4 and store.get_jobs(sid)[0].attempts == 2
+    failing = StandInService(
+        scripts={i: ["ERROR"] for i in range(10)},
+        reasons={i: "calibration failed" for i in range(10)},
+    )
+    sid2 = create_study(store, SPEC)
+    failed = run_jobs(store, sid2, backend=runtime_backend(failing), progress=False, max_attempts=1)
+    assert failed[0].state is JobState.FAILED and "error: calibration failed" in failed[0].error
+
+
+def test_lost_connection_while_polling_does_not_resubmit():
+    service = StandInService(
+        scripts={
+            0: [
+                "QUEUED",
+                ConnectionError("reset by peer"),
+                TimeoutError("read timed out"),
+                "RUNNING",
+                "DONE",
+            ]
+        }
+    )
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
+    assert service.submissions == 3
+    assert all(j.attempts == 1 for j in store.get_jobs(sid))
+
+
+def test_status_shows_queue_state_of_remote_jobs(tmp_path, monkeypatch, capsys):
+    from bp_qiskit.cli import main
+
+    service = StandInService(scripts={0: [ProcessDied()]})
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    sid = create_study(store, SPEC)
+    with pytest.raises(ProcessDied):
+        run_jobs(store, sid, backend=runtime_backend(service), progress=False)
+    store.close()
+    service.jobs["standin-0"].script = ["QUEUED"]
+    monkeypatch.setattr(backends, "SERVICE_FACTORY", lambda: service)
+    assert main(["status", sid, "--store", str(path)]) == 0
+    assert "remote job standin-0 (n2_L1_c0): QUEUED" in capsys.readouterr().out
+
+
+# -- accounts, credentials, dry run -------------------------------------------------------------
+
+
+def test_missing_account_is_one_clear_sentence(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    assert (
+        main(
+            [
+                "run",
+                str(ROOT / "jobs" / "ibm_hardware.toml"),
+                "--backend",
+                "ibm:ibm_brisbane",
+                "--store",
+                str(tmp_path / "s.sqlite"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "save_account" in err and "QISKIT_IBM_TOKEN" in err
+    assert not (tmp_path / "s.sqlite").exists()  # nothing was recorded
+    # HOME is isolated by conftest: QiskitRuntimeService() writes its file there, not in ours.
+    assert os.environ["HOME"].startswith(str(tmp_path.parent))
+
+
+def test_no_token_in_store_logs_or_results(tmp_path, monkeypatch, capsys):
+    from bp_qiskit.cli import main
+
+    token = "tok-9f8e7d6c5b4a39281706"
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", token)
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", "crn:v1:bluemix:public:quantum:us-east:a/1:2::")
+    # The first job fails with a message that echoes the credentials, as a careless server might.
+    service = StandInService(
+        scripts={0: ["ERROR"]}, reasons={0: f"401 Unauthorized: token {token} rejected"}
+    )
+    monkeypatch.setattr(backends, "SERVICE_FACTORY", lambda: service)
+    spec = tmp_path / "hw.toml"
+    spec.write_text(
+        '[study]\nname = "hw"\n[circuit]\nqubits = [2]\n[observable]\nkind = "zz"\n'
+        "[sampling]\nsamples = 20\nshots = 50\nchunk = 10\n"
+        '[backend]\nname = "ibm:ibm_standin"\n[backend.options]\npoll_interval = 0\n'
+    )
+    store, out = tmp_path / "s.sqlite", tmp_path / "out"
+    assert (
+        main(["run", str(spec), "--store", str(store), "--out", str(out), "--yes", "--no-progress"])
+        == 0
+    )
+    sid = SQLiteStore(store).list_studies()[0].id
+    assert main(["status", sid, "--store", str(store), "--json"]) == 0
+    assert main(["export", sid, "--format", "json", "--store", str(store)]) == 0
+    printed = capsys.readouterr()
+    blobs = [printed.out, printed.err] + [
+        p.read_bytes().decode("latin-1")
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p.name != "hw.toml"
+    ]
+    for secret in (token, "crn:v1:bluemix"):
+        assert not any(secret in b for b in blobs)
+    # The failure itself was recorded (redacted) and retried.
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT max(attempts) FROM jobs").fetchone()[0] == 2
+    db.close()
+
+
+def test_dry_run_prints_the_table_and_submits_nothing(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    store = tmp_path / "s.sqlite"
+    assert (
+        main(["run", str(ROOT / "jobs" / "ibm_hardware.toml"), "--dry-run", "--store", str(store)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "nothing is submitted" in out
+    lines = [ln.split() for ln in out.splitlines() if ln.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in lines] == [2, 3, 4]
+    for row in lines:
+        depth, twoq, pubs, bindings, shots = map(int, row[2:7])
+        assert depth > 0 and twoq == int(row[0]) - 1  # the CZ chain, one ECR each
+        assert (pubs, bindings, shots) == (1, 100, 100_000)
+    assert not store.exists()
