@@ -34,6 +34,13 @@ class UsageError(Exception):
     """A user error that the CLI reports in one line with exit code 2."""
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}; allowed: an integer >= 1")
+    return value
+
+
 def _layers(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
@@ -93,7 +100,7 @@ def _run_recorded(store: BaseStore, spec: StudySpec, out: Path, args: argparse.N
     study_id = create_study(store, spec)
     # Printed before running, so the id is known even if the run is interrupted.
     print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {args.store}", flush=True)
-    return _finish(store, study_id, out, progress=not args.no_progress)
+    return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
 
 
 def _hardware_target(spec: StudySpec) -> Any:
@@ -139,10 +146,19 @@ def _confirm_cost(spec: StudySpec, args: argparse.Namespace) -> None:
         raise UsageError("cancelled; nothing was submitted")
 
 
-def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool) -> int:
+def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool, workers: int = 1) -> int:
     """Run what is left of a study, then write and print its results."""
     try:
-        failed = run_jobs(store, study_id, progress=progress)
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: Aer's thread pools do not survive a fork.
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                failed = run_jobs(store, study_id, progress=progress, executor=pool)
+        else:
+            failed = run_jobs(store, study_id, progress=progress)
     except KeyboardInterrupt:
         print(
             f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",
@@ -175,9 +191,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Finish what is not finished in a stored study."""
     with open_store(_existing(args.store)) as store:
         study_id = store.get_study(args.study).id
-        return _finish(
-            store, study_id, _default_out(store, study_id, args.out), progress=not args.no_progress
-        )
+        out = _default_out(store, study_id, args.out)
+        return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -508,6 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--yes", action="store_true", help="submit to a real QPU without asking")
     r.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes for local simulation (default 1)",
+    )
+    r.add_argument(
         "--confirm-above",
         type=float,
         default=600.0,
@@ -530,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("study", help="study id, id prefix or name")
     rs.add_argument("--out", help="output folder (default results/<study name>/)")
     rs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rs.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes for local simulation (default 1)",
+    )
     store_arg(rs)
     rs.set_defaults(func=cmd_resume)
 

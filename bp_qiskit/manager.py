@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any
 
 import numpy as np
@@ -121,13 +122,26 @@ def run_jobs(
     backend: EstimatorBackend | None = None,
     progress: bool = True,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    executor: Executor | None = None,
 ) -> list[JobRecord]:
     """Execute every job of the study that is not DONE; return the jobs that still failed.
 
-    Each job gets up to ``max_attempts`` attempts in this call. Ctrl-C puts the job in flight
-    back to PENDING (its attempt stays counted) and re-raises; everything finished is kept.
+    Each job gets up to ``max_attempts`` attempts in this call. Ctrl-C puts the jobs in flight
+    back to PENDING (their attempts stay counted) and re-raises; everything finished is kept.
+
+    ``executor``: any ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or a Dask
+    cluster's ``client.get_executor()``) runs jobs in parallel; this process alone writes to
+    the store. Job streams do not depend on scheduling, so the result is the same bytes with
+    any number of workers. Local simulation backends only.
     """
     spec = study_spec(store, study_id)
+    if executor is not None:
+        if spec.backend.kind in ("fake", "ibm"):
+            raise ValueError(
+                f"executor: parallel workers need a local simulation backend, not "
+                f"{spec.backend.name!r} (runtime jobs already run in parallel on the service)"
+            )
+        return _run_parallel(store, study_id, spec, executor, progress, max_attempts)
     own_backend = backend is None
     backend = backend or backend_for(spec, tags=[f"bp_qiskit:{study_id}"])
     owner = current_owner()
@@ -152,6 +166,79 @@ def run_jobs(
         close = getattr(backend, "close", None)
         if own_backend and callable(close):
             close()
+    return failed
+
+
+def _work(spec_data: dict[str, Any], job: JobKey) -> tuple[dict[str, NDArray[Any]], int]:
+    """Executed in a worker process: build, evaluate and combine one job."""
+    spec = StudySpec.from_dict(spec_data)
+    key = (spec.backend.name, repr(spec.backend.options))
+    if key not in _WORKER_BACKENDS:
+        _WORKER_BACKENDS[key] = backend_for(spec)
+    result = execute_job(spec, job, _WORKER_BACKENDS[key])
+    return _arrays(result), result.shots
+
+
+_WORKER_BACKENDS: dict[tuple[str, str], Any] = {}
+
+
+def _run_parallel(
+    store: BaseStore,
+    study_id: str,
+    spec: StudySpec,
+    executor: Executor,
+    progress: bool,
+    max_attempts: int,
+) -> list[JobRecord]:
+    owner = current_owner()
+    store.acquire_study(study_id, owner)
+    jobs = store.get_jobs(study_id)
+    todo = [j for j in jobs if not j.state.is_finished()]
+    total = sum(j.stop - j.start for j in jobs)
+    tries: dict[str, int] = {}
+    in_flight: dict[Future[Any], JobRecord] = {}
+    failed: list[JobRecord] = []
+    data = spec.to_dict()
+
+    def submit(rec: JobRecord) -> None:
+        store.claim_job(study_id, rec.key)
+        tries[rec.key] = tries.get(rec.key, 0) + 1
+        in_flight[executor.submit(_work, data, _job(rec))] = rec
+
+    try:
+        with tqdm(
+            total=total,
+            initial=total - sum(j.stop - j.start for j in todo),
+            disable=not progress,
+            unit="circuit",
+            desc=spec.study.name,
+        ) as bar:
+            for rec in todo:
+                submit(rec)
+            while in_flight:
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    rec = in_flight.pop(fut)
+                    try:
+                        arrays, shots = fut.result()
+                    except Exception as exc:
+                        store.fail_job(study_id, rec.key, f"{type(exc).__name__}: {exc}")
+                        if tries[rec.key] < max_attempts:
+                            submit(rec)
+                        else:
+                            failed.append(
+                                next(j for j in store.get_jobs(study_id) if j.key == rec.key)
+                            )
+                        continue
+                    store.finish_job(study_id, rec.key, arrays, shots)
+                    bar.update(rec.stop - rec.start)
+    except BaseException:
+        for fut, rec in in_flight.items():
+            fut.cancel()
+            store.fail_job(study_id, rec.key, "interrupted", state=JobState.PENDING)
+        raise
+    finally:
+        store.release_study(study_id, owner)
     return failed
 
 

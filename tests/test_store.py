@@ -223,3 +223,38 @@ def test_two_processes_run_different_studies_in_one_store(tmp_path):
         a, b = (collect(s, i)[0] for i in ids)
         assert a.to_json() == b.to_json()  # same spec and seed: same result
         assert all(j.attempts == 1 for i in ids for j in s.get_jobs(i))
+
+
+def test_parallel_workers_give_the_same_bytes(tmp_path):
+    """Job streams do not depend on scheduling: 2 worker processes, same result as 1."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spec = StudySpec.from_dict(
+        {
+            "study": {"name": "par", "seed": 8},
+            "circuit": {"qubits": [2, 3, 4]},
+            "sampling": {"samples": 60, "chunk": 10, "shots": 20},
+        }
+    )
+    serial = InMemoryStore()
+    sid = create_study(serial, spec)
+    run_jobs(serial, sid, progress=False)
+    parallel = SQLiteStore(tmp_path / "p.sqlite")
+    pid = create_study(parallel, spec)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert run_jobs(parallel, pid, progress=False, executor=pool) == []
+    assert collect(parallel, pid)[0].to_json() == collect(serial, sid)[0].to_json()
+    assert all(j.attempts == 1 for j in parallel.get_jobs(pid))
+    with pytest.raises(ValueError, match="local simulation backend"):
+        run_jobs(
+            parallel,
+            create_study(
+                parallel,
+                StudySpec.from_dict(
+                    {"backend": {"name": "fake:manila"}, "sampling": {"shots": 10}}
+                ),
+            ),
+            executor=pool,
+        )
+    parallel.close()

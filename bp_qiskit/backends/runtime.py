@@ -39,6 +39,7 @@ from qiskit.quantum_info import SparseObservable
 from qiskit.transpiler import generate_preset_pass_manager
 
 from ..observables import to_pauli_op
+from ..spec import BACKEND_NAMES
 from .aer import shots_to_precision
 from .base import Evaluation, ExpectationTask
 
@@ -59,14 +60,8 @@ __all__ = [
     "validate_options",
 ]
 
-BACKEND_FORMS = (
-    "aer",
-    "statevector",
-    "aer_estimator",
-    "aer:<device>",
-    "fake:<device>",
-    "ibm:<backend>",
-)
+# The spec module owns the list, so spec errors and backend errors cannot drift apart.
+BACKEND_FORMS = BACKEND_NAMES
 
 # Level 0 by default: at level >= 1 the preset pass managers merge runs of single-qubit gates
 # whose angles are parameter expressions symbolically, and that blows up with depth. Measured
