@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/bp-qiskit run jobs/seed_tutorial.toml
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(PY) -m ruff check bp_qiskit tests benchmarks
