@@ -243,6 +243,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             summary = _study_summary(store, study)
             cells = cell_progress(store, study.id)
             summary["shots_used"] = sum(c.shots_used for c in cells)
+            summary["qpu_seconds_used"] = sum(
+                j.usage_seconds or 0.0 for j in store.get_jobs(study.id)
+            )
             summary["cells"] = [dataclasses.asdict(c) for c in cells]
             jobs = store.get_jobs(study.id)
             summary["failed_jobs"] = [
@@ -259,7 +262,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         states = ", ".join(f"{k} {v}" for k, v in sorted(r["jobs"].items()))
         print(
             f"study {r['id']} {r['name']}: {r['state']}; jobs: {states}; "
-            f"shots used: {r['shots_used']}"
+            f"shots used: {r['shots_used']}; QPU seconds: {r['qpu_seconds_used']:.1f}"
         )
         print(f"  {'n':>3} {'L':>4} {'jobs':>9} {'samples':>8} {'Var[grad]':>11} {'se':>10}")
         for c in r["cells"]:

@@ -254,7 +254,7 @@ def _run_one(
             result = execute_job(
                 spec, _job(rec), backend, on_submit=lambda rid: store.set_remote_id(sid, key, rid)
             )
-            store.finish_job(sid, key, _arrays(result), result.shots)
+            store.finish_job(sid, key, _arrays(result), result.shots, result.usage_seconds)
         except KeyboardInterrupt:
             # fail_job leaves a job alone if its DONE commit got through before the interrupt.
             store.fail_job(sid, key, "interrupted by the user", state=JobState.PENDING)
@@ -280,7 +280,8 @@ def _reattach(store: BaseStore, spec: StudySpec, rec: JobRecord, backend: Any) -
     built = build_job(spec, _job(rec))
     try:
         (ev,) = attach(rec.remote_job_id, [built.task])
-        store.finish_job(rec.study_id, rec.key, _arrays(combine_job(built, ev)), ev.shots)
+        result = combine_job(built, ev)
+        store.finish_job(rec.study_id, rec.key, _arrays(result), ev.shots, ev.usage_seconds)
     except KeyboardInterrupt:
         raise  # stays RUNNING with its remote id: the next resume re-attaches again
     except StoreError:

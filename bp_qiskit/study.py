@@ -82,6 +82,7 @@ class JobResult:
         shot_var: (s, K) shot-noise variance of each gradient (0 when exact).
         shots: Shots executed per expectation value (0 = exact).
         job_id: The estimator job id.
+        usage_seconds: QPU usage the service reported (None for simulators).
     """
 
     gates: NDArray[np.int8]
@@ -90,6 +91,7 @@ class JobResult:
     shot_var: NDArray[np.float64]
     shots: int
     job_id: str | None
+    usage_seconds: float | None = None
 
 
 def plan_cells(spec: StudySpec) -> list[Cell]:
@@ -171,6 +173,7 @@ def combine_job(built: BuiltJob, ev: Evaluation) -> JobResult:
         shot_var=shot_noise_variance(ev.stds),
         shots=ev.shots,
         job_id=ev.job_id,
+        usage_seconds=ev.usage_seconds,
     )
 
 

@@ -41,6 +41,9 @@ class StandInJob:
     def error_message(self):
         return self.reason
 
+    def usage(self):
+        return {"quantum_seconds": 2.5}
+
     def cancel(self):
         self.script = ["CANCELLED"]
 

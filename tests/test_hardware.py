@@ -192,6 +192,7 @@ def test_queued_running_done(tmp_path):
     assert all(job.polls == 3 for job in service.jobs.values())
     jobs = store.get_jobs(sid)
     assert [j.remote_job_id for j in jobs] == ["standin-0", "standin-1", "standin-2"]
+    assert all(j.usage_seconds == 2.5 for j in jobs)  # usage from the job's report
     assert "bp_qiskit:test" in service.last_options["environment"]["job_tags"]
     assert service.last_options["resilience_level"] == 0
 

@@ -258,3 +258,28 @@ def test_parallel_workers_give_the_same_bytes(tmp_path):
             executor=pool,
         )
     parallel.close()
+
+
+def test_sqlite_migrates_a_version_1_store(tmp_path):
+    """A store written by schema v1 opens, is upgraded in place, and keeps its data."""
+    path = tmp_path / "v1.sqlite"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[1].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO studies VALUES ('abc', 'old', '{}', '0.0.1', 3, 0.0, NULL)")
+    db.execute(
+        "INSERT INTO jobs (study_id, key, seq, num_qubits, num_layers, idx, start, stop, rng, "
+        "backend, state, attempts, shots_requested, created_at) "
+        "VALUES ('abc', 'n2_L1_c0', 0, 2, 1, 0, 0, 10, '[3, 2, 1, 0]', 'aer', 'DONE', 1, 0, 0.0)"
+    )
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    (job,) = store.get_jobs("abc")
+    assert job.key == "n2_L1_c0" and job.state is JobState.DONE and job.usage_seconds is None
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()

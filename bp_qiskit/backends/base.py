@@ -55,6 +55,7 @@ class Evaluation:
         shots: Shots executed per value, as reported by the estimator (0 = exact).
         job_id: The primitive job's id.
         metadata: The PUB result's metadata.
+        usage_seconds: QPU seconds the service reports for the whole job (None if unknown).
     """
 
     evs: NDArray[np.float64]
@@ -62,6 +63,7 @@ class Evaluation:
     shots: int
     job_id: str | None
     metadata: dict[str, Any]
+    usage_seconds: float | None = None
 
 
 EstimatorFactory = Callable[[int | None], BaseEstimatorV2]

@@ -440,6 +440,7 @@ class RuntimeBackend:
                 )
             time.sleep(interval)
         result = job.result()
+        usage = _usage_seconds(job)
         total_shots = result.metadata.get("shots") if hasattr(result, "metadata") else None
         out = []
         for t, pub in zip(tasks, result, strict=True):
@@ -452,6 +453,7 @@ class RuntimeBackend:
                     int(shots),
                     job.job_id(),
                     meta,
+                    usage,
                 )
             )
         return out
@@ -461,6 +463,20 @@ class RuntimeBackend:
         close = getattr(self.service, "close", None)
         if callable(close):
             close()
+
+
+def _usage_seconds(job: Any) -> float | None:
+    """QPU seconds from the job's usage report, when the service gives one."""
+    usage = getattr(job, "usage", None)
+    if not callable(usage):
+        return None
+    try:
+        value = usage()
+    except Exception:  # usage is informational; local jobs have none
+        return None
+    if isinstance(value, dict):
+        value = value.get("quantum_seconds", value.get("seconds"))
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def qpu_seconds(

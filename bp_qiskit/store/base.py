@@ -98,6 +98,7 @@ class JobRecord:
         remote_job_id: The backend's job id, once known.
         error: Message of the last failure.
         created_at, started_at, finished_at: Unix timestamps.
+        usage_seconds: QPU usage the service reported for the job (None for simulators).
     """
 
     study_id: str
@@ -118,6 +119,7 @@ class JobRecord:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    usage_seconds: float | None = None
 
 
 # Names of the per-job result arrays, in storage order.
@@ -197,6 +199,7 @@ class BaseStore(abc.ABC):
         key: str,
         arrays: Mapping[str, NDArray[Any]],
         shots_executed: int,
+        usage_seconds: float | None = None,
     ) -> None:
         """Store a job's result arrays and mark it DONE, in one transaction."""
 

@@ -109,14 +109,23 @@ class InMemoryStore(BaseStore):
             self._jobs[study_id][key] = dataclasses.replace(job, remote_job_id=remote_job_id)
 
     def finish_job(
-        self, study_id: str, key: str, arrays: Mapping[str, NDArray[Any]], shots_executed: int
+        self,
+        study_id: str,
+        key: str,
+        arrays: Mapping[str, NDArray[Any]],
+        shots_executed: int,
+        usage_seconds: float | None = None,
     ) -> None:
         encoded = {name: encode_array(a) for name, a in arrays.items()}
         with self._lock:
             job = self._job(study_id, key)
             self._results[(study_id, key)] = encoded
             self._jobs[study_id][key] = dataclasses.replace(
-                job, state=JobState.DONE, shots_executed=shots_executed, finished_at=time.time()
+                job,
+                state=JobState.DONE,
+                shots_executed=shots_executed,
+                finished_at=time.time(),
+                usage_seconds=usage_seconds,
             )
 
     def fail_job(

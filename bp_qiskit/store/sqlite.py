@@ -88,12 +88,15 @@ MIGRATIONS: dict[int, str] = {
         FOREIGN KEY (study_id, key) REFERENCES jobs(study_id, key)
     );
     """,
+    # v2: QPU usage reported by the runtime service, per job.
+    2: "ALTER TABLE jobs ADD COLUMN usage_seconds REAL",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
 _JOB_COLUMNS = (
     "study_id, key, num_qubits, num_layers, idx, start, stop, rng, backend, state, attempts, "
-    "shots_requested, shots_executed, remote_job_id, error, created_at, started_at, finished_at"
+    "shots_requested, shots_executed, remote_job_id, error, created_at, started_at, finished_at, "
+    "usage_seconds"
 )
 
 
@@ -117,6 +120,7 @@ def _job(row: sqlite3.Row) -> JobRecord:
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        usage_seconds=row["usage_seconds"],
     )
 
 
@@ -222,7 +226,7 @@ class SQLiteStore(BaseStore):
             )
             db.executemany(
                 f"INSERT INTO jobs (seq, {_JOB_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         seq,
@@ -242,6 +246,7 @@ class SQLiteStore(BaseStore):
                         j.remote_job_id,
                         j.error,
                         now,
+                        None,
                         None,
                         None,
                     )
@@ -316,16 +321,21 @@ class SQLiteStore(BaseStore):
             )
 
     def finish_job(
-        self, study_id: str, key: str, arrays: Mapping[str, NDArray[Any]], shots_executed: int
+        self,
+        study_id: str,
+        key: str,
+        arrays: Mapping[str, NDArray[Any]],
+        shots_executed: int,
+        usage_seconds: float | None = None,
     ) -> None:
         blobs = [(study_id, key, name, encode_array(a)) for name, a in arrays.items()]
         with self._tx() as db:
             db.execute("DELETE FROM results WHERE study_id = ? AND key = ?", (study_id, key))
             db.executemany("INSERT INTO results VALUES (?, ?, ?, ?)", blobs)
             db.execute(
-                "UPDATE jobs SET state = ?, shots_executed = ?, finished_at = ? "
+                "UPDATE jobs SET state = ?, shots_executed = ?, finished_at = ?, usage_seconds = ? "
                 "WHERE study_id = ? AND key = ?",
-                (JobState.DONE.value, shots_executed, time.time(), study_id, key),
+                (JobState.DONE.value, shots_executed, time.time(), usage_seconds, study_id, key),
             )
 
     def fail_job(
