@@ -192,6 +192,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     with open_store(_existing(args.store)) as store:
         study_id = store.get_study(args.study).id
         out = _default_out(store, study_id, args.out)
+        spec = StudySpec.from_dict(store.get_study(study_id).spec)
+        if spec.adaptive is not None:
+            return _adaptive_outputs(store, study_id, spec, out, progress=not args.no_progress)
         return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
 
 
@@ -371,18 +374,37 @@ def _existing(path: str) -> str:
 
 
 def _run_adaptive(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
+    spec = spec.with_overrides(
+        **{"adaptive.target_rel_error": args.target_rel_error, "adaptive.max_shots": args.max_shots}
+    )
+    with open_store(args.store) as store:
+        study_id = create_study(store, spec)
+        print(f"study {study_id} ({spec.study.name}, adaptive) in {args.store}", flush=True)
+        return _adaptive_outputs(store, study_id, spec, out, progress=not args.no_progress)
+
+
+def _adaptive_outputs(
+    store: BaseStore, study_id: str, spec: StudySpec, out: Path, *, progress: bool
+) -> int:
+    """Run (or resume) an adaptive study, then write its results and adaptive.json."""
     from .adaptive import run_adaptive
 
-    result, data, reports = run_adaptive(
-        spec,
-        target_rel_error=args.target_rel_error,
-        max_shots=args.max_shots,
-        progress=not args.no_progress,
-    )
+    try:
+        result, data, reports = run_adaptive(
+            spec, store=store, study_id=study_id, progress=progress
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; finished rounds are kept; continue with: bp-qiskit resume {study_id}",
+            file=sys.stderr,
+        )
+        return 130
+    assert spec.adaptive is not None
     paths = write_outputs(out, result, cell_arrays(data, with_shot_var=True))
     report = {
-        "target_rel_error": args.target_rel_error,
-        "max_shots_per_cell": args.max_shots,
+        "study_id": study_id,
+        "target_rel_error": spec.adaptive.target_rel_error,
+        "max_shots_per_cell": spec.adaptive.max_shots,
         "cells": [r.to_dict() for r in reports],
     }
     (out / "adaptive.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -394,6 +416,7 @@ def _run_adaptive(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
             f"{r.rel_error:>8.3f} {'yes' if r.reached else 'no':>8}"
         )
     print("wrote " + ", ".join(str(p) for p in [*paths, out / "adaptive.json"]))
+    print(f"study {study_id}")
     return 0
 
 

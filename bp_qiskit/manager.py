@@ -47,7 +47,10 @@ __all__ = [
     "collect",
     "create_study",
     "job_key",
+    "job_result",
+    "record_for",
     "run_jobs",
+    "run_one",
     "study_spec",
     "study_state",
 ]
@@ -62,7 +65,8 @@ def job_key(job: JobKey | JobRecord) -> str:
     return f"n{job.num_qubits}_L{job.num_layers}_c{job.index}"
 
 
-def _record(spec: StudySpec, job: JobKey) -> JobRecord:
+def record_for(spec: StudySpec, job: JobKey, shots: int | None = None) -> JobRecord:
+    """The store record of a planned job (PENDING, attempts 0)."""
     n, layers = job.cell.num_qubits, job.cell.num_layers
     return JobRecord(
         study_id="",
@@ -76,7 +80,7 @@ def _record(spec: StudySpec, job: JobKey) -> JobRecord:
         backend=spec.backend.name,
         state=JobState.PENDING,
         attempts=0,
-        shots_requested=spec.sampling.shots,
+        shots_requested=spec.sampling.shots if shots is None else shots,
         shots_executed=None,
         remote_job_id=None,
         error=None,
@@ -97,7 +101,8 @@ def create_study(store: BaseStore, spec: StudySpec) -> str:
         spec.to_dict(),
         __version__,
         spec.study.seed,
-        [_record(spec, j) for j in plan_jobs(spec)],
+        # Adaptive studies plan their jobs round by round (see bp_qiskit.adaptive).
+        [] if spec.adaptive is not None else [record_for(spec, j) for j in plan_jobs(spec)],
     )
 
 
@@ -157,7 +162,7 @@ def run_jobs(
         ) as bar:
             for rec in todo:
                 bar.set_postfix_str(f"n={rec.num_qubits} L={rec.num_layers}")
-                outcome = _run_one(store, spec, rec, backend, max_attempts)
+                outcome = run_one(store, spec, rec, backend, max_attempts)
                 if outcome is not None:
                     failed.append(outcome)
                 bar.update(rec.stop - rec.start)
@@ -242,9 +247,13 @@ def _run_parallel(
     return failed
 
 
-def _run_one(
+def run_one(
     store: BaseStore, spec: StudySpec, rec: JobRecord, backend: EstimatorBackend, max_attempts: int
 ) -> JobRecord | None:
+    """Execute one job, re-attaching first if it is a submitted remote job.
+
+    Returns None on success, else the job's record after its last failed attempt.
+    """
     sid, key = rec.study_id, rec.key
     if _reattach(store, spec, rec, backend):
         return None
@@ -252,7 +261,11 @@ def _run_one(
         store.claim_job(sid, key)
         try:
             result = execute_job(
-                spec, _job(rec), backend, on_submit=lambda rid: store.set_remote_id(sid, key, rid)
+                spec,
+                _job(rec),
+                backend,
+                shots=rec.shots_requested,
+                on_submit=lambda rid: store.set_remote_id(sid, key, rid),
             )
             store.finish_job(sid, key, _arrays(result), result.shots, result.usage_seconds)
         except KeyboardInterrupt:
@@ -277,7 +290,7 @@ def _reattach(store: BaseStore, spec: StudySpec, rec: JobRecord, backend: Any) -
     attach = getattr(backend, "attach", None)
     if not (rec.remote_job_id and getattr(backend, "remote", False) and callable(attach)):
         return False
-    built = build_job(spec, _job(rec))
+    built = build_job(spec, _job(rec), shots=rec.shots_requested)
     try:
         (ev,) = attach(rec.remote_job_id, [built.task])
         result = combine_job(built, ev)
@@ -299,7 +312,8 @@ def _failure_state(exc: Exception) -> JobState:
     return JobState.CANCELLED if getattr(exc, "state", "") == "CANCELLED" else JobState.FAILED
 
 
-def _job_result(arrays: dict[str, NDArray[Any]], rec: JobRecord) -> JobResult:
+def job_result(arrays: dict[str, NDArray[Any]], rec: JobRecord) -> JobResult:
+    """A stored job's arrays and record as a :class:`~bp_qiskit.study.JobResult`."""
     return JobResult(
         gates=arrays["gates"],
         params=arrays["params"],
@@ -327,7 +341,7 @@ def collect(store: BaseStore, study_id: str) -> tuple[StudyResult, list[CellData
             j for j in jobs if (j.num_qubits, j.num_layers) == (cell.num_qubits, cell.num_layers)
         ]
         recs.sort(key=lambda j: j.index)
-        data.append(assemble_cell(cell, [_job_result(results[j.key], j) for j in recs]))
+        data.append(assemble_cell(cell, [job_result(results[j.key], j) for j in recs]))
     return build_result(spec.to_dict(), data), data
 
 

@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
 __all__ = [
     "ANSATZE",
     "OBSERVABLES",
+    "AdaptiveSpec",
     "BackendSpec",
     "BudgetSpec",
     "CircuitSpec",
@@ -453,6 +454,31 @@ class BudgetSpec(_Section):
         _int("budget.repeats", self.repeats, minimum=2)
 
 
+@dataclasses.dataclass(frozen=True)
+class AdaptiveSpec(_Section):
+    """``[adaptive]`` (optional): add circuits and shots per cell until a target error.
+
+    Attributes:
+        target_rel_error: Stop a cell when the corrected variance's relative standard error
+            is at most this.
+        max_shots: Shot budget per cell (both shifts counted).
+        fixed_shots: 0 lets the planner choose N each round; N > 0 keeps N fixed (a baseline).
+    """
+
+    SECTION: ClassVar[str] = "adaptive"
+    target_rel_error: float = 0.1
+    max_shots: int = 1_000_000
+    fixed_shots: int = 0
+
+    def __post_init__(self) -> None:
+        r = self.target_rel_error
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1:
+            raise _fail("adaptive.target_rel_error", r, "a number in (0, 1)")
+        object.__setattr__(self, "target_rel_error", float(r))
+        _int("adaptive.max_shots", self.max_shots, minimum=1)
+        _int("adaptive.fixed_shots", self.fixed_shots, minimum=0)
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "study": StudyInfo,
     "circuit": CircuitSpec,
@@ -461,9 +487,10 @@ SECTIONS: dict[str, type[_Section]] = {
     "sampling": SamplingSpec,
     "backend": BackendSpec,
     "budget": BudgetSpec,
+    "adaptive": AdaptiveSpec,
 }
 # Sections that are absent (None) unless the spec file has the table.
-OPTIONAL_SECTIONS = ("budget",)
+OPTIONAL_SECTIONS = ("budget", "adaptive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -477,6 +504,7 @@ class StudySpec:
     sampling: SamplingSpec = dataclasses.field(default_factory=SamplingSpec)
     backend: BackendSpec = dataclasses.field(default_factory=BackendSpec)
     budget: BudgetSpec | None = None
+    adaptive: AdaptiveSpec | None = None
 
     def __post_init__(self) -> None:
         # Cross-section checks: only here do we know both the observable and the qubit counts.
@@ -543,6 +571,8 @@ class StudySpec:
             if value is None:
                 continue
             section, _, key = dotted.partition(".")
+            if section in OPTIONAL_SECTIONS:
+                data.setdefault(section, {})
             if section not in data or not key:
                 raise SpecError(f"override {dotted!r}: expected 'section.key'")
             data[section][key] = value

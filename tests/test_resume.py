@@ -239,3 +239,43 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path):
     assert states.get("RUNNING", 0) == 0  # the job in flight went back to PENDING
     assert states["DONE"] >= KILL_AFTER_DONE and states["PENDING"] > 0
     assert owner is None  # the study was released
+
+
+def test_adaptive_run_is_recorded_and_resumable_from_the_cli(tmp_path):
+    import json
+
+    store = tmp_path / "s.sqlite"
+    args = [
+        "run",
+        str(ROOT / "jobs" / "seed_tutorial.toml"),
+        "--qubits",
+        "2,3",
+        "--shots",
+        "30",
+        "--target-rel-error",
+        "0.3",
+        "--max-shots",
+        "200000",
+        "--store",
+        str(store),
+        "--no-progress",
+    ]
+    first = cli(*args, "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    report = json.loads((tmp_path / "a" / "adaptive.json").read_text())
+    assert all(c["reached"] for c in report["cells"])
+    again = cli(
+        "resume",
+        report["study_id"],
+        "--store",
+        str(store),
+        "--out",
+        str(tmp_path / "b"),
+        "--no-progress",
+    )
+    assert again.returncode == 0, again.stderr
+    for name in ("results.json", "samples.npz", "adaptive.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT max(attempts) FROM jobs").fetchone()[0] == 1
+    db.close()

@@ -283,3 +283,62 @@ def test_sqlite_migrates_a_version_1_store(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     db.close()
+
+
+def test_add_job_appends_pending_jobs(store):
+    from bp_qiskit.manager import record_for
+    from bp_qiskit.study import Cell, JobKey
+
+    sid = store.create_study("adaptive", SPEC.to_dict(), "0", 5, [])
+    rec = dataclasses.replace(
+        record_for(SPEC, JobKey(Cell(2, 1), 0, 0, 10), shots=64), study_id=sid
+    )
+    store.add_job(sid, rec)
+    (job,) = store.get_jobs(sid)
+    assert job.key == "n2_L1_c0" and job.shots_requested == 64 and job.state is JobState.PENDING
+    with pytest.raises(StoreError, match="already exists"):
+        store.add_job(sid, rec)
+    with pytest.raises(UnknownStudyError):
+        store.add_job("nope", rec)
+
+
+def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
+    from bp_qiskit.adaptive import run_adaptive
+    from bp_qiskit.backends import make_backend
+
+    class Interrupting:
+        """Delegates to Aer, and raises KeyboardInterrupt on the given call (Ctrl-C)."""
+
+        name, remote = "aer", False
+
+        def __init__(self, at_call):
+            self.inner, self.calls, self.at_call = make_backend("aer"), 0, at_call
+
+        def evaluate(self, tasks, **kw):
+            self.calls += 1
+            if self.calls == self.at_call:
+                raise KeyboardInterrupt
+            return self.inner.evaluate(tasks, **kw)
+
+    spec = StudySpec.from_dict(
+        {
+            "study": {"name": "adapt", "seed": 21},
+            "circuit": {"qubits": [3, 4]},
+            "sampling": {"shots": 40, "chunk": 40},
+            "adaptive": {"target_rel_error": 0.2, "max_shots": 10**7},
+        }
+    )
+    ref, _, ref_reports = run_adaptive(spec, progress=False)
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    sid = create_study(store, spec)
+    with pytest.raises(KeyboardInterrupt):
+        run_adaptive(spec, store=store, study_id=sid, backend=Interrupting(4), progress=False)
+    done_before = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
+    assert len(done_before) == 3
+    result, _, reports = run_adaptive(
+        StudySpec.from_dict(store.get_study(sid).spec), store=store, study_id=sid, progress=False
+    )
+    assert result.to_json() == ref.to_json() and reports == ref_reports
+    attempts = {j.key: j.attempts for j in store.get_jobs(sid)}
+    assert all(attempts[k] == 1 for k in done_before)
+    assert all(j.state.is_finished() for j in store.get_jobs(sid))

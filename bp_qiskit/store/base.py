@@ -185,6 +185,10 @@ class BaseStore(abc.ABC):
         """All jobs of a study, in planning order."""
 
     @abc.abstractmethod
+    def add_job(self, study_id: str, job: JobRecord) -> None:
+        """Append one PENDING job to a study (adaptive studies plan as they go)."""
+
+    @abc.abstractmethod
     def claim_job(self, study_id: str, key: str) -> JobRecord:
         """Mark a job RUNNING and count the attempt; refuse a finished job (StoreError)."""
 

@@ -88,6 +88,15 @@ class InMemoryStore(BaseStore):
             self._study(study_id)
             return list(self._jobs[study_id].values())
 
+    def add_job(self, study_id: str, job: JobRecord) -> None:
+        with self._lock:
+            self._study(study_id)
+            if job.key in self._jobs[study_id]:
+                raise StoreError(f"job {job.key} already exists in study {study_id}")
+            self._jobs[study_id][job.key] = dataclasses.replace(
+                job, study_id=study_id, created_at=time.time()
+            )
+
     def claim_job(self, study_id: str, key: str) -> JobRecord:
         with self._lock:
             job = self._job(study_id, key)

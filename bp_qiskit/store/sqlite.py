@@ -100,6 +100,46 @@ _JOB_COLUMNS = (
 )
 
 
+_INSERT_JOB = (
+    f"INSERT INTO jobs (seq, {_JOB_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _cell_meta(spec: Mapping[str, Any]) -> tuple[str, str]:
+    """What the cells table records besides (n, L): the observable and the init (ansatz)."""
+    return (
+        json.dumps(spec.get("observable", {}), sort_keys=True),
+        str(spec.get("circuit", {}).get("ansatz", "")),
+    )
+
+
+def _job_row(seq: int, study_id: str, j: JobRecord, now: float) -> tuple[Any, ...]:
+    """A planned job as a row of ``_INSERT_JOB``."""
+    return (
+        seq,
+        study_id,
+        j.key,
+        j.num_qubits,
+        j.num_layers,
+        j.index,
+        j.start,
+        j.stop,
+        json.dumps(list(j.rng)),
+        j.backend,
+        j.state.value,
+        j.attempts,
+        j.shots_requested,
+        j.shots_executed,
+        j.remote_job_id,
+        j.error,
+        now,
+        None,
+        None,
+        None,
+    )
+
+
 def _job(row: sqlite3.Row) -> JobRecord:
     return JobRecord(
         study_id=row["study_id"],
@@ -212,8 +252,7 @@ class SQLiteStore(BaseStore):
         sid = uuid.uuid4().hex[:12]
         now = time.time()
         cells = sorted({(j.num_qubits, j.num_layers) for j in jobs})
-        observable = json.dumps(spec.get("observable", {}), sort_keys=True)
-        init = str(spec.get("circuit", {}).get("ansatz", ""))
+        observable, init = _cell_meta(spec)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO studies (id, name, spec, version, seed, created_at) "
@@ -224,35 +263,7 @@ class SQLiteStore(BaseStore):
                 "INSERT INTO cells VALUES (?, ?, ?, ?, ?)",
                 [(sid, n, layers, observable, init) for n, layers in cells],
             )
-            db.executemany(
-                f"INSERT INTO jobs (seq, {_JOB_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        seq,
-                        sid,
-                        j.key,
-                        j.num_qubits,
-                        j.num_layers,
-                        j.index,
-                        j.start,
-                        j.stop,
-                        json.dumps(list(j.rng)),
-                        j.backend,
-                        j.state.value,
-                        j.attempts,
-                        j.shots_requested,
-                        j.shots_executed,
-                        j.remote_job_id,
-                        j.error,
-                        now,
-                        None,
-                        None,
-                        None,
-                    )
-                    for seq, j in enumerate(jobs)
-                ],
-            )
+            db.executemany(_INSERT_JOB, [_job_row(seq, sid, j, now) for seq, j in enumerate(jobs)])
         return sid
 
     def get_study(self, ref: str) -> StudyRecord:
@@ -293,6 +304,24 @@ class SQLiteStore(BaseStore):
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE study_id = ? ORDER BY seq", (study_id,)
         )
         return [_job(r) for r in rows]
+
+    def add_job(self, study_id: str, job: JobRecord) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT spec FROM studies WHERE id = ?", (study_id,)).fetchone()
+            if row is None:
+                raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
+            seq = db.execute(
+                "SELECT coalesce(max(seq), -1) + 1 FROM jobs WHERE study_id = ?", (study_id,)
+            ).fetchone()[0]
+            if db.execute(
+                "SELECT 1 FROM jobs WHERE study_id = ? AND key = ?", (study_id, job.key)
+            ).fetchone():
+                raise StoreError(f"job {job.key} already exists in study {study_id}")
+            db.execute(
+                "INSERT OR IGNORE INTO cells VALUES (?, ?, ?, ?, ?)",
+                (study_id, job.num_qubits, job.num_layers, *_cell_meta(json.loads(row["spec"]))),
+            )
+            db.execute(_INSERT_JOB, _job_row(seq, study_id, job, time.time()))
 
     def claim_job(self, study_id: str, key: str) -> JobRecord:
         with self._tx() as db:
