@@ -252,8 +252,21 @@ def run_one(
 ) -> JobRecord | None:
     """Execute one job, re-attaching first if it is a submitted remote job.
 
-    Returns None on success, else the job's record after its last failed attempt.
+    Returns None on success, else the job's record after its last failed attempt. Ctrl-C
+    anywhere inside, even in the middle of a store transaction (which then rolls back), puts
+    the job back to PENDING and re-raises; a job whose DONE commit got through stays DONE
+    (``fail_job`` never touches it), and a remote job keeps its id for re-attachment.
     """
+    try:
+        return _attempts(store, spec, rec, backend, max_attempts)
+    except KeyboardInterrupt:
+        store.fail_job(rec.study_id, rec.key, "interrupted by the user", state=JobState.PENDING)
+        raise
+
+
+def _attempts(
+    store: BaseStore, spec: StudySpec, rec: JobRecord, backend: EstimatorBackend, max_attempts: int
+) -> JobRecord | None:
     sid, key = rec.study_id, rec.key
     if _reattach(store, spec, rec, backend):
         return None
@@ -268,10 +281,6 @@ def run_one(
                 on_submit=lambda rid: store.set_remote_id(sid, key, rid),
             )
             store.finish_job(sid, key, _arrays(result), result.shots, result.usage_seconds)
-        except KeyboardInterrupt:
-            # fail_job leaves a job alone if its DONE commit got through before the interrupt.
-            store.fail_job(sid, key, "interrupted by the user", state=JobState.PENDING)
-            raise
         except StoreError:
             raise
         except Exception as exc:  # the message is recorded; the job is retried or reported
@@ -295,9 +304,8 @@ def _reattach(store: BaseStore, spec: StudySpec, rec: JobRecord, backend: Any) -
         (ev,) = attach(rec.remote_job_id, [built.task])
         result = combine_job(built, ev)
         store.finish_job(rec.study_id, rec.key, _arrays(result), ev.shots, ev.usage_seconds)
-    except KeyboardInterrupt:
-        raise  # stays RUNNING with its remote id: the next resume re-attaches again
-    except StoreError:
+    except (KeyboardInterrupt, StoreError):
+        raise  # run_one puts an interrupted job back to PENDING; its remote id stays
         raise
     except Exception as exc:
         store.fail_job(
