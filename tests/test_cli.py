@@ -103,3 +103,15 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "missing.toml" in proc.stderr
+
+
+def test_readme_python_example_runs(monkeypatch):
+    """The README's Python block is executed as written (from the repository root)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(block.replace("print(", "_ = ("), "README.md", "exec"), namespace)
+    assert abs(namespace["result"].fit.slope + 0.7508) < 3 * namespace["result"].fit.slope_se
