@@ -519,11 +519,23 @@ def _run_budget(spec: StudySpec, out: Path, *, progress: bool) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List the device names usable in ``aer:<device>`` and ``fake:<device>``."""
+    from .backends.runtime import available_devices
+
+    for name, cls in available_devices().items():
+        print(f"{name:<20} {cls}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
+    from ._version import __version__
+
     p = argparse.ArgumentParser(
         prog="bp-qiskit", description="Measure barren plateaus with Qiskit Estimator V2."
     )
+    p.add_argument("--version", action="version", version=f"bp-qiskit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a study spec (TOML)")
     r.add_argument("spec", help="path to a study spec, e.g. jobs/seed_tutorial.toml")
@@ -603,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print JSON")
     store_arg(ls)
     ls.set_defaults(func=cmd_list)
+
+    dv = sub.add_parser("devices", help="list fake devices for aer:<device> and fake:<device>")
+    dv.set_defaults(func=cmd_devices)
 
     b = sub.add_parser("budget", help="plan circuits and shots for a target relative error")
     b.add_argument("--rel-error", type=float, required=True, help="target relative error r")

@@ -378,3 +378,13 @@ def test_dry_run_prints_the_table_and_submits_nothing(tmp_path, capsys):
         assert depth > 0 and twoq == int(row[0]) - 1  # the CZ chain, one ECR each
         assert (pubs, bindings, shots) == (1, 100, 100_000)
     assert not store.exists()
+
+
+def test_devices_command_lists_the_names_used_in_backend_names(capsys):
+    from bp_qiskit.cli import main
+
+    assert main(["devices"]) == 0
+    rows = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert rows["manila"] == "FakeManilaV2" and rows["brisbane"] == "FakeBrisbane"
+    for name in rows:
+        assert parse_backend_name(f"fake:{name}") == ("fake", name)
