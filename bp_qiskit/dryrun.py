@@ -13,7 +13,7 @@ from .backends.runtime import (
 )
 from .circuits import template_circuit
 from .gradients import parameter_indices
-from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S
+from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, qpu_seconds
 from .spec import StudySpec
 from .study import plan_cells, plan_jobs
 
@@ -84,7 +84,9 @@ def dry_run(
                 pubs=sum(1 for j in jobs if j.cell == cell),
                 bindings=bindings,
                 total_shots=shots,
-                qpu_seconds=samples * k * per_circuit_s + shots * per_shot_s,
+                qpu_seconds=qpu_seconds(
+                    samples * k, shots, per_shot_s=per_shot_s, per_circuit_s=per_circuit_s
+                ),
             )
         )
     return out

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +43,7 @@ __all__ = [
     "model_from_samples",
     "optimal_plan",
     "predicted_rel_error",
+    "qpu_seconds",
     "seed_circuit_model",
 ]
 
@@ -85,6 +85,21 @@ class NoiseModel:
 def predicted_rel_error(model: NoiseModel, samples: int, shots: int) -> float:
     """Predicted relative standard error of the corrected variance for S circuits, N shots."""
     return math.sqrt(model.var_z(shots) / samples) / model.V
+
+
+def qpu_seconds(
+    circuits: int,
+    total_shots: int,
+    *,
+    per_shot_s: float = DEFAULT_PER_SHOT_S,
+    per_circuit_s: float = DEFAULT_PER_CIRCUIT_S,
+) -> float:
+    """The documented QPU time model: ``circuits * per_circuit_s + shots * per_shot_s``.
+
+    ``circuits`` counts random circuits times differentiated parameters (each a set of
+    bindings that is loaded once); ``total_shots`` counts both shifts.
+    """
+    return circuits * per_circuit_s + total_shots * per_shot_s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +144,8 @@ def optimal_plan(
 
     def cost(n_shots: int) -> tuple[float, int]:
         s = max(min_samples, math.ceil(model.var_z(n_shots) / (rel_error * model.V) ** 2))
-        return s * (per_circuit_s + 2 * k * n_shots * per_shot_s), s
+        shots = 2 * k * s * n_shots
+        return qpu_seconds(s * k, shots, per_shot_s=per_shot_s, per_circuit_s=per_circuit_s), s
 
     grid = np.unique(np.geomspace(2, _MAX_SHOTS, 400).astype(int))
     best = min(grid, key=lambda n: cost(int(n))[0])
@@ -236,8 +252,3 @@ def seed_circuit_model(num_qubits: int) -> NoiseModel:
         Q=q,
         source="model",
     )
-
-
-def plans_for(models: Sequence[NoiseModel], rel_error: float, **kwargs: Any) -> list[Plan]:
-    """:func:`optimal_plan` for each cell."""
-    return [optimal_plan(m, rel_error, **kwargs) for m in models]

@@ -477,10 +477,3 @@ def _usage_seconds(job: Any) -> float | None:
     if isinstance(value, dict):
         value = value.get("quantum_seconds", value.get("seconds"))
     return float(value) if isinstance(value, (int, float)) else None
-
-
-def qpu_seconds(
-    total_shots: int, circuits: int, *, per_shot_s: float, per_circuit_s: float
-) -> float:
-    """The documented time model shared with the planner."""
-    return circuits * per_circuit_s + total_shots * per_shot_s
