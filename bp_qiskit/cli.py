@@ -20,7 +20,7 @@ from typing import Any
 
 from .backends.runtime import BackendNameError, fake_backend, parse_backend_name
 from .manager import cell_progress, collect, create_study, run_jobs, study_state
-from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, NoiseModel
+from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, NoiseModel, qpu_seconds
 from .report import format_table, plot_comparison, write_outputs
 from .results import StudyResult, cell_arrays
 from .runner import StudyFailedError
@@ -448,7 +448,10 @@ def _pilot_models(pilot: Path, qubits: Sequence[int] | None) -> list[NoiseModel]
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    """Print the cheapest (S, N) per qubit count for a target relative error."""
+    """Print the (S, N) per qubit count that reach a target relative error.
+
+    Two plans: the fewest total shots, and the least QPU time with the per-circuit overhead.
+    """
     from .budget import model_for
     from .planning import optimal_plan
 
@@ -467,29 +470,41 @@ def cmd_budget(args: argparse.Namespace) -> int:
                 "with a shot-based study's output for anything else"
             )
         models = [m for m in found if m is not None]
-    plans = [
-        optimal_plan(
-            m, args.rel_error, per_shot_s=args.per_shot_s, per_circuit_s=args.per_circuit_s
+    timing = {"per_shot_s": args.per_shot_s, "per_circuit_s": args.per_circuit_s}
+    rows = []
+    for m in models:
+        # Fewest shots: no per-circuit cost in the objective; its time is then priced in full.
+        fewest = optimal_plan(m, args.rel_error, per_shot_s=args.per_shot_s, per_circuit_s=0.0)
+        fewest = dataclasses.replace(
+            fewest, qpu_seconds=qpu_seconds(fewest.samples, fewest.total_shots, **timing)
         )
-        for m in models
-    ]
+        fastest = optimal_plan(m, args.rel_error, **timing)
+        rows.append((m, fewest, fastest))
     if args.json:
-        print(json.dumps([p.to_dict() for p in plans], indent=2))
+        print(
+            json.dumps(
+                [
+                    {"num_qubits": m.num_qubits, "min_shots": a.to_dict(), "min_time": b.to_dict()}
+                    for m, a, b in rows
+                ],
+                indent=2,
+            )
+        )
         return 0
     source = models[0].source if models else "-"
     print(
         f"target relative error {args.rel_error} (estimates from the {source}); "
         f"time model: {args.per_circuit_s} s per circuit + {args.per_shot_s} s per shot"
     )
-    print(
-        f"{'n':>3} {'Var[grad]':>10} {'T/V':>8} {'S':>8} {'N':>7} {'total shots':>12} "
-        f"{'QPU time':>10}"
-    )
-    for m, p in zip(models, plans, strict=True):
-        print(
-            f"{p.num_qubits:>3} {m.V:>10.3e} {m.T / m.V:>8.1f} {p.samples:>8} {p.shots:>7} "
-            f"{p.total_shots:>12} {_duration(p.qpu_seconds):>10}"
-        )
+    print(f"{'':>24}{'--- fewest shots ---':^38}  {'--- least QPU time ---':^38}".rstrip())
+    head = f"{'S':>8} {'N':>7} {'shots':>11} {'QPU time':>9}"
+    print(f"{'n':>3} {'Var[grad]':>10} {'T/V':>8}  {head}  {head}")
+    for m, a, b in rows:
+        cols = [
+            f"{p.samples:>8} {p.shots:>7} {p.total_shots:>11} {_duration(p.qpu_seconds):>9}"
+            for p in (a, b)
+        ]
+        print(f"{m.num_qubits:>3} {m.V:>10.3e} {m.T / m.V:>8.1f}  {cols[0]}  {cols[1]}")
     return 0
 
 

@@ -153,9 +153,15 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
         )
         == 0
     )
-    plans = json.loads(capsys.readouterr().out)
-    assert [p["num_qubits"] for p in plans] == [2, 3, 4]
-    assert all(p["total_shots"] == 2 * p["samples"] * p["shots"] for p in plans)
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["num_qubits"] for r in rows] == [2, 3, 4]
+    for r in rows:
+        fewest, fastest = r["min_shots"], r["min_time"]
+        assert fewest["total_shots"] == 2 * fewest["samples"] * fewest["shots"]
+        assert fewest["total_shots"] <= fastest["total_shots"]
+        assert fastest["qpu_seconds"] <= fewest["qpu_seconds"]
+        # With a per-circuit overhead, fewer circuits with more shots each win.
+        assert fastest["shots"] >= fewest["shots"] and fastest["samples"] <= fewest["samples"]
     pilot = tmp_path / "pilot"
     assert (
         main(
