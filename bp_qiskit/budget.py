@@ -17,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from .backends import ExpectationTask
 from .circuits import draw_samples, template_circuit, template_values
 from .gradients import combine_shifts, parameter_indices, shift_parameters, shot_noise_variance
+from .manager import DEFAULT_MAX_ATTEMPTS, create_study
 from .observables import make_observable
 from .planning import NoiseModel, predicted_rel_error, seed_circuit_model
 from .spec import SpecError, StudySpec
 from .statistics import corrected_variance
+from .store import BaseStore, InMemoryStore, JobRecord, JobState, StoreError
+from .store._owner import current_owner
 from .study import backend_for
 
 __all__ = ["BudgetPoint", "BudgetResult", "model_for", "plot_budget", "run_budget_study"]
@@ -76,71 +80,163 @@ class BudgetResult:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def run_budget_study(spec: StudySpec, *, progress: bool = True) -> BudgetResult:
-    """Run the ``[budget]`` section of ``spec``."""
+def _check_model(spec: StudySpec, n: int) -> NoiseModel:
+    model = model_for(spec, n)
+    if model is None:
+        raise SpecError(
+            "budget: a budget study needs the exact seed-circuit model: "
+            "circuit.ansatz 'seed', observable.kind 'global', gradient.parameter 'last', "
+            "circuit.angles [0, '2pi']"
+        )
+    return model
+
+
+def budget_jobs(spec: StudySpec) -> list[JobRecord]:
+    """One job per (qubit count, repetition): its pool and every split's estimate."""
     budget = spec.budget
     if budget is None:
         raise SpecError("budget: the spec has no [budget] table")
-    backend = backend_for(spec)
-    points = []
-    pool_size = budget.total_shots // (2 * min(budget.shots))
-    total = len(spec.circuit.qubits) * budget.repeats
-    with tqdm(total=total, disable=not progress, unit="rep", desc=spec.study.name) as bar:
-        for n in spec.circuit.qubits:
-            model = model_for(spec, n)
-            if model is None:
-                raise SpecError(
-                    "budget: a budget study needs the exact seed-circuit model: "
-                    "circuit.ansatz 'seed', observable.kind 'global', gradient.parameter 'last', "
-                    "circuit.angles [0, '2pi']"
+    pool = budget.total_shots // (2 * min(budget.shots))
+    jobs = []
+    for n in spec.circuit.qubits:
+        _check_model(spec, n)
+        layers = spec.circuit.num_layers(n)
+        for rep in range(budget.repeats):
+            jobs.append(
+                JobRecord(
+                    study_id="",
+                    key=f"n{n}_L{layers}_r{rep}",
+                    num_qubits=n,
+                    num_layers=layers,
+                    index=rep,
+                    start=0,
+                    stop=pool,
+                    rng=(spec.study.seed, n, layers, rep),
+                    backend=spec.backend.name,
+                    state=JobState.PENDING,
+                    attempts=0,
+                    shots_requested=0,
+                    shots_executed=None,
+                    remote_job_id=None,
+                    error=None,
+                    created_at=0.0,
+                    started_at=None,
+                    finished_at=None,
                 )
-            layers = spec.circuit.num_layers(n)
-            circuit = template_circuit(n, layers, ansatz=spec.circuit.ansatz)
-            obs = make_observable(spec.observable, n)
-            idx = parameter_indices(spec.gradient.parameter, n * layers)
-            estimates: dict[int, list[float]] = {shots: [] for shots in budget.shots}
-            for rep in range(budget.repeats):
-                ss = np.random.SeedSequence(spec.study.seed, spawn_key=(n, layers, rep))
-                draw_ss, *split_ss = ss.spawn(1 + len(budget.shots))
-                pool = draw_samples(
-                    np.random.default_rng(draw_ss),
-                    pool_size,
-                    n,
-                    layers,
-                    ansatz=spec.circuit.ansatz,
-                    angles=spec.circuit.angles,
-                )
-                values = template_values(pool.gates, shift_parameters(pool.params, idx))
-                for shots, sseed in zip(budget.shots, split_ss, strict=True):
-                    s = budget.total_shots // (2 * shots)
-                    task = ExpectationTask(circuit, obs, values[:s], shots)
-                    (ev,) = backend.evaluate([task], seed=int(sseed.generate_state(1)[0]))
-                    var, _ = corrected_variance(
-                        combine_shifts(ev.evs), shot_noise_variance(ev.stds)
-                    )
-                    estimates[shots].append(var)
+            )
+    return jobs
+
+
+def _repetition(spec: StudySpec, job: JobRecord, backend: Any) -> NDArray[np.float64]:
+    """The corrected variance of every split of one repetition, on one shared pool."""
+    assert spec.budget is not None
+    n, layers, rep = job.num_qubits, job.num_layers, job.index
+    circuit = template_circuit(n, layers, ansatz=spec.circuit.ansatz)
+    obs = make_observable(spec.observable, n)
+    idx = parameter_indices(spec.gradient.parameter, n * layers)
+    ss = np.random.SeedSequence(spec.study.seed, spawn_key=(n, layers, rep))
+    draw_ss, *split_ss = ss.spawn(1 + len(spec.budget.shots))
+    pool = draw_samples(
+        np.random.default_rng(draw_ss),
+        job.stop,
+        n,
+        layers,
+        ansatz=spec.circuit.ansatz,
+        angles=spec.circuit.angles,
+    )
+    values = template_values(pool.gates, shift_parameters(pool.params, idx))
+    out = []
+    for shots, sseed in zip(spec.budget.shots, split_ss, strict=True):
+        s = spec.budget.total_shots // (2 * shots)
+        task = ExpectationTask(circuit, obs, values[:s], shots)
+        (ev,) = backend.evaluate([task], seed=int(sseed.generate_state(1)[0]))
+        var, _ = corrected_variance(combine_shifts(ev.evs), shot_noise_variance(ev.stds))
+        out.append(var)
+    return np.array(out)
+
+
+def run_budget_study(
+    spec: StudySpec,
+    *,
+    progress: bool = True,
+    store: BaseStore | None = None,
+    study_id: str | None = None,
+    backend: Any = None,
+) -> BudgetResult:
+    """Run (or, with ``study_id``, resume) the ``[budget]`` study of ``spec``.
+
+    Each repetition is a job in ``store`` (in memory by default): its per-split estimates are
+    committed with its DONE state, so a killed study resumes without recomputing them.
+    """
+    budget = spec.budget
+    if budget is None:
+        raise SpecError("budget: the spec has no [budget] table")
+    store = store if store is not None else InMemoryStore()
+    if study_id is None:
+        study_id = create_study(store, spec)
+    backend = backend or backend_for(spec)
+    owner = current_owner()
+    store.acquire_study(study_id, owner)
+    try:
+        jobs = store.get_jobs(study_id)
+        todo = [j for j in jobs if not j.state.is_finished()]
+        with tqdm(
+            total=len(jobs),
+            initial=len(jobs) - len(todo),
+            disable=not progress,
+            unit="rep",
+            desc=spec.study.name,
+        ) as bar:
+            for job in todo:
+                _run_repetition(store, spec, job, backend)
                 bar.update(1)
-            for shots in budget.shots:
-                e = np.array(estimates[shots])
-                sq = (e - model.V) ** 2
-                rms = math.sqrt(float(sq.mean()))
-                # Delta method for sqrt(mean(sq)).
-                rms_se = float(sq.std(ddof=1) / math.sqrt(len(e)) / (2 * rms)) if rms > 0 else 0.0
-                s = budget.total_shots // (2 * shots)
-                points.append(
-                    BudgetPoint(
-                        num_qubits=n,
-                        shots=shots,
-                        samples=s,
-                        repeats=budget.repeats,
-                        reference_var=model.V,
-                        mean_estimate=float(e.mean()),
-                        achieved_rel_error=rms / model.V,
-                        achieved_rel_error_se=rms_se / model.V,
-                        predicted_rel_error=predicted_rel_error(model, s, shots),
-                    )
+    finally:
+        store.release_study(study_id, owner)
+    stored = store.get_results(study_id)
+    points = []
+    for n in spec.circuit.qubits:
+        model = _check_model(spec, n)
+        reps = sorted((j for j in jobs if j.num_qubits == n), key=lambda j: j.index)
+        table = np.array([stored[j.key]["estimates"] for j in reps])
+        for col, shots in enumerate(budget.shots):
+            e = table[:, col]
+            sq = (e - model.V) ** 2
+            rms = math.sqrt(float(sq.mean()))
+            # Delta method for sqrt(mean(sq)).
+            rms_se = float(sq.std(ddof=1) / math.sqrt(len(e)) / (2 * rms)) if rms > 0 else 0.0
+            s = budget.total_shots // (2 * shots)
+            points.append(
+                BudgetPoint(
+                    num_qubits=n,
+                    shots=shots,
+                    samples=s,
+                    repeats=budget.repeats,
+                    reference_var=model.V,
+                    mean_estimate=float(e.mean()),
+                    achieved_rel_error=rms / model.V,
+                    achieved_rel_error_se=rms_se / model.V,
+                    predicted_rel_error=predicted_rel_error(model, s, shots),
                 )
+            )
     return BudgetResult(spec=spec.to_dict(), points=tuple(points))
+
+
+def _run_repetition(store: BaseStore, spec: StudySpec, job: JobRecord, backend: Any) -> None:
+    """Claim, compute and commit one repetition; Ctrl-C puts it back to PENDING."""
+    try:
+        for _ in range(DEFAULT_MAX_ATTEMPTS):
+            store.claim_job(job.study_id, job.key)
+            try:
+                estimates = _repetition(spec, job, backend)
+            except Exception as exc:  # recorded, then retried
+                store.fail_job(job.study_id, job.key, f"{type(exc).__name__}: {exc}")
+                continue
+            store.finish_job(job.study_id, job.key, {"estimates": estimates}, 0)
+            return
+    except KeyboardInterrupt:
+        store.fail_job(job.study_id, job.key, "interrupted by the user", state=JobState.PENDING)
+        raise
+    raise StoreError(f"budget repetition {job.key} failed {DEFAULT_MAX_ATTEMPTS} times")
 
 
 def plot_budget(result: BudgetResult, path: Path) -> None:

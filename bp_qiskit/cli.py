@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(spec, args)
     if spec.budget is not None:
-        return _run_budget(spec, out, progress=not args.no_progress)
+        return _run_budget(spec, out, args)
     if (args.target_rel_error is None) != (args.max_shots is None):
         raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
     if args.target_rel_error is not None:
@@ -195,6 +195,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         spec = StudySpec.from_dict(store.get_study(study_id).spec)
         if spec.adaptive is not None:
             return _adaptive_outputs(store, study_id, spec, out, progress=not args.no_progress)
+        if spec.budget is not None:
+            return _budget_outputs(store, study_id, spec, out, progress=not args.no_progress)
         return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
 
 
@@ -202,6 +204,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write results.json, samples.npz and the plot from the store, running nothing."""
     with open_store(_existing(args.store)) as store:
         study_id = store.get_study(args.study).id
+        spec = StudySpec.from_dict(store.get_study(study_id).spec)
+        if spec.budget is not None:
+            _require_finished(store, study_id)
+            out = _default_out(store, study_id, args.out)
+            return _budget_outputs(store, study_id, spec, out, progress=False)
         return _write_report(store, study_id, _default_out(store, study_id, args.out))
 
 
@@ -366,6 +373,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_finished(store: BaseStore, study_id: str) -> None:
+    jobs = store.get_jobs(study_id)
+    left = sum(not j.state.is_finished() for j in jobs)
+    if left:
+        raise StoreError(
+            f"study {study_id} is not finished: {len(jobs) - left} of {len(jobs)} jobs done; "
+            f"run 'bp-qiskit resume {study_id}'"
+        )
+
+
 def _existing(path: str) -> str:
     """Commands that read a store must not silently create an empty one."""
     if path != ":memory:" and not Path(path).exists():
@@ -516,10 +533,28 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _run_budget(spec: StudySpec, out: Path, *, progress: bool) -> int:
+def _run_budget(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
+    with open_store(args.store) as store:
+        study_id = create_study(store, spec)
+        print(f"study {study_id} ({spec.study.name}, budget) in {args.store}", flush=True)
+        return _budget_outputs(store, study_id, spec, out, progress=not args.no_progress)
+
+
+def _budget_outputs(
+    store: BaseStore, study_id: str, spec: StudySpec, out: Path, *, progress: bool
+) -> int:
+    """Run (or resume, or just collect) a budget study and write budget.json and budget.png."""
     from .budget import plot_budget, run_budget_study
 
-    result = run_budget_study(spec, progress=progress)
+    try:
+        result = run_budget_study(spec, progress=progress, store=store, study_id=study_id)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; finished repetitions are kept; continue with: "
+            f"bp-qiskit resume {study_id}",
+            file=sys.stderr,
+        )
+        return 130
     out.mkdir(parents=True, exist_ok=True)
     (out / "budget.json").write_text(result.to_json(), encoding="utf-8")
     plot_budget(result, out / "budget.png")
@@ -531,6 +566,7 @@ def _run_budget(spec: StudySpec, out: Path, *, progress: bool) -> int:
             f"{p.achieved_rel_error / p.predicted_rel_error:>6.3f}"
         )
     print(f"wrote {out / 'budget.json'}, {out / 'budget.png'}")
+    print(f"study {study_id}")
     return 0
 
 

@@ -94,6 +94,16 @@ def _job(rec: JobRecord) -> JobKey:
     return JobKey(Cell(rec.num_qubits, rec.num_layers), rec.index, rec.start, rec.stop)
 
 
+def _planned(spec: StudySpec) -> list[JobRecord]:
+    if spec.budget is not None:
+        from .budget import budget_jobs  # budget studies plan one job per repetition
+
+        return budget_jobs(spec)
+    if spec.adaptive is not None:
+        return []  # adaptive studies plan their jobs round by round (bp_qiskit.adaptive)
+    return [record_for(spec, j) for j in plan_jobs(spec)]
+
+
 def create_study(store: BaseStore, spec: StudySpec) -> str:
     """Record the study and every planned job; return the study id."""
     return store.create_study(
@@ -101,8 +111,7 @@ def create_study(store: BaseStore, spec: StudySpec) -> str:
         spec.to_dict(),
         __version__,
         spec.study.seed,
-        # Adaptive studies plan their jobs round by round (see bp_qiskit.adaptive).
-        [] if spec.adaptive is not None else [record_for(spec, j) for j in plan_jobs(spec)],
+        _planned(spec),
     )
 
 
@@ -335,6 +344,11 @@ def job_result(arrays: dict[str, NDArray[Any]], rec: JobRecord) -> JobResult:
 def collect(store: BaseStore, study_id: str) -> tuple[StudyResult, list[CellData]]:
     """Assemble the finished study from the store (no execution)."""
     spec = study_spec(store, study_id)
+    if spec.budget is not None:
+        raise StoreError(
+            f"study {study_id} is a shot-budget study: its results are per-split errors, not "
+            f"gradient samples; use 'bp-qiskit report {study_id}' for budget.json"
+        )
     jobs = store.get_jobs(study_id)
     missing = [j.key for j in jobs if not j.state.is_finished()]
     if missing:
@@ -377,13 +391,18 @@ def cell_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
         recs = [j for j in jobs if (j.num_qubits, j.num_layers) == (n, layers)]
         done = [j for j in recs if j.state.is_finished()]
         var = se = None
-        if sum(j.stop - j.start for j in done) >= 2:
+        # Budget studies store per-split estimates, not gradients: no running variance.
+        done = [j for j in done if "grads" in results.get(j.key, {})] or done
+        if sum(j.stop - j.start for j in done) >= 2 and all(
+            "grads" in results[j.key] for j in done
+        ):
             grads = np.concatenate([results[j.key]["grads"] for j in done])
             sv = np.concatenate([results[j.key]["shot_var"] for j in done])
             var, se = corrected_variance(grads, sv if shots else None)
         used = sum(
             2 * (j.stop - j.start) * results[j.key]["grads"].shape[1] * (j.shots_executed or 0)
             for j in done
+            if "grads" in results[j.key]
         )
         out.append(
             CellProgress(

@@ -202,3 +202,41 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
         check=False,
     )
     assert proc.returncode == 2 and "--pilot" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
+    from bp_qiskit.backends import make_backend
+    from bp_qiskit.budget import run_budget_study
+    from bp_qiskit.manager import create_study
+    from bp_qiskit.store import SQLiteStore
+
+    class Interrupting:
+        name, remote = "aer", False
+
+        def __init__(self, at_call):
+            self.inner, self.calls, self.at_call = make_backend("aer"), 0, at_call
+
+        def evaluate(self, tasks, **kw):
+            self.calls += 1
+            if self.calls == self.at_call:
+                raise KeyboardInterrupt
+            return self.inner.evaluate(tasks, **kw)
+
+    spec = StudySpec.from_dict(
+        {
+            "study": {"name": "small_budget", "seed": 4},
+            "circuit": {"qubits": [3]},
+            "budget": {"total_shots": 400, "shots": [4, 16], "repeats": 6},
+        }
+    )
+    reference = run_budget_study(spec, progress=False)
+    store = SQLiteStore(tmp_path / "b.sqlite")
+    sid = create_study(store, spec)
+    with pytest.raises(KeyboardInterrupt):  # 2 splits per repetition: dies in repetition 3
+        run_budget_study(spec, store=store, study_id=sid, backend=Interrupting(6), progress=False)
+    done = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
+    assert done == {"n3_L1_r0", "n3_L1_r1"}
+    resumed = run_budget_study(spec, store=store, study_id=sid, progress=False)
+    assert resumed.to_json() == reference.to_json()
+    assert {j.key: j.attempts for j in store.get_jobs(sid)}["n3_L1_r0"] == 1
+    assert all(j.state.is_finished() for j in store.get_jobs(sid))
