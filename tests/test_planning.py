@@ -205,22 +205,11 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
 
 
 def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
-    from bp_qiskit.backends import make_backend
+    from standin_service import InterruptingBackend
+
     from bp_qiskit.budget import run_budget_study
     from bp_qiskit.manager import create_study
     from bp_qiskit.store import SQLiteStore
-
-    class Interrupting:
-        name, remote = "aer", False
-
-        def __init__(self, at_call):
-            self.inner, self.calls, self.at_call = make_backend("aer"), 0, at_call
-
-        def evaluate(self, tasks, **kw):
-            self.calls += 1
-            if self.calls == self.at_call:
-                raise KeyboardInterrupt
-            return self.inner.evaluate(tasks, **kw)
 
     spec = StudySpec.from_dict(
         {
@@ -233,7 +222,9 @@ def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
     store = SQLiteStore(tmp_path / "b.sqlite")
     sid = create_study(store, spec)
     with pytest.raises(KeyboardInterrupt):  # 2 splits per repetition: dies in repetition 3
-        run_budget_study(spec, store=store, study_id=sid, backend=Interrupting(6), progress=False)
+        run_budget_study(
+            spec, store=store, study_id=sid, backend=InterruptingBackend(6), progress=False
+        )
     done = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
     assert done == {"n3_L1_r0", "n3_L1_r1"}
     resumed = run_budget_study(spec, store=store, study_id=sid, progress=False)

@@ -303,22 +303,9 @@ def test_add_job_appends_pending_jobs(store):
 
 
 def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
+    from standin_service import InterruptingBackend
+
     from bp_qiskit.adaptive import run_adaptive
-    from bp_qiskit.backends import make_backend
-
-    class Interrupting:
-        """Delegates to Aer, and raises KeyboardInterrupt on the given call (Ctrl-C)."""
-
-        name, remote = "aer", False
-
-        def __init__(self, at_call):
-            self.inner, self.calls, self.at_call = make_backend("aer"), 0, at_call
-
-        def evaluate(self, tasks, **kw):
-            self.calls += 1
-            if self.calls == self.at_call:
-                raise KeyboardInterrupt
-            return self.inner.evaluate(tasks, **kw)
 
     spec = StudySpec.from_dict(
         {
@@ -332,7 +319,9 @@ def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path
     store = SQLiteStore(tmp_path / "a.sqlite")
     sid = create_study(store, spec)
     with pytest.raises(KeyboardInterrupt):
-        run_adaptive(spec, store=store, study_id=sid, backend=Interrupting(4), progress=False)
+        run_adaptive(
+            spec, store=store, study_id=sid, backend=InterruptingBackend(4), progress=False
+        )
     done_before = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
     assert len(done_before) == 3
     result, _, reports = run_adaptive(
