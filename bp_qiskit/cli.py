@@ -146,6 +146,15 @@ def _confirm_cost(spec: StudySpec, args: argparse.Namespace) -> None:
         raise UsageError("cancelled; nothing was submitted")
 
 
+def _interrupted(study_id: str, what: str) -> int:
+    """Ctrl-C: say what was kept and how to go on; exit code 130 as a shell would."""
+    print(
+        f"interrupted; finished {what} are kept; continue with: bp-qiskit resume {study_id}",
+        file=sys.stderr,
+    )
+    return 130
+
+
 def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool, workers: int = 1) -> int:
     """Run what is left of a study, then write and print its results."""
     try:
@@ -160,11 +169,7 @@ def _finish(store: BaseStore, study_id: str, out: Path, *, progress: bool, worke
         else:
             failed = run_jobs(store, study_id, progress=progress)
     except KeyboardInterrupt:
-        print(
-            f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(study_id, "jobs")
     if failed:
         raise StudyFailedError(
             f"{len(failed)} job(s) failed after retries (first: {failed[0].key}: "
@@ -411,11 +416,7 @@ def _adaptive_outputs(
             spec, store=store, study_id=study_id, progress=progress
         )
     except KeyboardInterrupt:
-        print(
-            f"interrupted; finished rounds are kept; continue with: bp-qiskit resume {study_id}",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(study_id, "rounds")
     assert spec.adaptive is not None
     paths = write_outputs(out, result, cell_arrays(data, with_shot_var=True))
     report = {
@@ -549,12 +550,7 @@ def _budget_outputs(
     try:
         result = run_budget_study(spec, progress=progress, store=store, study_id=study_id)
     except KeyboardInterrupt:
-        print(
-            f"interrupted; finished repetitions are kept; continue with: "
-            f"bp-qiskit resume {study_id}",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(study_id, "repetitions")
     out.mkdir(parents=True, exist_ok=True)
     (out / "budget.json").write_text(result.to_json(), encoding="utf-8")
     plot_budget(result, out / "budget.png")
