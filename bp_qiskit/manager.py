@@ -390,19 +390,16 @@ def cell_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
     for n, layers in sorted({(j.num_qubits, j.num_layers) for j in jobs}):
         recs = [j for j in jobs if (j.num_qubits, j.num_layers) == (n, layers)]
         done = [j for j in recs if j.state.is_finished()]
+        # Budget studies store per-split estimates, not gradients: no running variance there.
+        grad_jobs = [j for j in done if "grads" in results[j.key]]
         var = se = None
-        # Budget studies store per-split estimates, not gradients: no running variance.
-        done = [j for j in done if "grads" in results.get(j.key, {})] or done
-        if sum(j.stop - j.start for j in done) >= 2 and all(
-            "grads" in results[j.key] for j in done
-        ):
-            grads = np.concatenate([results[j.key]["grads"] for j in done])
-            sv = np.concatenate([results[j.key]["shot_var"] for j in done])
+        if sum(j.stop - j.start for j in grad_jobs) >= 2:
+            grads = np.concatenate([results[j.key]["grads"] for j in grad_jobs])
+            sv = np.concatenate([results[j.key]["shot_var"] for j in grad_jobs])
             var, se = corrected_variance(grads, sv if shots else None)
         used = sum(
             2 * (j.stop - j.start) * results[j.key]["grads"].shape[1] * (j.shots_executed or 0)
-            for j in done
-            if "grads" in results[j.key]
+            for j in grad_jobs
         )
         out.append(
             CellProgress(
