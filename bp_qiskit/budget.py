@@ -23,14 +23,14 @@ from tqdm.auto import tqdm
 from .backends import ExpectationTask
 from .circuits import draw_samples, template_circuit, template_values
 from .gradients import combine_shifts, parameter_indices, shift_parameters, shot_noise_variance
-from .manager import DEFAULT_MAX_ATTEMPTS, create_study
+from .manager import DEFAULT_MAX_ATTEMPTS, create_study, record_for
 from .observables import make_observable
 from .planning import NoiseModel, predicted_rel_error, seed_circuit_model
 from .spec import SpecError, StudySpec
 from .statistics import corrected_variance
 from .store import BaseStore, InMemoryStore, JobRecord, JobState, StoreError
 from .store._owner import current_owner
-from .study import backend_for
+from .study import Cell, JobKey, backend_for
 
 __all__ = ["BudgetPoint", "BudgetResult", "model_for", "plot_budget", "run_budget_study"]
 
@@ -102,28 +102,9 @@ def budget_jobs(spec: StudySpec) -> list[JobRecord]:
         _check_model(spec, n)
         layers = spec.circuit.num_layers(n)
         for rep in range(budget.repeats):
-            jobs.append(
-                JobRecord(
-                    study_id="",
-                    key=f"n{n}_L{layers}_r{rep}",
-                    num_qubits=n,
-                    num_layers=layers,
-                    index=rep,
-                    start=0,
-                    stop=pool,
-                    rng=(spec.study.seed, n, layers, rep),
-                    backend=spec.backend.name,
-                    state=JobState.PENDING,
-                    attempts=0,
-                    shots_requested=0,
-                    shots_executed=None,
-                    remote_job_id=None,
-                    error=None,
-                    created_at=0.0,
-                    started_at=None,
-                    finished_at=None,
-                )
-            )
+            # A repetition draws one pool of `pool` circuits; its splits use prefixes of it.
+            job = JobKey(Cell(n, layers), rep, 0, pool)
+            jobs.append(record_for(spec, job, shots=0, key=f"n{n}_L{layers}_r{rep}"))
     return jobs
 
 

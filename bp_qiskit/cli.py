@@ -66,12 +66,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / spec.study.name
     if args.dry_run:
         return _dry_run(spec, args)
-    if spec.budget is not None:
-        return _run_budget(spec, out, args)
     if (args.target_rel_error is None) != (args.max_shots is None):
         raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
     if args.target_rel_error is not None:
-        return _run_adaptive(spec, out, args)
+        spec = spec.with_overrides(
+            **{
+                "adaptive.target_rel_error": args.target_rel_error,
+                "adaptive.max_shots": args.max_shots,
+            }
+        )
+    if spec.budget is not None or spec.adaptive is not None:
+        with open_store(args.store) as store:
+            return _run_recorded(store, spec, out, args)
     if spec.backend.kind == "ibm":
         from . import backends
 
@@ -100,7 +106,19 @@ def _run_recorded(store: BaseStore, spec: StudySpec, out: Path, args: argparse.N
     study_id = create_study(store, spec)
     # Printed before running, so the id is known even if the run is interrupted.
     print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {args.store}", flush=True)
-    return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
+    return _complete(store, study_id, spec, out, args)
+
+
+def _complete(
+    store: BaseStore, study_id: str, spec: StudySpec, out: Path, args: argparse.Namespace
+) -> int:
+    """Run what is left of a study of any kind, then write its outputs."""
+    progress = not args.no_progress
+    if spec.adaptive is not None:
+        return _adaptive_outputs(store, study_id, spec, out, progress=progress)
+    if spec.budget is not None:
+        return _budget_outputs(store, study_id, spec, out, progress=progress)
+    return _finish(store, study_id, out, progress=progress, workers=args.workers)
 
 
 def _hardware_target(spec: StudySpec) -> Any:
@@ -196,13 +214,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Finish what is not finished in a stored study."""
     with open_store(_existing(args.store)) as store:
         study_id = store.get_study(args.study).id
-        out = _default_out(store, study_id, args.out)
         spec = StudySpec.from_dict(store.get_study(study_id).spec)
-        if spec.adaptive is not None:
-            return _adaptive_outputs(store, study_id, spec, out, progress=not args.no_progress)
-        if spec.budget is not None:
-            return _budget_outputs(store, study_id, spec, out, progress=not args.no_progress)
-        return _finish(store, study_id, out, progress=not args.no_progress, workers=args.workers)
+        return _complete(store, study_id, spec, _default_out(store, study_id, args.out), args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -395,16 +408,6 @@ def _existing(path: str) -> str:
     return path
 
 
-def _run_adaptive(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
-    spec = spec.with_overrides(
-        **{"adaptive.target_rel_error": args.target_rel_error, "adaptive.max_shots": args.max_shots}
-    )
-    with open_store(args.store) as store:
-        study_id = create_study(store, spec)
-        print(f"study {study_id} ({spec.study.name}, adaptive) in {args.store}", flush=True)
-        return _adaptive_outputs(store, study_id, spec, out, progress=not args.no_progress)
-
-
 def _adaptive_outputs(
     store: BaseStore, study_id: str, spec: StudySpec, out: Path, *, progress: bool
 ) -> int:
@@ -532,13 +535,6 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _run_budget(spec: StudySpec, out: Path, args: argparse.Namespace) -> int:
-    with open_store(args.store) as store:
-        study_id = create_study(store, spec)
-        print(f"study {study_id} ({spec.study.name}, budget) in {args.store}", flush=True)
-        return _budget_outputs(store, study_id, spec, out, progress=not args.no_progress)
 
 
 def _budget_outputs(

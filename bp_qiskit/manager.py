@@ -65,12 +65,14 @@ def job_key(job: JobKey | JobRecord) -> str:
     return f"n{job.num_qubits}_L{job.num_layers}_c{job.index}"
 
 
-def record_for(spec: StudySpec, job: JobKey, shots: int | None = None) -> JobRecord:
-    """The store record of a planned job (PENDING, attempts 0)."""
+def record_for(
+    spec: StudySpec, job: JobKey, shots: int | None = None, *, key: str | None = None
+) -> JobRecord:
+    """The store record of a planned job (PENDING, attempts 0); ``key`` defaults to job_key."""
     n, layers = job.cell.num_qubits, job.cell.num_layers
     return JobRecord(
         study_id="",
-        key=job_key(job),
+        key=key or job_key(job),
         num_qubits=n,
         num_layers=layers,
         index=job.index,

@@ -26,6 +26,15 @@ def cli(*args, **kw):
     )
 
 
+def start_cli(*args):
+    """The CLI in a background process, for tests that kill or interrupt it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bp_qiskit.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def done_keys(db_path):
     if not db_path.exists():
         return set()
@@ -70,21 +79,14 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, shots):
     assert ref.returncode == 0, ref.stderr
 
     db = tmp_path / "crash.sqlite"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bp_qiskit.cli",
-            "run",
-            str(spec),
-            "--store",
-            str(db),
-            "--out",
-            str(tmp_path / "crash"),
-            "--no-progress",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_cli(
+        "run",
+        str(spec),
+        "--store",
+        str(db),
+        "--out",
+        str(tmp_path / "crash"),
+        "--no-progress",
     )
     deadline = time.monotonic() + 120
     while len(done_keys(db)) < KILL_AFTER_DONE and proc.poll() is None:
@@ -208,21 +210,14 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path):
         '[observable]\nkind = "zz"\n[sampling]\nsamples = 1000\nchunk = 20\n'
     )
     db = tmp_path / "s.sqlite"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bp_qiskit.cli",
-            "run",
-            str(spec),
-            "--store",
-            str(db),
-            "--no-progress",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_cli(
+        "run",
+        str(spec),
+        "--store",
+        str(db),
+        "--no-progress",
+        "--out",
+        str(tmp_path / "o"),
     )
     deadline = time.monotonic() + 120
     while len(done_keys(db)) < KILL_AFTER_DONE and proc.poll() is None:

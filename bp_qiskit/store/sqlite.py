@@ -141,27 +141,12 @@ def _job_row(seq: int, study_id: str, j: JobRecord, now: float) -> tuple[Any, ..
 
 
 def _job(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        study_id=row["study_id"],
-        key=row["key"],
-        num_qubits=row["num_qubits"],
-        num_layers=row["num_layers"],
-        index=row["idx"],
-        start=row["start"],
-        stop=row["stop"],
-        rng=tuple(json.loads(row["rng"])),
-        backend=row["backend"],
-        state=JobState(row["state"]),
-        attempts=row["attempts"],
-        shots_requested=row["shots_requested"],
-        shots_executed=row["shots_executed"],
-        remote_job_id=row["remote_job_id"],
-        error=row["error"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        usage_seconds=row["usage_seconds"],
-    )
+    # Columns carry the record's field names, except idx (INDEX is an SQL keyword).
+    data = dict(row)
+    data["index"] = data.pop("idx")
+    data["rng"] = tuple(json.loads(data["rng"]))
+    data["state"] = JobState(data["state"])
+    return JobRecord(**data)
 
 
 def _study(row: sqlite3.Row) -> StudyRecord:
