@@ -131,9 +131,9 @@ def _run_case(name: str, tmp: Path) -> Path:
     else:
         spec = JOBS / spec_file
     out = tmp / name
+    where = ["--out", str(out), "--store", str(tmp / "store.sqlite"), "--no-progress"]
     proc = subprocess.run(
-        [sys.executable, "-m", "bp_qiskit.cli", "run", str(spec), *extra]
-        + ["--out", str(out), "--store", str(tmp / "store.sqlite"), "--no-progress"],
+        [sys.executable, "-m", "bp_qiskit.cli", "run", str(spec), *extra, *where],
         capture_output=True,
         text=True,
         check=False,
