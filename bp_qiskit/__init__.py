@@ -2,24 +2,32 @@
 
 The public surface is small:
 
-- :class:`StudySpec` / :func:`load_spec` — declarative study specs (TOML).
-- :func:`run_study` — run a spec, get a :class:`StudyResult` and per-sample data.
-- :mod:`bp_qiskit.circuits`, :mod:`bp_qiskit.observables`, :mod:`bp_qiskit.gradients`,
-  :mod:`bp_qiskit.statistics` — the pure building blocks.
-- :class:`EstimatorBackend` — the one interface in front of any ``BaseEstimatorV2``;
-  :class:`AerEstimator` — the batched Aer estimator with native projectors and real shots.
+- :class:`StudySpec` / :func:`load_spec`: declarative study specs (TOML).
+- :func:`run_study`: run a spec of any kind, get a :class:`StudyOutcome`.
+- :mod:`bp_qiskit.core`: the pure building blocks (circuits, observables, gradients,
+  statistics, planning).
+- :class:`Backend` and :func:`make_backend`: the one protocol in front of every estimator;
+  :class:`AerEstimator`: the batched Aer estimator with native projectors and real shots.
+- :mod:`bp_qiskit.report`: tables, plots (returning matplotlib figures) and exports.
+
+The package is layered; ``docs/architecture.md`` lists the layers and where to change what.
 """
 
 from ._version import __version__
-from .backends import AerEstimator, EstimatorBackend, make_backend
-from .results import StudyResult
-from .runner import run_study
-from .spec import SpecError, StudySpec, load_spec
+from .backends import Backend, EstimatorBackend, make_backend
+from .backends.aer import AerEstimator
+from .errors import SpecError, StudyFailedError
+from .execution import run_study
+from .results import StudyOutcome, StudyResult
+from .spec import StudySpec, load_spec
 
 __all__ = [
     "AerEstimator",
+    "Backend",
     "EstimatorBackend",
     "SpecError",
+    "StudyFailedError",
+    "StudyOutcome",
     "StudyResult",
     "StudySpec",
     "__version__",

@@ -1,23 +1,15 @@
 """Shared test settings. Seeds and tolerances are named constants, as in mitiq's suite."""
 
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-
 import pytest
 
 
 @pytest.fixture(autouse=True)
 def _store_in_tmp(tmp_path, monkeypatch):
-    """CLI runs inside tests never write bp_qiskit.sqlite into the repository."""
-    import bp_qiskit.cli
-    import bp_qiskit.store
+    """CLI runs inside tests never write bp_qiskit.sqlite into the repository.
 
-    path = str(tmp_path / "default-store.sqlite")
-    monkeypatch.setenv("BP_QISKIT_STORE", path)
-    monkeypatch.setattr(bp_qiskit.store, "DEFAULT_STORE", path)
-    monkeypatch.setattr(bp_qiskit.cli, "DEFAULT_STORE", path)
+    The default store is resolved when a command runs, so the environment is enough.
+    """
+    monkeypatch.setenv("BP_QISKIT_STORE", str(tmp_path / "default-store.sqlite"))
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import Operator, Statevector
 
-from bp_qiskit.circuits import (
+from bp_qiskit.core.circuits import (
     build_circuit,
     draw_samples,
     template_circuit,
     template_values,
 )
-from bp_qiskit.gradients import shift_parameters
+from bp_qiskit.core.gradients import shift_parameters
 
 SEED = 808
 

@@ -4,14 +4,14 @@ from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import Statevector
 
 from bp_qiskit.backends import ExpectationTask, make_backend
-from bp_qiskit.circuits import build_circuit, draw_samples, template_circuit, template_values
-from bp_qiskit.gradients import (
+from bp_qiskit.core.circuits import build_circuit, draw_samples, template_circuit, template_values
+from bp_qiskit.core.gradients import (
     combine_shifts,
     parameter_indices,
     shift_parameters,
     shot_noise_variance,
 )
-from bp_qiskit.observables import global_projector, local_cost, pauli_sum, to_pauli_op, zz
+from bp_qiskit.core.observables import global_projector, local_cost, pauli_sum, to_pauli_op, zz
 
 SEED = 2019
 FD_STEP = 1e-4

@@ -9,7 +9,7 @@ import pytest
 from qiskit.primitives import StatevectorEstimator
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeLagosV2, FakeManilaV2
-from standin_service import ProcessDied, StandInService
+from bp_qiskit.testing.standin import ProcessDied, StandInService
 
 import bp_qiskit.backends as backends
 from bp_qiskit import StudySpec
@@ -24,10 +24,10 @@ from bp_qiskit.backends.runtime import (
     parse_backend_name,
     validate_options,
 )
-from bp_qiskit.circuits import draw_samples, template_circuit, template_values
-from bp_qiskit.gradients import combine_shifts, parameter_indices, shift_parameters
+from bp_qiskit.core.circuits import draw_samples, template_circuit, template_values
+from bp_qiskit.core.gradients import combine_shifts, parameter_indices, shift_parameters
 from bp_qiskit.manager import collect, create_study, run_jobs
-from bp_qiskit.observables import global_projector, to_pauli_op, zz
+from bp_qiskit.core.observables import global_projector, to_pauli_op, zz
 from bp_qiskit.spec import SpecError
 from bp_qiskit.store import InMemoryStore, JobState, SQLiteStore
 

@@ -4,8 +4,8 @@ from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import SparseObservable, Statevector
 
 from bp_qiskit.backends import AerEstimator
-from bp_qiskit.circuits import draw_samples, template_circuit, template_values
-from bp_qiskit.observables import (
+from bp_qiskit.core.circuits import draw_samples, template_circuit, template_values
+from bp_qiskit.core.observables import (
     global_projector,
     is_diagonal,
     local_cost,

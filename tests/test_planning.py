@@ -11,7 +11,7 @@ import pytest
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.adaptive import run_adaptive
 from bp_qiskit.cli import main
-from bp_qiskit.planning import (
+from bp_qiskit.core.planning import (
     NoiseModel,
     model_from_samples,
     optimal_plan,
@@ -205,7 +205,7 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
 
 
 def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
-    from standin_service import InterruptingBackend
+    from bp_qiskit.testing.standin import InterruptingBackend
 
     from bp_qiskit.budget import run_budget_study
     from bp_qiskit.manager import create_study

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from bp_qiskit import AerEstimator, StudySpec, run_study
-from bp_qiskit.circuits import draw_samples, template_circuit, template_values
-from bp_qiskit.gradients import parameter_indices, shift_parameters
-from bp_qiskit.observables import global_projector, local_cost, pauli_sum, zz
+from bp_qiskit.core.circuits import draw_samples, template_circuit, template_values
+from bp_qiskit.core.gradients import parameter_indices, shift_parameters
+from bp_qiskit.core.observables import global_projector, local_cost, pauli_sum, zz
 from bp_qiskit.results import read_npz
-from bp_qiskit.statistics import summarize_gradients
+from bp_qiskit.core.statistics import summarize_gradients
 
 SEED = 3141
 SIGMAS = 3.0

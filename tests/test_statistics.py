@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from bp_qiskit.statistics import fit_exponential, summarize_gradients
+from bp_qiskit.core.statistics import fit_exponential, summarize_gradients
 
 SEED = 4242
 

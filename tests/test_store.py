@@ -303,7 +303,7 @@ def test_add_job_appends_pending_jobs(store):
 
 
 def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
-    from standin_service import InterruptingBackend
+    from bp_qiskit.testing.standin import InterruptingBackend
 
     from bp_qiskit.adaptive import run_adaptive
 

@@ -26,8 +26,6 @@ value (0 for exact).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,33 +36,29 @@ from qiskit.primitives import BaseEstimatorV2, DataBin, EstimatorPub, PrimitiveR
 from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers.estimator_pub import EstimatorPubLike
 from qiskit.providers import JobStatus
-from qiskit.quantum_info import SparseObservable, SparsePauliOp
+from qiskit.quantum_info import SparseObservable
 from qiskit_aer import AerSimulator
 
-__all__ = ["AerEstimator", "precision_to_shots", "shots_to_precision"]
+from .aer_readout import (
+    ShotGroup,
+    counts_by_value,
+    exact_plan,
+    moments,
+    outcome_values,
+    shot_groups,
+    two_valued,
+)
+from .protocol import precision_to_shots, shots_to_precision
+
+__all__ = ["AerEstimator"]
 
 # Bound on simultaneously simulated statevectors (bytes). Aer runs all bindings of a call
 # together; 400 bindings at 20 qubits peaked at 6.5 GB, so larger PUBs are split.
 _DEFAULT_MAX_STATE_BYTES = 1 << 30
-# Above this many qubits in one diagonal term we refuse marginal probabilities (2**k floats
-# per binding) rather than allocate them silently.
-_MAX_MARGINAL_QUBITS = 20
 # Groups on up to this many qubits are sampled from their marginal distribution (2**k floats
 # per binding); larger ones go through Aer's measurement sampling.
 _MAX_PROB_QUBITS = 12
 _SAMPLERS = ("auto", "aer")
-
-
-def shots_to_precision(shots: int) -> float:
-    """Return the Estimator V2 precision that asks for ``shots`` shots (0 -> exact)."""
-    return 0.0 if shots == 0 else 1.0 / math.sqrt(shots)
-
-
-def precision_to_shots(precision: float) -> int:
-    """Inverse of :func:`shots_to_precision` (rounded, so the round trip is exact)."""
-    if precision < 0:
-        raise ValueError(f"precision: got {precision}; allowed: >= 0")
-    return 0 if precision == 0 else max(1, round(1.0 / precision**2))
 
 
 class _DoneJob(BasePrimitiveJob[PrimitiveResult[PubResult], JobStatus]):
@@ -94,114 +88,6 @@ class _DoneJob(BasePrimitiveJob[PrimitiveResult[PubResult], JobStatus]):
 
     def cancel(self) -> None:
         return None
-
-
-@dataclasses.dataclass
-class _ExactPlan:
-    """How to evaluate one observable exactly from Aer save instructions."""
-
-    constant: float
-    pauli: SparsePauliOp | None
-    amplitudes: list[int]  # basis-state indices of all-qubit projector terms
-    amplitude_coeffs: NDArray[np.float64]
-    marginals: list[tuple[list[int], NDArray[np.float64]]]  # (qubits, value per outcome)
-
-
-def _letter_values(letter: str, bits: NDArray[np.int64]) -> NDArray[np.float64]:
-    if letter in "ZXY":
-        return (1 - 2 * bits).astype(float)
-    if letter == "0":
-        return (1 - bits).astype(float)
-    if letter == "1":
-        return bits.astype(float)
-    raise ValueError(f"observable: letter {letter!r} is not supported by AerEstimator")
-
-
-def _term_table(label: str, num_k: int) -> NDArray[np.float64]:
-    """Value of one term on each outcome of its own qubits (bit i of the index = i-th qubit)."""
-    outcomes = np.arange(1 << num_k)
-    vals = np.ones(1 << num_k)
-    for i, letter in enumerate(label):
-        vals *= _letter_values(letter, (outcomes >> i) & 1)
-    return vals
-
-
-def _exact_plan(obs: SparseObservable) -> _ExactPlan:
-    n = obs.num_qubits
-    constant = 0.0
-    paulis: list[tuple[str, list[int], complex]] = []
-    amps: list[int] = []
-    amp_coeffs: list[float] = []
-    marginals: list[tuple[list[int], NDArray[np.float64]]] = []
-    for label, qubits, coeff in obs.to_sparse_list():
-        if abs(coeff.imag) > 1e-12:
-            raise ValueError("observable: coefficients must be real (the observable is Hermitian)")
-        c = float(coeff.real)
-        letters = set(label)
-        if not label:
-            constant += c
-        elif letters <= set("XYZ"):
-            paulis.append((label, list(qubits), c))
-        elif letters <= set("01") and len(qubits) == n:
-            amps.append(
-                sum(1 << q for q, letter in zip(qubits, label, strict=True) if letter == "1")
-            )
-            amp_coeffs.append(c)
-        elif letters <= set("Z01") and len(qubits) <= _MAX_MARGINAL_QUBITS:
-            marginals.append((list(qubits), c * _term_table(label, len(qubits))))
-        else:
-            # A projector mixed with X/Y (rare): expand just this term into Paulis.
-            term = SparseObservable.from_sparse_list([(label, qubits, c)], n).as_paulis()
-            for plabel, pqubits, pc in term.to_sparse_list():
-                if plabel:
-                    paulis.append((plabel, list(pqubits), float(pc.real)))
-                else:
-                    constant += float(pc.real)
-    pauli = SparsePauliOp.from_sparse_list(paulis, n).simplify(atol=0.0) if paulis else None
-    return _ExactPlan(constant, pauli, amps, np.array(amp_coeffs), marginals)
-
-
-@dataclasses.dataclass
-class _ShotGroup:
-    """Terms measured together in one basis setting."""
-
-    basis: dict[int, str]  # qubit -> "X" / "Y" / "Z"
-    terms: list[tuple[str, list[int], float]]
-
-
-def _shot_groups(obs: SparseObservable) -> tuple[float, list[_ShotGroup]]:
-    """Greedy qubit-wise-commuting grouping; projector letters and Z share the Z basis."""
-    constant = 0.0
-    groups: list[_ShotGroup] = []
-    for label, qubits, coeff in obs.to_sparse_list():
-        if abs(coeff.imag) > 1e-12:
-            raise ValueError("observable: coefficients must be real (the observable is Hermitian)")
-        c = float(coeff.real)
-        if not label:
-            constant += c
-            continue
-        need = {
-            q: ("Z" if letter in "Z01" else letter) for q, letter in zip(qubits, label, strict=True)
-        }
-        for g in groups:
-            if all(g.basis.get(q, b) == b for q, b in need.items()):
-                g.basis.update(need)
-                g.terms.append((label, list(qubits), c))
-                break
-        else:
-            groups.append(_ShotGroup(dict(need), [(label, list(qubits), c)]))
-    return constant, groups
-
-
-def _outcome_values(group: _ShotGroup, outcomes: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Observable value (this group's terms) for each measured outcome integer."""
-    total = np.zeros(len(outcomes))
-    for label, qubits, c in group.terms:
-        v = np.full(len(outcomes), c)
-        for letter, q in zip(label, qubits, strict=True):
-            v *= _letter_values(letter, (outcomes >> q) & 1)
-        total += v
-    return total
 
 
 class AerEstimator(BaseEstimatorV2):
@@ -339,7 +225,7 @@ class AerEstimator(BaseEstimatorV2):
         sim = self._sim
         qc = self._prepare(circuit, sim).copy()
         n = qc.num_qubits
-        plans = [_exact_plan(o) for o in observables]
+        plans = [exact_plan(o) for o in observables]
         for i, plan in enumerate(plans):
             if plan.pauli is not None:
                 qc.save_expectation_value(plan.pauli, range(n), label=f"pauli{i}")
@@ -377,12 +263,12 @@ class AerEstimator(BaseEstimatorV2):
         means = np.zeros((len(observables), num_b))
         variances = np.zeros((len(observables), num_b))  # of the mean, summed over groups
         for i, obs in enumerate(observables):
-            constant, groups = _shot_groups(obs)
+            constant, groups = shot_groups(obs)
             means[i] += constant
             for gi, group in enumerate(groups):
                 ss = np.random.SeedSequence(self._seed, spawn_key=(*key, i, gi))
                 counts, values = self._sample_group(base, group, flat, shots, ss)
-                m, v = _moments(counts, values, shots)
+                m, v = moments(counts, values, shots)
                 means[i] += m
                 variances[i] += v
         return means, np.sqrt(variances)
@@ -390,7 +276,7 @@ class AerEstimator(BaseEstimatorV2):
     def _sample_group(
         self,
         base: QuantumCircuit,
-        group: _ShotGroup,
+        group: ShotGroup,
         flat: NDArray[np.float64],
         shots: int,
         ss: np.random.SeedSequence,
@@ -407,7 +293,7 @@ class AerEstimator(BaseEstimatorV2):
         n = base.num_qubits
         rng = np.random.default_rng(ss)
         qubits = sorted(group.basis)
-        two = _two_valued(group)
+        two = two_valued(group)
         if self._sampler == "auto" and two is not None:
             lo, hi = two
             obs = SparseObservable.from_sparse_list(group.terms, n)
@@ -423,11 +309,11 @@ class AerEstimator(BaseEstimatorV2):
                 rotated.sdg(q)
                 rotated.h(q)
         if self._sampler == "auto" and len(qubits) <= _MAX_PROB_QUBITS:
-            local = _ShotGroup(
+            local = ShotGroup(
                 {i: "Z" for i in range(len(qubits))},
                 [(lbl, [qubits.index(q) for q in qs], c) for lbl, qs, c in group.terms],
             )
-            values = _outcome_values(local, np.arange(1 << len(qubits)))
+            values = outcome_values(local, np.arange(1 << len(qubits)))
             rotated.save_probabilities(qubits, label="probs")
             counts = np.empty((flat.shape[0], 1 << len(qubits)))
             for chunk in self._chunks(flat.shape[0], _active_qubits(rotated)):
@@ -443,7 +329,7 @@ class AerEstimator(BaseEstimatorV2):
             datas = self._simulate(
                 self._sim, rotated, flat, chunk, shots=shots, seed_simulator=seed
             )
-            blocks.append(_counts_by_value(group, datas))
+            blocks.append(counts_by_value(group, datas))
         all_values = np.unique(np.concatenate([v for _, v in blocks]))
         counts = np.zeros((flat.shape[0], len(all_values)))
         row = 0
@@ -460,51 +346,3 @@ def _active_qubits(circuit: QuantumCircuit) -> int:
     these.
     """
     return len({q for inst in circuit.data for q in inst.qubits})
-
-
-def _two_valued(group: _ShotGroup) -> tuple[float, float] | None:
-    """(low, high) per-shot values if the group is one Pauli string or one projector term."""
-    if len(group.terms) != 1:
-        return None
-    label, _, c = group.terms[0]
-    if set(label) <= set("XYZ"):
-        lo, hi = -abs(c), abs(c)
-    elif set(label) <= set("01"):
-        lo, hi = min(0.0, c), max(0.0, c)
-    else:
-        return None
-    return (lo, hi) if hi > lo else None
-
-
-def _counts_by_value(
-    group: _ShotGroup, datas: list[Any]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Aer counts (hex outcome keys) -> counts per distinct observable value, per binding."""
-    keys: list[int] = []
-    counts: list[int] = []
-    owner: list[int] = []
-    for b, d in enumerate(datas):
-        for k, c in d["counts"].items():
-            keys.append(int(k, 16))
-            counts.append(c)
-            owner.append(b)
-    f = _outcome_values(group, np.array(keys, dtype=np.int64))
-    values, col = np.unique(f, return_inverse=True)
-    out = np.zeros((len(datas), len(values)))
-    np.add.at(out, (np.array(owner), col), np.array(counts, dtype=float))
-    return out, values
-
-
-def _moments(
-    counts: NDArray[np.float64], values: NDArray[np.float64], shots: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean and variance-of-the-mean per binding from counts of per-shot values."""
-    total = counts.sum(axis=1)
-    if np.any(total != shots):
-        raise RuntimeError(f"sampled {total.min()}..{total.max()} shots, expected {shots}")
-    mean = counts @ values / shots
-    if shots < 2:
-        return mean, np.full(len(mean), np.nan)
-    # Unbiased single-shot variance s^2, then the variance of the mean s^2 / N.
-    s_sq = np.maximum(counts @ values**2 - shots * mean**2, 0.0) / (shots - 1)
-    return mean, s_sq / shots

@@ -1,8 +1,10 @@
-"""Job stores: the contract, an SQLite default and an in-memory implementation."""
+"""Job stores: the contract, an SQLite default and an in-memory implementation.
+
+Layer 2, beside the backends: imports :mod:`bp_qiskit.core` (array bytes) only.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .base import (
@@ -19,7 +21,6 @@ from .memory import InMemoryStore
 from .sqlite import SCHEMA_VERSION, SQLiteStore
 
 __all__ = [
-    "DEFAULT_STORE",
     "SCHEMA_VERSION",
     "BaseStore",
     "InMemoryStore",
@@ -34,11 +35,8 @@ __all__ = [
     "redact",
 ]
 
-# The CLI's default --store; BP_QISKIT_STORE overrides it (e.g. one store per project).
-DEFAULT_STORE = os.environ.get("BP_QISKIT_STORE", "bp_qiskit.sqlite")
 
-
-def open_store(path: str | Path = DEFAULT_STORE) -> BaseStore:
+def open_store(path: str | Path) -> BaseStore:
     """Open a store: ``":memory:"`` gives an :class:`InMemoryStore`, anything else SQLite."""
     if str(path) == ":memory:":
         return InMemoryStore()

@@ -29,6 +29,8 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from ..errors import BPQiskitError
+
 __all__ = [
     "BaseStore",
     "JobRecord",
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-class StoreError(Exception):
+class StoreError(BPQiskitError):
     """The store cannot be used (corrupt, locked, from a newer schema, ...)."""
 
 
@@ -88,7 +90,7 @@ class JobRecord:
         study_id: Owning study.
         key: ``n<n>_L<L>_c<index>``, unique within the study.
         num_qubits, num_layers, index, start, stop: The job's identity (see
-            :class:`bp_qiskit.study.JobKey`).
+            :class:`bp_qiskit.execution.jobs.JobKey`).
         rng: The random stream, ``[seed, n, L, index]`` as SeedSequence entropy + spawn key.
         backend: Backend name.
         state: Current state.

@@ -23,7 +23,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from ..arrays import decode_array, encode_array
+from ..core.arrays import decode_array, encode_array
 from ._owner import owner_alive
 from .base import (
     BaseStore,

@@ -36,6 +36,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
 __all__ = [
+    "ANSATZE",
     "GATE_NAMES",
     "CircuitSamples",
     "build_circuit",
@@ -45,6 +46,7 @@ __all__ = [
     "template_values",
 ]
 
+ANSATZE = ("seed", "mcclean", "identity_blocks")
 GATE_NAMES = ("rx", "ry", "rz")
 RX, RY, RZ = 0, 1, 2
 _INITIAL_RY = math.pi / 4

@@ -1,61 +1,44 @@
-"""Presentation: the console table, the semilog variance plot, and the output folder."""
+"""Plots as public functions that return a matplotlib ``Figure``.
+
+The figures are built with the object-oriented API (``matplotlib.figure.Figure``), never
+through ``pyplot``: a library must not switch a notebook user's plotting backend or leave
+figures open in pyplot's global registry. In a notebook, the returned figure displays
+itself; ``path`` also writes it as a PNG without version metadata, so files are stable.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
-from .results import StudyResult, write_npz
+from ..core.planning import predicted_rel_error, seed_circuit_model
+from ..results import BudgetResult, StudyResult
 
-__all__ = ["format_table", "plot_variance", "write_outputs"]
-
-
-def format_table(result: StudyResult) -> str:
-    """A fixed-width table of the cells and the fit, as printed by ``bp-qiskit run``."""
-    shots = any(c.shots for c in result.cells)
-    head = (
-        f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
-    )
-    if shots:
-        head += f" {'floor':>10} {'resolved':>8}"
-    lines = [head, "-" * len(head)]
-    for c in result.cells:
-        row = (
-            f"{c.num_qubits:>3} {c.num_layers:>4} {c.samples:>8} {c.shots_executed:>7} "
-            f"{c.grad_mean:>11.3e} {c.grad_var:>11.4e} {c.grad_var_se:>10.2e}"
-        )
-        if shots:
-            row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
-        lines.append(row)
-    if result.fit is not None:
-        f = result.fit
-        lines.append(
-            f"fit over n={list(f.points)}: log Var = ({f.slope:.4f} +/- {f.slope_se:.4f}) n "
-            f"+ {f.intercept:.3f}"
-        )
-    else:
-        lines.append("fit: fewer than 2 resolved cells, no fit")
-    return "\n".join(lines)
+__all__ = ["plot_budget", "plot_comparison", "plot_variance"]
 
 
-def plot_variance(result: StudyResult, path: Path) -> None:
+def _save(fig: Figure, path: Path | None) -> Figure:
+    fig.tight_layout()
+    if path is not None:
+        # No "Software" metadata: the PNG holds no version string that changes.
+        fig.savefig(path, dpi=120, metadata={"Software": None})
+    return fig
+
+
+def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
     """Semilog plot of Var[grad] against n with error bars, the fit and the shot-noise floor."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
     cells = result.cells
     n = np.array([c.num_qubits for c in cells], dtype=float)
     var = np.array([c.grad_var for c in cells])
     se = np.array([c.grad_var_se for c in cells])
     resolved = np.array([c.resolved for c in cells])
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
     pos = resolved & (var > 0)
     # Clip the lower error bar at the axis: a log axis cannot show var - se <= 0.
     lower = np.minimum(se, var * (1 - 1e-3))
@@ -116,21 +99,13 @@ def plot_variance(result: StudyResult, path: Path) -> None:
     ax.set_title(f"{name}: {result.spec.get('circuit', {}).get('ansatz', '?')} ansatz, {obs} cost")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    # A fixed "Software" metadata keeps the PNG free of version strings that change.
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    return _save(fig, path)
 
 
-def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path) -> None:
+def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:
     """Variance curves of the same study on several backends (e.g. noiseless vs device noise)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
     for i, (name, result) in enumerate(results):
         cells = [c for c in result.cells if c.grad_var > 0]
         label = name
@@ -153,18 +128,38 @@ def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path) -> N
     ax.set_title(f"{results[0][1].spec['study']['name']}: backends compared")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    return _save(fig, path)
 
 
-def write_outputs(
-    out_dir: Path, result: StudyResult, arrays: dict[str, NDArray[Any]]
-) -> Sequence[Path]:
-    """Write ``results.json``, ``samples.npz`` and ``variance.png`` into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "results.json", out_dir / "samples.npz", out_dir / "variance.png"]
-    paths[0].write_text(result.to_json(), encoding="utf-8")
-    write_npz(paths[1], arrays)
-    plot_variance(result, paths[2])
-    return paths
+def plot_budget(result: BudgetResult, path: Path | None = None) -> Figure:
+    """Achieved relative error against N at fixed budget, with the predicted curve."""
+    total = int(result.spec["budget"]["total_shots"])
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
+    for i, n in enumerate(sorted({p.num_qubits for p in result.points})):
+        pts = [p for p in result.points if p.num_qubits == n]
+        xs = np.array([p.shots for p in pts])
+        ax.errorbar(
+            xs,
+            [p.achieved_rel_error for p in pts],
+            yerr=[p.achieved_rel_error_se for p in pts],
+            fmt="o",
+            color=f"C{i}",
+            capsize=3,
+            label=f"n={n} achieved",
+        )
+        model = seed_circuit_model(n)
+        grid = np.geomspace(xs.min() * 0.8, xs.max() * 1.25, 100)
+        pred = [predicted_rel_error(model, max(2, int(total // (2 * g))), g) for g in grid]
+        ax.plot(grid, pred, "-", color=f"C{i}", alpha=0.7, label=f"n={n} predicted")
+        ax.axvline(math.sqrt(2 * model.Q / model.alpha), color=f"C{i}", ls=":", alpha=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("shots per shifted point N (S = budget / 2N circuits)")
+    ax.set_ylabel("relative error of corrected Var[grad]")
+    ax.set_title(f"fixed budget {total} shots; dotted: planner's optimal N")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)

@@ -11,23 +11,27 @@ letters per term, so it refuses above :data:`MAX_EXPANSION_TERMS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Protocol
 
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
-from .spec import ObservableSpec
-
 __all__ = [
     "MAX_EXPANSION_TERMS",
+    "OBSERVABLES",
+    "ObservableLike",
     "global_projector",
     "is_diagonal",
     "local_cost",
     "make_observable",
+    "parse_pauli_term",
     "pauli_sum",
     "to_pauli_op",
     "zz",
 ]
 
+OBSERVABLES = ("global", "zz", "local", "pauli")
 MAX_EXPANSION_TERMS = 1 << 16
 _DIAGONAL_LETTERS = frozenset("Z01")
 
@@ -50,13 +54,32 @@ def local_cost(num_qubits: int) -> SparseObservable:
     return SparseObservable.from_sparse_list(terms, num_qubits)
 
 
+def parse_pauli_term(label: str) -> list[tuple[str, int]]:
+    """Parse ``"Z0 Z1"`` into ``[("Z", 0), ("Z", 1)]``.
+
+    Raises:
+        ValueError: for a token that is not a letter I/X/Y/Z and a qubit index, or a qubit
+            named twice.
+    """
+    out: list[tuple[str, int]] = []
+    for tok in label.split():
+        m = re.fullmatch(r"([IXYZ])(\d+)", tok)
+        if not m:
+            raise ValueError(f"{label!r}: tokens like 'Z0', 'X3' separated by spaces")
+        out.append((m.group(1), int(m.group(2))))
+    qubits = [q for _, q in out]
+    if len(set(qubits)) != len(qubits):
+        raise ValueError(f"{label!r}: each qubit at most once per term")
+    return out
+
+
 def pauli_sum(terms: Sequence[str], coeffs: Sequence[float], num_qubits: int) -> SparseObservable:
     """Return sum_k coeffs[k] * P_k from sparse labels like ``"Z0 Z1"``."""
     if len(terms) != len(coeffs):
         raise ValueError(f"coeffs: expected {len(terms)} numbers, got {len(coeffs)}")
     sparse = []
     for label, c in zip(terms, coeffs, strict=True):
-        toks = ObservableSpec.parse_term(label)
+        toks = parse_pauli_term(label)
         if any(q >= num_qubits for _, q in toks):
             raise ValueError(f"terms: {label!r} acts outside {num_qubits} qubits")
         paulis = "".join(p for p, _ in toks)
@@ -64,7 +87,18 @@ def pauli_sum(terms: Sequence[str], coeffs: Sequence[float], num_qubits: int) ->
     return SparseObservable.from_sparse_list(sparse, num_qubits)
 
 
-def make_observable(spec: ObservableSpec, num_qubits: int) -> SparseObservable:
+class ObservableLike(Protocol):
+    """What :func:`make_observable` reads: the ``[observable]`` section has these fields.
+
+    A protocol rather than the spec class itself, so the maths layer never imports specs.
+    """
+
+    kind: str
+    terms: Sequence[str]
+    coeffs: Sequence[float]
+
+
+def make_observable(spec: ObservableLike, num_qubits: int) -> SparseObservable:
     """Build the observable a spec asks for at ``num_qubits``."""
     if spec.kind == "global":
         return global_projector(num_qubits)

@@ -5,19 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .backends.runtime import (
-    DEFAULT_OPTIMIZATION_LEVEL,
-    IsaTranspiler,
-    fake_backend,
-    parse_backend_name,
-)
-from .circuits import template_circuit
-from .gradients import parameter_indices
-from .planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, qpu_seconds
-from .spec import StudySpec
-from .study import plan_cells, plan_jobs
+from ..backends import parse_backend_name
+from ..backends.devices import fake_backend
+from ..backends.isa import IsaTranspiler
+from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
+from ..core.circuits import template_circuit
+from ..core.gradients import parameter_indices
+from ..core.planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, qpu_seconds
+from ..spec import StudySpec
+from .jobs import plan_cells, plan_jobs
 
-__all__ = ["CellCost", "dry_run", "format_dry_run"]
+__all__ = ["CellCost", "dry_run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,27 +88,3 @@ def dry_run(
             )
         )
     return out
-
-
-def format_dry_run(spec: StudySpec, costs: list[CellCost]) -> str:
-    """The table printed by ``bp-qiskit run --dry-run``."""
-    head = (
-        f"{'n':>3} {'L':>4} {'depth':>6} {'2q gates':>8} {'PUBs':>5} {'bindings':>9} "
-        f"{'shots':>11} {'QPU s':>9}"
-    )
-    lines = [
-        f"dry run of {spec.study.name} on {spec.backend.name}: nothing is submitted",
-        head,
-        "-" * len(head),
-    ]
-    for c in costs:
-        lines.append(
-            f"{c.num_qubits:>3} {c.num_layers:>4} {c.depth:>6} {c.two_qubit_gates:>8} "
-            f"{c.pubs:>5} {c.bindings:>9} {c.total_shots:>11} {c.qpu_seconds:>9.1f}"
-        )
-    total_s = sum(c.qpu_seconds for c in costs)
-    lines.append(
-        f"total: {sum(c.pubs for c in costs)} PUBs, "
-        f"{sum(c.total_shots for c in costs)} shots, about {total_s:.0f} QPU seconds"
-    )
-    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""The in-process backends: ``aer``, ``aer:<device>``, ``statevector``, ``aer_estimator``.
+
+Each factory has the registry's signature ``(name, device, options, tags, service)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .estimator import EstimatorBackend
+from .protocol import Capabilities
+
+__all__ = [
+    "AER",
+    "AER_DEVICE",
+    "EXACT_ONLY",
+    "aer_backend",
+    "aer_device_backend",
+    "aer_estimator_backend",
+    "statevector_backend",
+]
+
+AER = Capabilities(exact=True, shots=True, native_projectors=True, parallel=True)
+AER_DEVICE = AER
+EXACT_ONLY = Capabilities(exact=True, shots=False, parallel=True)
+
+
+def aer_backend(
+    name: str, device: str, options: Mapping[str, Any], tags: Sequence[str], service: Any
+) -> EstimatorBackend:
+    """bp_qiskit's batched :class:`~bp_qiskit.backends.aer.AerEstimator`."""
+    from .aer import AerEstimator
+
+    return EstimatorBackend(lambda seed: AerEstimator(seed=seed), name=name, capabilities=AER)
+
+
+def aer_device_backend(
+    name: str, device: str, options: Mapping[str, Any], tags: Sequence[str], service: Any
+) -> EstimatorBackend:
+    """Aer with a fake device's noise model and gate set, on ISA circuits."""
+    from qiskit_aer import AerSimulator
+
+    from .aer import AerEstimator
+    from .devices import fake_backend
+    from .isa import IsaTranspiler
+    from .options import DEFAULT_OPTIMIZATION_LEVEL
+
+    fake = fake_backend(device)
+    # Density matrix: exact noisy expectations, and the exact noisy outcome distribution for
+    # shots. Runtime parameter binding is off: ISA circuits carry parameter expressions
+    # (rz(theta + pi)), which Aer can only bind before the run.
+    sim = AerSimulator.from_backend(fake, method="density_matrix")
+    level = dict(options).get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
+    return EstimatorBackend(
+        lambda seed: AerEstimator(seed=seed, simulator=sim),
+        name=name,
+        capabilities=AER_DEVICE,
+        transpiler=IsaTranspiler(fake, level),
+    )
+
+
+def statevector_backend(
+    name: str, device: str, options: Mapping[str, Any], tags: Sequence[str], service: Any
+) -> EstimatorBackend:
+    """Qiskit's reference ``StatevectorEstimator`` (exact only)."""
+    from qiskit.primitives import StatevectorEstimator
+
+    return EstimatorBackend(
+        lambda seed: StatevectorEstimator(seed=seed), name=name, capabilities=EXACT_ONLY
+    )
+
+
+def aer_estimator_backend(
+    name: str, device: str, options: Mapping[str, Any], tags: Sequence[str], service: Any
+) -> EstimatorBackend:
+    """qiskit-aer's own ``EstimatorV2``: exact only, because its precision adds Gaussian noise."""
+    from qiskit_aer.primitives import EstimatorV2
+
+    opts = {"backend_options": {"runtime_parameter_bind_enable": True}}
+    return EstimatorBackend(
+        lambda seed: EstimatorV2(options=opts), name=name, capabilities=EXACT_ONLY
+    )

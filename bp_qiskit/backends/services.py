@@ -1,0 +1,108 @@
+"""Where runtime jobs are submitted: local testing mode, or IBM Quantum through an account.
+
+The surface bp_qiskit uses is small (:class:`RuntimeService`): ``backend(name)``,
+``submit(...)`` and ``job(job_id)``; a job offers ``job_id()``, ``status()`` (a string
+remotely, a ``JobStatus`` locally), ``result()`` and ``cancel()``. The stand-in service in
+:mod:`bp_qiskit.testing.standin` implements just this surface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .devices import fake_backend
+from .protocol import BackendNameError, NotAttachableError
+
+__all__ = ["IBMService", "LocalService", "RuntimeJob", "RuntimeService"]
+
+
+class RuntimeJob(Protocol):
+    """The surface of a runtime job that bp_qiskit uses."""
+
+    def job_id(self) -> str: ...  # noqa: D102
+    def status(self) -> Any: ...  # noqa: D102
+    def result(self) -> Any: ...  # noqa: D102
+    def cancel(self) -> Any: ...  # noqa: D102
+
+
+class RuntimeService(Protocol):
+    """The surface of a runtime service that bp_qiskit uses."""
+
+    remote: bool
+
+    def backend(self, name: str) -> Any: ...  # noqa: D102
+    def submit(  # noqa: D102
+        self, backend: Any, pubs: list[Any], options: dict[str, Any], mode: str
+    ) -> RuntimeJob: ...
+    def job(self, job_id: str) -> RuntimeJob: ...  # noqa: D102
+    def close(self) -> None: ...  # noqa: D102
+
+
+class _ModeMixin:
+    """Opens one Batch (or Session) per service and reuses it for every job of a run."""
+
+    _mode_obj: Any = None
+
+    def _mode(self, backend: Any, mode: str) -> Any:
+        if mode == "job":
+            return backend
+        if self._mode_obj is None:
+            from qiskit_ibm_runtime import Batch, Session
+
+            self._mode_obj = (Batch if mode == "batch" else Session)(backend=backend)
+        return self._mode_obj
+
+    def submit(self, backend: Any, pubs: list[Any], options: dict[str, Any], mode: str) -> Any:
+        """Run the PUBs with the (non-deprecated) executor-based runtime estimator."""
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        return Estimator(mode=self._mode(backend, mode), options=options).run(pubs)
+
+    def close(self) -> None:
+        """Close the batch or session, if one was opened."""
+        if self._mode_obj is not None:
+            self._mode_obj.close()
+            self._mode_obj = None
+
+
+class LocalService(_ModeMixin):
+    """Local testing mode: fake backends, nothing leaves the machine; no re-attachment."""
+
+    remote = False
+
+    def backend(self, name: str) -> Any:
+        """The fake backend for a device name."""
+        return fake_backend(name)
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """Local jobs live in their process only."""
+        raise NotAttachableError(f"local job {job_id} cannot be re-attached")
+
+
+class IBMService(_ModeMixin):
+    """``QiskitRuntimeService`` with credentials from its own saved accounts or env variables.
+
+    bp_qiskit never reads, writes or logs a token: it only calls ``QiskitRuntimeService()``.
+    """
+
+    remote = True
+
+    def __init__(self) -> None:
+        from qiskit_ibm_runtime import QiskitRuntimeService
+
+        try:
+            self._service = QiskitRuntimeService()
+        except Exception as exc:
+            raise BackendNameError(
+                "backend: no usable IBM Quantum account (" + type(exc).__name__ + "); save one "
+                "with QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN and "
+                "QISKIT_IBM_INSTANCE"
+            ) from None
+
+    def backend(self, name: str) -> Any:
+        """The named QPU."""
+        return self._service.backend(name)
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """Re-attach to a remote job by id."""
+        return self._service.job(job_id)

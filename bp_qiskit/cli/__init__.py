@@ -1,0 +1,75 @@
+"""The ``bp-qiskit`` command line: one :class:`~bp_qiskit.cli.base.Command` per sub-command.
+
+Layer 7, the top: it may import anything below, and nothing imports it. Expected failures
+(bad spec, bad option, unknown study) become a one-line ``error: ...`` on stderr with exit
+code 2; a study whose jobs still fail after their retries exits with 1; Ctrl-C with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .._version import __version__
+from ..errors import BPQiskitError, StudyFailedError
+from .base import Command, CommandContext, parents
+from .planning import BudgetCommand, DevicesCommand
+from .run import RunCommand
+from .studies import ExportCommand, ListCommand, ReportCommand, ResumeCommand, StatusCommand
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS: tuple[Command, ...] = (
+    RunCommand(),
+    StatusCommand(),
+    ResumeCommand(),
+    ReportCommand(),
+    ExportCommand(),
+    ListCommand(),
+    DevicesCommand(),
+    BudgetCommand(),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands."""
+    p = argparse.ArgumentParser(
+        prog="bp-qiskit", description="Measure barren plateaus with Qiskit Estimator V2."
+    )
+    p.add_argument("--version", action="version", version=f"bp-qiskit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    shared = parents()
+    for cmd in COMMANDS:
+        sp = sub.add_parser(cmd.name, help=cmd.help, parents=[shared[name] for name in cmd.parents])
+        cmd.add_arguments(sp)
+        sp.set_defaults(command_obj=cmd)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
+    """Entry point of the ``bp-qiskit`` console script.
+
+    Args:
+        argv: The arguments (default ``sys.argv[1:]``).
+        service: A runtime service for ``fake:``/``ibm:`` backends instead of the real one;
+            tests pass the stand-in of :mod:`bp_qiskit.testing.standin`.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.command_obj.run(args, CommandContext(service=service)))
+    except StudyFailedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (BPQiskitError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

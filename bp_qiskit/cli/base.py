@@ -1,0 +1,167 @@
+"""What every command shares: the command class, parent parsers for shared flags, the store.
+
+Each command is one :class:`Command` subclass in its own module (optuna's CLI shape):
+``add_arguments`` declares its flags, ``run`` does the work and returns the exit code.
+Expected failures raise :class:`~bp_qiskit.errors.BPQiskitError` (or ``ValueError``) and
+become one ``error: ...`` line with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import UsageError
+from ..execution import collect, run_stored
+from ..report import format_table, write_outputs
+from ..report.tables import format_adaptive, format_budget
+from ..results import StudyOutcome
+from ..store import BaseStore, open_store
+
+__all__ = [
+    "Command",
+    "CommandContext",
+    "default_store",
+    "existing_store",
+    "finish_study",
+    "parents",
+    "positive_int",
+    "print_outcome",
+]
+
+STORE_ENV = "BP_QISKIT_STORE"
+
+
+def default_store() -> str:
+    """The store path when ``--store`` is not given: ``$BP_QISKIT_STORE`` or the local file.
+
+    Read when a command runs, not at import, so a changed environment is honoured.
+    """
+    return os.environ.get(STORE_ENV, "bp_qiskit.sqlite")
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandContext:
+    """What a command may be given besides its flags (tests pass a stand-in service).
+
+    Attributes:
+        service: The runtime service for ``fake:``/``ibm:`` backends; None: the real one.
+    """
+
+    service: Any = None
+
+
+class Command(abc.ABC):
+    """One sub-command."""
+
+    name: ClassVar[str]
+    help: ClassVar[str]
+    parents: ClassVar[tuple[str, ...]] = ()
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027
+        """Declare the command's own flags (shared ones come from ``parents``)."""
+
+    @abc.abstractmethod
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Do the work; return the exit code."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}; allowed: an integer >= 1")
+    return value
+
+
+def _parent(*add: tuple[tuple[str, ...], dict[str, Any]]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    for flags, kw in add:
+        p.add_argument(*flags, **kw)
+    return p
+
+
+def parents() -> dict[str, argparse.ArgumentParser]:
+    """Shared flags by name, declared once."""
+    return {
+        "store": _parent(
+            (("--store",), {"help": f"job store (default ${STORE_ENV} or bp_qiskit.sqlite)"})
+        ),
+        "study": _parent((("study",), {"help": "study id, id prefix or name"})),
+        "out": _parent((("--out",), {"help": "output folder (default results/<study name>/)"})),
+        "progress": _parent(
+            (("--no-progress",), {"action": "store_true", "help": "hide the progress bar"})
+        ),
+        "workers": _parent(
+            (
+                ("--workers",),
+                {
+                    "type": positive_int,
+                    "default": 1,
+                    "help": "worker processes for local simulation (default 1)",
+                },
+            )
+        ),
+        "json": _parent((("--json",), {"action": "store_true", "help": "print JSON"})),
+    }
+
+
+def existing_store(path: str | None) -> BaseStore:
+    """Open a store that must exist: reading commands never create an empty one."""
+    path = path or default_store()
+    if path != ":memory:" and not Path(path).exists():
+        raise UsageError(f"--store: no store at {path} (run a study first, or pass --store PATH)")
+    return open_store(path)
+
+
+def default_out(store: BaseStore, study_id: str, out: str | None) -> Path:
+    """``--out``, or ``results/<study name>/``."""
+    return Path(out) if out else Path("results") / store.get_study(study_id).name
+
+
+def print_outcome(outcome: StudyOutcome, out: Path) -> int:
+    """Write the outcome's files, print its tables and where they went."""
+    paths = write_outputs(out, outcome)
+    if outcome.result is not None:
+        print(format_table(outcome.result))
+    if outcome.adaptive:
+        print(format_adaptive(outcome.adaptive))
+    if outcome.budget is not None:
+        print(format_budget(outcome.budget))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    print(f"study {outcome.study_id}")
+    return 0
+
+
+def finish_study(
+    store: BaseStore,
+    study_id: str,
+    out: Path,
+    args: argparse.Namespace,
+    ctx: CommandContext,
+) -> int:
+    """Run what is left of a study of any kind, then write and print its outputs."""
+    workers = getattr(args, "workers", 1)
+    try:
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: Aer's thread pools do not survive a fork.
+            mp = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=mp) as pool:
+                run_stored(store, study_id, executor=pool, progress=not args.no_progress)
+        else:
+            run_stored(store, study_id, service=ctx.service, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",
+            file=sys.stderr,
+        )
+        return 130
+    return print_outcome(collect(store, study_id), out)

@@ -1,0 +1,182 @@
+"""``bp-qiskit run SPEC``: create a study from a spec file, run it, write its outputs."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..backends import BACKEND_FORMS, BackendNameError, parse_backend_name
+from ..backends.devices import fake_backend
+from ..errors import SpecError, UsageError
+from ..execution import create_study, kind_of
+from ..execution.dryrun import dry_run
+from ..report import plot_comparison
+from ..report.tables import format_dry_run
+from ..results import StudyResult
+from ..spec import StudySpec, load_spec, parse_qubits
+from ..store import BaseStore, open_store
+from .base import Command, CommandContext, default_store, finish_study
+
+__all__ = ["RunCommand"]
+
+
+def _layers(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def spec_from_args(args: argparse.Namespace) -> StudySpec:
+    """The spec file with the command-line overrides applied."""
+    spec = load_spec(args.spec)
+    qubits = list(parse_qubits("--qubits", args.qubits)) if args.qubits else None
+    spec = spec.with_overrides(
+        **{
+            "sampling.samples": args.samples,
+            "sampling.shots": args.shots,
+            "circuit.qubits": qubits,
+            "circuit.layers": args.layers,
+            "study.seed": args.seed,
+            "backend.name": args.backend,
+        }
+    )
+    if (args.target_rel_error is None) != (args.max_shots is None):
+        raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
+    if args.target_rel_error is None:
+        return spec
+    try:
+        return spec.with_overrides(
+            **{
+                "adaptive.target_rel_error": args.target_rel_error,
+                "adaptive.max_shots": args.max_shots,
+            }
+        )
+    except SpecError as exc:  # name the flag the user typed, not the spec field
+        msg = str(exc)
+        for field in ("target_rel_error", "max_shots"):
+            msg = msg.replace(f"adaptive.{field}", "--" + field.replace("_", "-"))
+        raise SpecError(msg) from None
+
+
+def hardware_target(spec: StudySpec, service: Any) -> Any:
+    """The real backend for ``ibm:`` (needs an account), else None (the dry run uses the fake)."""
+    kind, device = parse_backend_name(spec.backend.name)
+    if kind != "ibm":
+        return None
+    from ..backends.services import IBMService
+
+    try:
+        return (service or IBMService()).backend(device)
+    except BackendNameError:
+        try:
+            return fake_backend(device.removeprefix("ibm_"))
+        except BackendNameError:
+            raise UsageError(
+                f"--dry-run: cannot reach {device} without an IBM Quantum account, and there is "
+                "no fake backend of that name; try --backend fake:<device>"
+            ) from None
+
+
+def confirm_cost(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
+    """Real QPU time costs money: above the threshold, ask (or require --yes)."""
+    seconds = sum(c.qpu_seconds for c in dry_run(spec, target=hardware_target(spec, service)))
+    if args.yes or seconds <= args.confirm_above:
+        return
+    question = (
+        f"{spec.backend.name}: about {seconds:.0f} QPU seconds "
+        f"(> {args.confirm_above:.0f}). Submit? [y/N] "
+    )
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.split(' Submit')[0]}; pass --yes to submit without asking")
+    if input(question).strip().lower() not in ("y", "yes"):
+        raise UsageError("cancelled; nothing was submitted")
+
+
+class RunCommand(Command):
+    """Run a study spec (TOML) of any kind."""
+
+    name = "run"
+    help = "run a study spec (TOML)"
+    parents = ("store", "out", "progress", "workers")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The spec and its overrides."""
+        parser.add_argument("spec", help="path to a study spec, e.g. jobs/seed_tutorial.toml")
+        parser.add_argument("--samples", type=int, help="random circuits per cell")
+        parser.add_argument("--qubits", help="qubit counts, e.g. 2-6 or 2,4,8")
+        parser.add_argument("--layers", type=_layers, help="layers L, or e.g. 4n")
+        parser.add_argument("--seed", type=int, help="study seed")
+        parser.add_argument("--shots", type=int, help="shots per shifted value (0 = exact)")
+        parser.add_argument("--backend", help=f"one of: {', '.join(BACKEND_FORMS)}")
+        parser.add_argument(
+            "--target-rel-error",
+            type=float,
+            help="adaptive: add circuits and shots until this relative error",
+        )
+        parser.add_argument("--max-shots", type=int, help="adaptive: shot budget per cell")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print ISA depth, 2q gates, PUBs, bindings, shots and QPU time; submit nothing",
+        )
+        parser.add_argument(
+            "--yes", action="store_true", help="submit to a real QPU without asking"
+        )
+        parser.add_argument(
+            "--confirm-above",
+            type=float,
+            default=600.0,
+            help="ask before real-QPU runs estimated above this many seconds (default 600)",
+        )
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Create the study, run it, write its outputs (and the comparison plot)."""
+        spec = spec_from_args(args)
+        out = Path(args.out) if args.out else Path("results") / spec.study.name
+        if args.dry_run:
+            print(format_dry_run(spec, dry_run(spec, target=hardware_target(spec, ctx.service))))
+            return 0
+        if spec.backend.kind == "ibm":
+            from ..backends.services import IBMService
+
+            # No account: one clear sentence, before anything is stored.
+            service = ctx.service or IBMService()
+            ctx = dataclasses.replace(ctx, service=service)
+            if kind_of(spec).name == "plain":
+                confirm_cost(spec, args, service)
+        with open_store(args.store or default_store()) as store:
+            code = self._recorded(store, spec, out, args, ctx)
+            if code or not spec.backend.compare:
+                return code
+            results = [(spec.backend.name, self._summary(out))]
+            for name in spec.backend.compare:
+                other = dataclasses.replace(
+                    spec, backend=dataclasses.replace(spec.backend, name=name, compare=())
+                )
+                sub_out = out / name.replace(":", "_")
+                code = self._recorded(store, other, sub_out, args, ctx)
+                if code:
+                    return code
+                results.append((name, self._summary(sub_out)))
+            plot_comparison(results, out / "comparison.png")
+            print(f"wrote {out / 'comparison.png'}")
+            return 0
+
+    @staticmethod
+    def _summary(out: Path) -> StudyResult:
+        return StudyResult.from_json((out / "results.json").read_text(encoding="utf-8"))
+
+    @staticmethod
+    def _recorded(
+        store: BaseStore,
+        spec: StudySpec,
+        out: Path,
+        args: argparse.Namespace,
+        ctx: CommandContext,
+    ) -> int:
+        study_id = create_study(store, spec)
+        # Printed before running, so the id is known even if the run is interrupted.
+        where = args.store or default_store()
+        print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {where}", flush=True)
+        return finish_study(store, study_id, out, args, ctx)

@@ -1,0 +1,180 @@
+"""Commands on stored studies: ``resume``, ``report``, ``export``, ``list``, ``status``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..execution import collect, study_kind, study_progress, study_spec, study_state
+from ..report import export_csv, export_json
+from ..report.tables import format_status, format_studies
+from ..spec import StudySpec
+from ..store import BaseStore, JobRecord, JobState, StudyRecord
+from .base import (
+    Command,
+    CommandContext,
+    default_out,
+    existing_store,
+    finish_study,
+    print_outcome,
+)
+
+__all__ = ["ExportCommand", "ListCommand", "ReportCommand", "ResumeCommand", "StatusCommand"]
+
+
+class ResumeCommand(Command):
+    """Finish what is not finished in a stored study, of any kind."""
+
+    name = "resume"
+    help = "finish the unfinished jobs of a study"
+    parents = ("study", "store", "out", "progress", "workers")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Run the rest, then write the outputs."""
+        with existing_store(args.store) as store:
+            study_id = store.get_study(args.study).id
+            out = default_out(store, study_id, args.out)
+            return finish_study(store, study_id, out, args, ctx)
+
+
+class ReportCommand(Command):
+    """Write a finished study's outputs from the store, running nothing."""
+
+    name = "report"
+    help = "write results from the store without running"
+    parents = ("study", "store", "out")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Collect and write."""
+        with existing_store(args.store) as store:
+            study_id = store.get_study(args.study).id
+            return print_outcome(collect(store, study_id), default_out(store, study_id, args.out))
+
+
+class ExportCommand(Command):
+    """A finished study as CSV rows or as JSON."""
+
+    name = "export"
+    help = "export a finished study as CSV or JSON"
+    parents = ("study", "store")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Format and destination."""
+        parser.add_argument("--format", choices=["csv", "json"], required=True)
+        parser.add_argument("--out", help="file to write (default: standard output)")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Collect, then write the export."""
+        with existing_store(args.store) as store:
+            outcome = collect(store, store.get_study(args.study).id)
+        write = export_json if args.format == "json" else export_csv
+        if not args.out:
+            write(outcome, sys.stdout)
+            return 0
+        with open(args.out, "w", encoding="utf-8", newline="") as stream:
+            write(outcome, stream)
+        return 0
+
+
+def study_summary(store: BaseStore, study: StudyRecord) -> dict[str, Any]:
+    """One study as plain data: kind, backend, state and jobs by state."""
+    jobs = store.get_jobs(study.id)
+    by_state: dict[str, int] = {}
+    for j in jobs:
+        by_state[j.state.value] = by_state.get(j.state.value, 0) + 1
+    spec = StudySpec.from_dict(study.spec)
+    return {
+        "id": study.id,
+        "name": study.name,
+        "kind": study_kind(store, study.id).name,
+        "backend": spec.backend.name,
+        "shots": spec.sampling.shots,
+        "state": study_state(jobs, study.owner),
+        "created_at": study.created_at,
+        "version": study.version,
+        "seed": study.seed,
+        "jobs": by_state,
+        "jobs_total": len(jobs),
+    }
+
+
+class ListCommand(Command):
+    """The studies in the store."""
+
+    name = "list"
+    help = "list the studies in the store"
+    parents = ("store", "json")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """One line (or JSON object) per study."""
+        with existing_store(args.store) as store:
+            rows = [study_summary(store, s) for s in store.list_studies()]
+        print(json.dumps(rows, indent=2) if args.json else format_studies(rows))
+        return 0
+
+
+def remote_states(spec: StudySpec, jobs: Sequence[JobRecord], service: Any) -> list[dict[str, Any]]:
+    """Queue state of submitted, unfinished remote jobs ('unknown' without an account)."""
+    pending = [j for j in jobs if j.remote_job_id and not j.state.is_finished()]
+    if not pending or spec.backend.kind != "ibm":
+        return []
+    from ..backends.runtime import normalize_status
+    from ..backends.services import IBMService
+
+    if service is None:
+        try:
+            service = IBMService()
+        except Exception:  # no account here: say so per job rather than fail `status`
+            service = None
+    out = []
+    for j in pending:
+        state = "unknown (no IBM Quantum account)"
+        if service is not None:
+            try:
+                state = normalize_status(service.job(j.remote_job_id).status())
+            except Exception as exc:  # a network hiccup must not break `status`
+                state = f"unknown ({type(exc).__name__})"
+        out.append({"key": j.key, "remote_job_id": j.remote_job_id, "queue_state": state})
+    return out
+
+
+class StatusCommand(Command):
+    """Studies, their jobs by state, shots used and the current variance per cell."""
+
+    name = "status"
+    help = "studies, jobs by state, current estimates"
+    parents = ("store", "json")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """An optional study."""
+        parser.add_argument("study", nargs="?", help="study id, id prefix or name (default: all)")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Summaries with per-cell progress, failures and remote queue states."""
+        with existing_store(args.store) as store:
+            studies = [store.get_study(args.study)] if args.study else store.list_studies()
+            report = []
+            for study in studies:
+                summary = study_summary(store, study)
+                cells = study_progress(store, study.id)
+                jobs = store.get_jobs(study.id)
+                summary["shots_used"] = sum(c.shots_used for c in cells)
+                summary["qpu_seconds_used"] = sum(j.usage_seconds or 0.0 for j in jobs)
+                summary["cells"] = [dataclasses.asdict(c) for c in cells]
+                summary["failed_jobs"] = [
+                    {"key": j.key, "attempts": j.attempts, "state": j.state.value, "error": j.error}
+                    for j in jobs
+                    if j.state in (JobState.FAILED, JobState.CANCELLED)
+                ]
+                spec = study_spec(store, study.id)
+                summary["remote_jobs"] = remote_states(spec, jobs, ctx.service)
+                report.append(summary)
+        if args.json:
+            print(json.dumps(report if not args.study else report[0], indent=2))
+        else:
+            print("\n".join(format_status(r) for r in report))
+        return 0

@@ -1,0 +1,30 @@
+"""The exceptions bp_qiskit raises on purpose, at the bottom of the import graph.
+
+Every error a user can cause by input (a spec, a flag, a study reference) derives from
+:class:`BPQiskitError`; the command line prints those as one line with exit code 2. Each
+layer's own errors (``StoreError`` in :mod:`bp_qiskit.store`, ``BackendNameError`` in
+:mod:`bp_qiskit.backends`) derive from these, so callers can catch at the level they need.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BPQiskitError", "SpecError", "StudyFailedError", "UsageError"]
+
+
+class BPQiskitError(Exception):
+    """Base class of every exception bp_qiskit raises deliberately."""
+
+
+class SpecError(BPQiskitError, ValueError):
+    """A spec field is missing, has the wrong type or an invalid value.
+
+    The message always names the field as ``section.key`` and the allowed values.
+    """
+
+
+class UsageError(BPQiskitError):
+    """A command-line usage error (a flag, a path, a study reference)."""
+
+
+class StudyFailedError(BPQiskitError, RuntimeError):
+    """Some jobs still failed after their retries; the finished ones are in the store."""

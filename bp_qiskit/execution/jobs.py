@@ -1,0 +1,272 @@
+"""A study's jobs as build -> execute -> combine, and their records in the store.
+
+A *cell* is one point of the sweep (qubit count n, layer count L). A cell's S samples are
+split into *jobs* of ``sampling.chunk`` samples. Every job draws its circuits from its own
+random stream, ``SeedSequence(study.seed, spawn_key=(n, L, chunk_index))``, so a job's
+result depends only on the spec and its identity: not on the order jobs run in, on resuming,
+or on how many workers there are. Adding samples appends jobs and leaves earlier draws alone.
+
+A job is executed as a single PUB: the cell's template circuit, the observable and a
+parameter array of shape (s, K, 2, 3P) holding every sample and both shifts of every
+differentiated parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparseObservable
+
+from ..backends import Backend, Evaluation, ExpectationTask
+from ..backends.protocol import OnSubmit
+from ..core.circuits import CircuitSamples, draw_samples, template_circuit, template_values
+from ..core.gradients import (
+    combine_shifts,
+    parameter_indices,
+    shift_parameters,
+    shot_noise_variance,
+)
+from ..core.observables import make_observable
+from ..results import Cell, CellData
+from ..spec import StudySpec
+from ..store import JobRecord, JobState
+
+__all__ = [
+    "BuiltJob",
+    "JobBuilder",
+    "JobKey",
+    "JobResult",
+    "assemble_cell",
+    "job_key",
+    "job_of",
+    "job_result",
+    "job_seed",
+    "plan_cells",
+    "plan_jobs",
+    "record_for",
+]
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class JobKey:
+    """Identity of one job: a cell and the sample range [start, stop) of chunk ``index``."""
+
+    cell: Cell
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        """Number of samples in the job."""
+        return self.stop - self.start
+
+
+@dataclasses.dataclass(frozen=True)
+class JobResult:
+    """The per-sample data a job produced.
+
+    Attributes:
+        gates: (s, L, n) int8 gate codes.
+        params: (s, L*n) angles.
+        grads: (s, K) gradients.
+        shot_var: (s, K) shot-noise variance of each gradient (0 when exact).
+        shots: Shots executed per expectation value (0 = exact).
+        job_id: The estimator job id.
+        usage_seconds: QPU usage the service reported (None for simulators).
+    """
+
+    gates: NDArray[np.int8]
+    params: NDArray[np.float64]
+    grads: NDArray[np.float64]
+    shot_var: NDArray[np.float64]
+    shots: int
+    job_id: str | None
+    usage_seconds: float | None = None
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """The arrays the store keeps for the job."""
+        return {
+            "gates": self.gates,
+            "params": self.params,
+            "grads": self.grads,
+            "shot_var": self.shot_var,
+        }
+
+
+def plan_cells(spec: StudySpec) -> list[Cell]:
+    """Return the cells of a study, in sweep order."""
+    return [Cell(n, spec.circuit.num_layers(n)) for n in spec.circuit.qubits]
+
+
+def plan_jobs(spec: StudySpec, cells: Iterable[Cell] | None = None) -> list[JobKey]:
+    """Split every cell's samples into chunks."""
+    chunk = spec.sampling.chunk
+    total = spec.sampling.samples
+    jobs = []
+    for cell in cells if cells is not None else plan_cells(spec):
+        for i, start in enumerate(range(0, total, chunk)):
+            jobs.append(JobKey(cell, i, start, min(start + chunk, total)))
+    return jobs
+
+
+def job_seed(spec: StudySpec, job: JobKey) -> np.random.SeedSequence:
+    """The job's random stream: a pure function of the study seed and the job identity."""
+    key = (job.cell.num_qubits, job.cell.num_layers, job.index)
+    return np.random.SeedSequence(spec.study.seed, spawn_key=key)
+
+
+def job_key(job: JobKey) -> str:
+    """The job's key in the store: ``n<n>_L<L>_c<index>``."""
+    return f"n{job.cell.num_qubits}_L{job.cell.num_layers}_c{job.index}"
+
+
+def job_of(rec: JobRecord) -> JobKey:
+    """The job a store record describes."""
+    return JobKey(Cell(rec.num_qubits, rec.num_layers), rec.index, rec.start, rec.stop)
+
+
+def record_for(
+    spec: StudySpec, job: JobKey, shots: int | None = None, *, key: str | None = None
+) -> JobRecord:
+    """The store record of a planned job (PENDING, attempts 0); ``key`` defaults to job_key."""
+    n, layers = job.cell.num_qubits, job.cell.num_layers
+    return JobRecord(
+        study_id="",
+        key=key or job_key(job),
+        num_qubits=n,
+        num_layers=layers,
+        index=job.index,
+        start=job.start,
+        stop=job.stop,
+        rng=(spec.study.seed, n, layers, job.index),
+        backend=spec.backend.name,
+        state=JobState.PENDING,
+        attempts=0,
+        shots_requested=spec.sampling.shots if shots is None else shots,
+        shots_executed=None,
+        remote_job_id=None,
+        error=None,
+        created_at=0.0,
+        started_at=None,
+        finished_at=None,
+    )
+
+
+def job_result(arrays: Mapping[str, NDArray[Any]], rec: JobRecord) -> JobResult:
+    """A stored job's arrays and record as a :class:`JobResult`."""
+    return JobResult(
+        gates=arrays["gates"],
+        params=arrays["params"],
+        grads=arrays["grads"],
+        shot_var=arrays["shot_var"],
+        shots=int(rec.shots_executed or 0),
+        job_id=rec.remote_job_id,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltJob:
+    """A job ready to execute: its circuits, its single task, and its shot-sampling seed."""
+
+    samples: CircuitSamples
+    task: ExpectationTask
+    seed: int
+
+
+class JobBuilder:
+    """Builds, executes and combines the jobs of one study.
+
+    The template circuit and observable of each cell are built once per builder: the cache
+    lives exactly as long as the study run that owns the builder, and a runtime backend's
+    ISA transpiler (which caches by circuit object) then transpiles each cell once.
+    """
+
+    def __init__(self, spec: StudySpec) -> None:
+        self.spec = spec
+        self._cells: dict[Cell, tuple[QuantumCircuit, SparseObservable]] = {}
+
+    def cell_objects(self, cell: Cell) -> tuple[QuantumCircuit, SparseObservable]:
+        """The cell's template circuit and observable."""
+        if cell not in self._cells:
+            circuit = template_circuit(
+                cell.num_qubits, cell.num_layers, ansatz=self.spec.circuit.ansatz
+            )
+            self._cells[cell] = (circuit, make_observable(self.spec.observable, cell.num_qubits))
+        return self._cells[cell]
+
+    def build(self, job: JobKey, *, shots: int | None = None) -> BuiltJob:
+        """Draw the job's circuits from its own stream and lay out every sample and shift."""
+        spec = self.spec
+        circuit_ss, shots_ss = job_seed(spec, job).spawn(2)
+        cell = job.cell
+        samples = draw_samples(
+            np.random.default_rng(circuit_ss),
+            job.size,
+            cell.num_qubits,
+            cell.num_layers,
+            ansatz=spec.circuit.ansatz,
+            angles=spec.circuit.angles,
+        )
+        indices = parameter_indices(spec.gradient.parameter, cell.num_qubits * cell.num_layers)
+        shifted = shift_parameters(samples.params, indices)
+        circuit, observable = self.cell_objects(cell)
+        n_shots = spec.sampling.shots if shots is None else shots
+        task = ExpectationTask(
+            circuit, observable, template_values(samples.gates, shifted), n_shots
+        )
+        return BuiltJob(samples, task, int(shots_ss.generate_state(1)[0]))
+
+    @staticmethod
+    def combine(built: BuiltJob, ev: Evaluation) -> JobResult:
+        """Gradients and their shot-noise variances from the evaluated shifts."""
+        return JobResult(
+            gates=built.samples.gates,
+            params=built.samples.params,
+            grads=combine_shifts(ev.evs),
+            shot_var=shot_noise_variance(ev.stds),
+            shots=ev.shots,
+            job_id=ev.job_id,
+            usage_seconds=ev.usage_seconds,
+        )
+
+    def execute(
+        self,
+        job: JobKey,
+        backend: Backend,
+        *,
+        shots: int | None = None,
+        on_submit: OnSubmit | None = None,
+    ) -> JobResult:
+        """Build the job, evaluate both shifts in one PUB, combine into gradients.
+
+        ``shots`` overrides ``spec.sampling.shots`` (adaptive allocation changes N per round).
+        """
+        built = self.build(job, shots=shots)
+        (ev,) = backend.evaluate([built.task], seed=built.seed, on_submit=on_submit)
+        return self.combine(built, ev)
+
+    def attach(
+        self, job: JobKey, backend: Backend, remote_job_id: str, *, shots: int | None = None
+    ) -> JobResult:
+        """Collect a job submitted earlier by its id; rebuilding it submits nothing."""
+        built = self.build(job, shots=shots)
+        (ev,) = backend.attach(remote_job_id, [built.task])
+        return self.combine(built, ev)
+
+
+def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
+    """Concatenate a cell's job results (given in chunk order)."""
+    return CellData(
+        cell=cell,
+        gates=np.concatenate([r.gates for r in results]),
+        params=np.concatenate([r.params for r in results]),
+        grads=np.concatenate([r.grads for r in results]),
+        shot_var=np.concatenate([r.shot_var for r in results]),
+        shots=min((r.shots for r in results), default=0),
+    )

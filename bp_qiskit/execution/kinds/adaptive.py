@@ -1,0 +1,190 @@
+"""Adaptive allocation: add circuits and shots per cell until a target relative error.
+
+Per cell, starting from a pilot of ``sampling.chunk`` circuits at ``sampling.shots`` shots:
+
+1. estimate the noise model (V, T, alpha, C, Q) from all samples so far
+   (:func:`~bp_qiskit.core.planning.model_from_samples`);
+2. stop if the measured relative standard error of the corrected variance is <= target, or
+   if the cell's shot budget cannot pay for two more circuits;
+3. otherwise ask the planner for the optimal N* and the number of circuits S* it needs, and
+   run a round of min(S* - S, S) new circuits at N* (at most doubling, so a poor early
+   estimate cannot commit the whole budget), then go back to 1.
+
+Every round is a job with its own random stream (the same derivation as plain studies), and
+the decisions depend only on the data, so an adaptive run is reproducible from its seed, and
+a stored study is resumed or collected by *replaying* the decisions over its stored rounds
+(a stored round that disagrees with the replay is an error). The budget ``max_shots`` is per
+cell and counts every executed shot (both shifts). ``fixed_shots`` runs the same loop with N
+held fixed: the baseline of the benchmark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ...core.planning import model_from_samples, optimal_plan
+from ...core.statistics import corrected_variance
+from ...errors import SpecError, StudyFailedError
+from ...results import AdaptiveCell, Cell, CellData, StudyOutcome, build_result
+from ...spec import StudySpec
+from ...store import BaseStore, JobRecord, StoreError
+from ..jobs import JobKey, JobResult, assemble_cell, job_key, job_result, plan_cells, record_for
+from ..loop import RunContext, run_jobs
+from .base import StudyKind
+
+__all__ = ["AdaptiveKind"]
+
+_MAX_ROUNDS = 200
+
+RoundFn = Callable[[JobKey, int], JobResult]
+
+
+def _rel_error(results: list[JobResult]) -> float:
+    grads = np.concatenate([r.grads for r in results])
+    shot_var = np.concatenate([r.shot_var for r in results])
+    var, se = corrected_variance(grads, shot_var)
+    return se / var if var > 0 else math.inf
+
+
+def _walk_cell(spec: StudySpec, cell: Cell, round_fn: RoundFn) -> tuple[CellData, AdaptiveCell]:
+    """The allocation decisions of one cell; ``round_fn(job, N)`` supplies each round's data."""
+    assert spec.adaptive is not None
+    target, budget = spec.adaptive.target_rel_error, spec.adaptive.max_shots
+    fixed = spec.adaptive.fixed_shots or None
+    pilot_n = fixed or spec.sampling.shots
+    results: list[JobResult] = []
+    spent, n_now, s_now, reached = 0, pilot_n, 0, False
+    add = min(spec.sampling.chunk, budget // (2 * pilot_n))
+    for round_index in range(_MAX_ROUNDS):
+        if add < 2:
+            break
+        job = JobKey(cell, round_index, s_now, s_now + add)
+        results.append(round_fn(job, n_now))
+        spent += 2 * add * n_now
+        s_now += add
+        if _rel_error(results) <= target:
+            reached = True
+            break
+        grads = np.concatenate([r.grads for r in results])
+        shot_var = np.concatenate([r.shot_var for r in results])
+        shots = np.concatenate([np.full(len(r.grads), r.shots) for r in results])
+        model = model_from_samples(cell.num_qubits, grads, shot_var, shots)
+        if fixed is None and model.V > 0:
+            plan = optimal_plan(model, target, per_circuit_s=0.0)
+            n_now = plan.shots
+            need = plan.samples - s_now
+        elif model.V > 0:
+            need = math.ceil(model.var_z(n_now) / (target * model.V) ** 2) - s_now
+        else:
+            need = s_now  # not resolved yet: double the circuits at the current N
+        # At least 10% more circuits per round keeps the number of rounds logarithmic.
+        add = min(max(need, s_now // 10, 2), s_now, (budget - spent) // (2 * n_now))
+    report = AdaptiveCell(
+        num_qubits=cell.num_qubits,
+        num_layers=cell.num_layers,
+        samples=s_now,
+        final_shots=n_now,
+        total_shots=spent,
+        rel_error=_rel_error(results) if results else math.inf,
+        reached=reached,
+        rounds=len(results),
+    )
+    return assemble_cell(cell, results), report
+
+
+def _stored_round(
+    study_id: str, stored: dict[str, JobRecord], job: JobKey, shots: int
+) -> JobRecord | None:
+    """The stored record of a round, checked against the replay's decision."""
+    rec = stored.get(job_key(job))
+    if rec is not None and (rec.start, rec.stop, rec.shots_requested) != (
+        job.start,
+        job.stop,
+        shots,
+    ):
+        raise StoreError(
+            f"adaptive study {study_id}: stored round {rec.key} ({rec.start}-{rec.stop}, N="
+            f"{rec.shots_requested}) differs from the replay ({job.start}-{job.stop}, N={shots})"
+        )
+    return rec
+
+
+class AdaptiveKind(StudyKind):
+    """Circuits and shots per cell chosen round by round; see the module docstring."""
+
+    name = "adaptive"
+    section = "adaptive"
+    unit = "cell"
+
+    def plan(self, spec: StudySpec) -> list[JobRecord]:
+        """No jobs up front: each round is planned from the data of the rounds before it."""
+        if spec.sampling.shots < 2:
+            raise SpecError(
+                "sampling.shots: adaptive allocation needs the pilot's shots per point (>= 2), "
+                f"got {spec.sampling.shots}"
+            )
+        if spec.gradient.parameter == "all":
+            raise SpecError(
+                "gradient.parameter: adaptive allocation supports one parameter, not 'all'"
+            )
+        return []
+
+    def run(self, ctx: RunContext) -> None:
+        """Replay the stored rounds, then run new ones until every cell stops."""
+        store, sid = ctx.store, ctx.study_id
+        stored = {j.key: j for j in store.get_jobs(sid)}
+        arrays = store.get_results(sid)
+
+        def round_fn(job: JobKey, shots: int) -> JobResult:
+            rec = _stored_round(sid, stored, job, shots)
+            if rec is None:
+                rec = dataclasses.replace(record_for(ctx.spec, job, shots), study_id=sid)
+                store.add_job(sid, rec)
+            if not rec.state.is_finished():
+                failed = run_jobs(ctx, self, [rec])
+                if failed:
+                    raise StudyFailedError(
+                        f"round {rec.key} of study {sid} failed after retries: "
+                        f"{failed[0].error}; retry with: bp-qiskit resume {sid}"
+                    )
+                arrays[rec.key] = store.get_results(sid)[rec.key]
+                rec = next(j for j in store.get_jobs(sid) if j.key == rec.key)
+            return job_result(arrays[rec.key], rec)
+
+        cells = plan_cells(ctx.spec)
+        with tqdm(
+            total=len(cells), disable=not ctx.progress, unit="cell", desc=ctx.spec.study.name
+        ) as bar:
+            for cell in cells:
+                bar.set_postfix_str(f"n={cell.num_qubits}")
+                _walk_cell(ctx.spec, cell, round_fn)
+                bar.update(1)
+
+    def collect(self, store: BaseStore, study_id: str, spec: StudySpec) -> StudyOutcome:
+        """Replay the decisions over the stored rounds; every round must be DONE."""
+        stored = {j.key: j for j in store.get_jobs(study_id)}
+        arrays = store.get_results(study_id)
+
+        def round_fn(job: JobKey, shots: int) -> JobResult:
+            rec = _stored_round(study_id, stored, job, shots)
+            if rec is None or not rec.state.is_finished():
+                raise StoreError(
+                    f"study {study_id} is not finished: round {job_key(job)} has not run; "
+                    f"run 'bp-qiskit resume {study_id}'"
+                )
+            return job_result(arrays[rec.key], rec)
+
+        walked = [_walk_cell(spec, cell, round_fn) for cell in plan_cells(spec)]
+        data = tuple(d for d, _ in walked)
+        return StudyOutcome(
+            study_id,
+            self.name,
+            result=build_result(spec.to_dict(), data),
+            data=data,
+            adaptive=tuple(r for _, r in walked),
+        )

@@ -1,0 +1,160 @@
+"""Studies in a store: create, run (or resume), collect, and where they stand.
+
+Every entry point looks the study's kind up in :data:`~bp_qiskit.execution.kinds.KINDS`, so
+``run_study`` and the CLI's ``run``, ``resume``, ``report``, ``status`` and ``export`` treat
+every kind alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from .._version import __version__
+from ..backends import Backend, capabilities_of, make_backend
+from ..results import StudyOutcome
+from ..spec import StudySpec
+from ..store import BaseStore, InMemoryStore, JobRecord, JobState
+from ..store._owner import current_owner, owner_alive
+from .jobs import JobBuilder
+from .kinds import CellProgress, StudyKind, kind_of
+from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
+
+__all__ = [
+    "collect",
+    "create_study",
+    "run_stored",
+    "run_study",
+    "study_kind",
+    "study_progress",
+    "study_spec",
+    "study_state",
+]
+
+
+def create_study(store: BaseStore, spec: StudySpec) -> str:
+    """Record the study and every job its kind plans up front; return the study id."""
+    jobs = kind_of(spec).plan(spec)
+    return store.create_study(spec.study.name, spec.to_dict(), __version__, spec.study.seed, jobs)
+
+
+def study_spec(store: BaseStore, study_id: str) -> StudySpec:
+    """The resolved spec a study was created with."""
+    return StudySpec.from_dict(store.get_study(study_id).spec)
+
+
+def study_kind(store: BaseStore, study_id: str) -> StudyKind:
+    """The kind of a stored study."""
+    return kind_of(study_spec(store, study_id))
+
+
+def run_stored(
+    store: BaseStore,
+    study_id: str,
+    *,
+    backend: Backend | None = None,
+    service: Any = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> None:
+    """Run (or resume) every unfinished job of a stored study.
+
+    Args:
+        store: The store holding the study.
+        study_id: The study.
+        backend: Run on this backend instead of the one the spec names (not closed here).
+        service: The runtime service for ``fake:``/``ibm:`` backends (tests pass a stand-in).
+        executor: Run jobs through this ``concurrent.futures.Executor``; each worker builds
+            its own backend. In-process simulators only (``Capabilities.parallel``).
+        progress: Show progress bars.
+        max_attempts: Attempts per job in this call.
+
+    Raises:
+        StudyFailedError: if some jobs still failed after their attempts (the finished ones
+            are kept); ``KeyboardInterrupt`` puts the jobs in flight back to PENDING.
+    """
+    spec = study_spec(store, study_id)
+    kind = kind_of(spec)
+    own = None
+    if executor is not None:
+        if backend is not None:
+            raise ValueError("executor: workers build their own backends; do not pass backend")
+        if not capabilities_of(spec.backend.name).parallel:
+            raise ValueError(
+                f"executor: parallel workers need an in-process simulator backend, not "
+                f"{spec.backend.name!r}; runtime jobs run in this process"
+            )
+    elif backend is None:
+        own = backend = make_backend(
+            spec.backend.name,
+            options=spec.backend.options,
+            tags=[f"bp_qiskit:{study_id}"],
+            service=service,
+        )
+    owner = current_owner()
+    store.acquire_study(study_id, owner)
+    try:
+        ctx = RunContext(
+            store=store,
+            study_id=study_id,
+            spec=spec,
+            builder=JobBuilder(spec),
+            backend=backend,
+            executor=executor,
+            progress=progress,
+            max_attempts=max_attempts,
+        )
+        kind.run(ctx)
+    finally:
+        store.release_study(study_id, owner)
+        if own is not None:
+            own.close()
+
+
+def collect(store: BaseStore, study_id: str) -> StudyOutcome:
+    """Assemble a finished study of any kind from the store (no execution)."""
+    spec = study_spec(store, study_id)
+    return kind_of(spec).collect(store, study_id, spec)
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    backend: Backend | None = None,
+    store: BaseStore | None = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+    service: Any = None,
+) -> StudyOutcome:
+    """Run a study of any kind start to finish and return its outcome.
+
+    Without ``store`` the study lives in an :class:`~bp_qiskit.store.InMemoryStore`; pass a
+    :class:`~bp_qiskit.store.SQLiteStore` to make it survive crashes (``bp-qiskit run`` does).
+    """
+    store = store if store is not None else InMemoryStore()
+    study_id = create_study(store, spec)
+    run_stored(
+        store, study_id, backend=backend, service=service, executor=executor, progress=progress
+    )
+    return collect(store, study_id)
+
+
+def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
+    """Per cell: jobs done, samples, shots used and the current estimate."""
+    spec = study_spec(store, study_id)
+    return kind_of(spec).progress(store, study_id, spec)
+
+
+def study_state(jobs: Sequence[JobRecord], owner: str | None = None) -> str:
+    """A study's state from its jobs: done, running, failed, interrupted or pending."""
+    if jobs and all(j.state.is_finished() for j in jobs):
+        return "done"
+    if owner and owner_alive(owner):
+        return "running"
+    if any(j.state is JobState.FAILED for j in jobs):
+        return "failed"
+    if any(j.attempts for j in jobs):
+        return "interrupted"
+    return "pending"

@@ -1,0 +1,96 @@
+"""The output folder and the exports of a finished study, for every kind.
+
+Each part of a :class:`~bp_qiskit.results.StudyOutcome` has its files: a gradient summary
+writes ``results.json``, ``samples.npz`` and ``variance.png``; adaptive reports add
+``adaptive.json``; a budget study writes ``budget.json`` and ``budget.png``. Exports are the
+per-sample rows (CSV) or everything (JSON).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..results import StudyOutcome, cell_arrays, write_npz
+from .plots import plot_budget, plot_variance
+
+__all__ = ["export_csv", "export_json", "write_outputs"]
+
+
+def write_outputs(out_dir: Path, outcome: StudyOutcome) -> list[Path]:
+    """Write every file of ``outcome`` into ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    if outcome.result is not None:
+        spec = outcome.result.spec
+        paths += [out_dir / "results.json", out_dir / "samples.npz", out_dir / "variance.png"]
+        paths[0].write_text(outcome.result.to_json(), encoding="utf-8")
+        shots = spec["sampling"]["shots"] > 0
+        write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
+        plot_variance(outcome.result, paths[2])
+        if outcome.adaptive:
+            paths.append(out_dir / "adaptive.json")
+            paths[-1].write_text(outcome.adaptive_json(spec), encoding="utf-8")
+    if outcome.budget is not None:
+        paths += [out_dir / "budget.json", out_dir / "budget.png"]
+        paths[-2].write_text(outcome.budget.to_json(), encoding="utf-8")
+        plot_budget(outcome.budget, paths[-1])
+    return paths
+
+
+def export_json(outcome: StudyOutcome, stream: TextIO) -> None:
+    """Everything: the summary, and every sample (or every repetition's estimates)."""
+    payload: dict[str, Any] = {"study_id": outcome.study_id, "kind": outcome.kind}
+    if outcome.result is not None:
+        payload.update(outcome.result.to_dict())
+        payload["samples"] = {
+            d.cell.tag: {
+                "gates": d.gates.tolist(),
+                "params": d.params.tolist(),
+                "grads": d.grads.tolist(),
+                "shot_var": d.shot_var.tolist(),
+            }
+            for d in outcome.data
+        }
+    if outcome.adaptive:
+        payload["adaptive"] = [r.to_dict() for r in outcome.adaptive]
+    if outcome.budget is not None:
+        payload.update(json.loads(outcome.budget.to_json()))
+        payload["estimates"] = outcome.budget.estimates
+    json.dump(payload, stream, indent=1, sort_keys=True)
+    stream.write("\n")
+
+
+def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
+    """One row per sample and parameter (sweeps), or per repetition and split (budgets)."""
+    writer = csv.writer(stream)
+    sid = outcome.study_id
+    if outcome.budget is not None:
+        shots = outcome.budget.spec["budget"]["shots"]
+        writer.writerow(["study_id", "num_qubits", "repetition", "shots", "grad_var_estimate"])
+        for n, table in outcome.budget.estimates.items():
+            for rep, row in enumerate(table):
+                for n_shots, est in zip(shots, row, strict=True):
+                    writer.writerow([sid, n, rep, n_shots, repr(float(est))])
+        return
+    writer.writerow(
+        ["study_id", "num_qubits", "num_layers", "sample", "parameter", "gates", "grad", "shot_var"]
+    )
+    for d in outcome.data:
+        for s in range(d.grads.shape[0]):
+            gates = "".join("XYZ"[g] for g in d.gates[s].ravel())
+            for k in range(d.grads.shape[1]):
+                writer.writerow(
+                    [
+                        sid,
+                        d.cell.num_qubits,
+                        d.cell.num_layers,
+                        s,
+                        k,
+                        gates,
+                        repr(float(d.grads[s, k])),
+                        repr(float(d.shot_var[s, k])),
+                    ]
+                )

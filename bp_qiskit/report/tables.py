@@ -1,0 +1,171 @@
+"""Every fixed-width table the command line prints, in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..core.planning import NoiseModel, Plan
+from ..execution.dryrun import CellCost
+from ..results import AdaptiveCell, BudgetResult, StudyResult
+from ..spec import StudySpec
+
+__all__ = [
+    "format_adaptive",
+    "format_budget",
+    "format_budget_plan",
+    "format_dry_run",
+    "format_status",
+    "format_studies",
+    "format_table",
+]
+
+
+def format_table(result: StudyResult) -> str:
+    """A fixed-width table of the cells and the fit, as printed by ``bp-qiskit run``."""
+    shots = any(c.shots for c in result.cells)
+    head = (
+        f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
+    )
+    if shots:
+        head += f" {'floor':>10} {'resolved':>8}"
+    lines = [head, "-" * len(head)]
+    for c in result.cells:
+        row = (
+            f"{c.num_qubits:>3} {c.num_layers:>4} {c.samples:>8} {c.shots_executed:>7} "
+            f"{c.grad_mean:>11.3e} {c.grad_var:>11.4e} {c.grad_var_se:>10.2e}"
+        )
+        if shots:
+            row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
+        lines.append(row)
+    if result.fit is not None:
+        f = result.fit
+        lines.append(
+            f"fit over n={list(f.points)}: log Var = ({f.slope:.4f} +/- {f.slope_se:.4f}) n "
+            f"+ {f.intercept:.3f}"
+        )
+    else:
+        lines.append("fit: fewer than 2 resolved cells, no fit")
+    return "\n".join(lines)
+
+
+def format_dry_run(spec: StudySpec, costs: Sequence[CellCost]) -> str:
+    """The table printed by ``bp-qiskit run --dry-run``."""
+    head = (
+        f"{'n':>3} {'L':>4} {'depth':>6} {'2q gates':>8} {'PUBs':>5} {'bindings':>9} "
+        f"{'shots':>11} {'QPU s':>9}"
+    )
+    lines = [
+        f"dry run of {spec.study.name} on {spec.backend.name}: nothing is submitted",
+        head,
+        "-" * len(head),
+    ]
+    for c in costs:
+        lines.append(
+            f"{c.num_qubits:>3} {c.num_layers:>4} {c.depth:>6} {c.two_qubit_gates:>8} "
+            f"{c.pubs:>5} {c.bindings:>9} {c.total_shots:>11} {c.qpu_seconds:>9.1f}"
+        )
+    total_s = sum(c.qpu_seconds for c in costs)
+    lines.append(
+        f"total: {sum(c.pubs for c in costs)} PUBs, "
+        f"{sum(c.total_shots for c in costs)} shots, about {total_s:.0f} QPU seconds"
+    )
+    return "\n".join(lines)
+
+
+def format_adaptive(reports: Sequence[AdaptiveCell]) -> str:
+    """What adaptive allocation reached per cell."""
+    lines = [f"{'n':>3} {'S':>7} {'N':>6} {'shots used':>11} {'rel.err':>8} {'reached':>8}"]
+    for r in reports:
+        lines.append(
+            f"{r.num_qubits:>3} {r.samples:>7} {r.final_shots:>6} {r.total_shots:>11} "
+            f"{r.rel_error:>8.3f} {'yes' if r.reached else 'no':>8}"
+        )
+    return "\n".join(lines)
+
+
+def format_budget(result: BudgetResult) -> str:
+    """Achieved against predicted relative error for every split of a budget study."""
+    lines = [f"{'n':>3} {'N':>6} {'S':>7} {'achieved':>9} {'+/-':>6} {'predicted':>9} {'ratio':>6}"]
+    for p in result.points:
+        lines.append(
+            f"{p.num_qubits:>3} {p.shots:>6} {p.samples:>7} {p.achieved_rel_error:>9.4f} "
+            f"{p.achieved_rel_error_se:>6.4f} {p.predicted_rel_error:>9.4f} "
+            f"{p.achieved_rel_error / p.predicted_rel_error:>6.3f}"
+        )
+    return "\n".join(lines)
+
+
+def format_studies(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``bp-qiskit list``: one line per study."""
+    lines = [
+        f"{'id':<12} {'name':<24} {'kind':<9} {'backend':<16} {'state':<12} {'jobs done':>10} "
+        f"{'created':<19}"
+    ]
+    for r in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+        done = f"{r['jobs'].get('DONE', 0)}/{r['jobs_total']}"
+        lines.append(
+            f"{r['id']:<12} {r['name']:<24} {r['kind']:<9} {r['backend']:<16} {r['state']:<12} "
+            f"{done:>10} {created:<19}"
+        )
+    return "\n".join(lines)
+
+
+def format_status(r: Mapping[str, Any]) -> str:
+    """``bp-qiskit status``: one study, its cells, failures and remote jobs."""
+    states = ", ".join(f"{k} {v}" for k, v in sorted(r["jobs"].items()))
+    lines = [
+        f"study {r['id']} {r['name']} ({r['kind']}, {r['backend']}): {r['state']}; "
+        f"jobs: {states}; shots used: {r['shots_used']}; "
+        f"QPU seconds: {r['qpu_seconds_used']:.1f}",
+        f"  {'n':>3} {'L':>4} {'jobs':>9} {'samples':>8} {'Var[grad]':>11} {'se':>10}",
+    ]
+    for c in r["cells"]:
+        var = "-" if c["grad_var"] is None else f"{c['grad_var']:.4e}"
+        se = "-" if c["grad_var_se"] is None else f"{c['grad_var_se']:.2e}"
+        done = f"{c['jobs_done']}/{c['jobs_total']}"
+        lines.append(
+            f"  {c['num_qubits']:>3} {c['num_layers']:>4} {done:>9} {c['samples_done']:>8} "
+            f"{var:>11} {se:>10}"
+        )
+    for f in r["failed_jobs"]:
+        lines.append(
+            f"  {f['state'].lower()} {f['key']} after {f['attempts']} attempt(s): {f['error']}"
+        )
+    for q in r["remote_jobs"]:
+        lines.append(f"  remote job {q['remote_job_id']} ({q['key']}): {q['queue_state']}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_budget_plan(
+    rows: Sequence[tuple[NoiseModel, Plan, Plan]],
+    rel_error: float,
+    per_shot_s: float,
+    per_circuit_s: float,
+) -> str:
+    """``bp-qiskit budget``: the fewest-shots and the least-QPU-time plan per qubit count."""
+    source = rows[0][0].source if rows else "-"
+    head = f"{'S':>8} {'N':>7} {'shots':>11} {'QPU time':>9}"
+    lines = [
+        f"target relative error {rel_error} (estimates from the {source}); "
+        f"time model: {per_circuit_s} s per circuit + {per_shot_s} s per shot",
+        f"{'':>24}{'--- fewest shots ---':^38}  {'--- least QPU time ---':^38}".rstrip(),
+        f"{'n':>3} {'Var[grad]':>10} {'T/V':>8}  {head}  {head}",
+    ]
+    for m, a, b in rows:
+        cols = [
+            f"{p.samples:>8} {p.shots:>7} {p.total_shots:>11} {_duration(p.qpu_seconds):>9}"
+            for p in (a, b)
+        ]
+        lines.append(f"{m.num_qubits:>3} {m.V:>10.3e} {m.T / m.V:>8.1f}  {cols[0]}  {cols[1]}")
+    return "\n".join(lines)

@@ -1,0 +1,358 @@
+"""The spec sections: one frozen dataclass per TOML table, each with a dict round trip.
+
+Every section validates itself in ``__post_init__`` and names the failing field as
+``section.key`` with the allowed values, because a typo in a long-running study should fail
+in a second, not after hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from ..backends import BackendNameError, parse_backend_name
+from ..backends.options import validate_options
+from ..core.circuits import ANSATZE
+from ..core.observables import OBSERVABLES, parse_pauli_term
+from .parsing import check_int, check_keys, fail, parse_angle, parse_qubits
+
+__all__ = [
+    "GRADIENT_KEYWORDS",
+    "AdaptiveSpec",
+    "BackendSpec",
+    "BudgetSpec",
+    "CircuitSpec",
+    "GradientSpec",
+    "ObservableSpec",
+    "SamplingSpec",
+    "StudyInfo",
+]
+
+GRADIENT_KEYWORDS = ("first", "last", "all")
+
+T = TypeVar("T", bound="_Section")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Section:
+    """Shared dict round trip for the spec sections."""
+
+    SECTION: ClassVar[str] = ""
+
+    @classmethod
+    def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+        """Build and validate the section from a mapping (one TOML table)."""
+        if not isinstance(data, Mapping):
+            raise fail(f"[{cls.SECTION}]", data, "a table")
+        names = [f.name for f in dataclasses.fields(cls)]
+        check_keys(cls.SECTION, data, names)
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON/TOML-friendly mapping that ``from_dict`` accepts."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyInfo(_Section):
+    """``[study]``: identity of the study.
+
+    Attributes:
+        name: Used for the default output folder ``results/<name>/``.
+        seed: Root of every random stream in the study (circuits, angles, shot sampling).
+    """
+
+    SECTION: ClassVar[str] = "study"
+    name: str = "study"
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise fail("study.name", self.name, "a non-empty string of letters, digits, _ . -")
+        check_int("study.seed", self.seed, minimum=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitSpec(_Section):
+    """``[circuit]``: which random circuits to build.
+
+    Attributes:
+        ansatz: ``seed`` (the demo's one-layer circuit), ``mcclean`` (L random layers with a
+            CZ ladder after each) or ``identity_blocks`` (Grant et al.: blocks whose second half
+            undoes the first at initialisation).
+        layers: Number of rotation layers L, or a string ``"<k>n"`` for L = k * n per qubit
+            count (e.g. ``"4n"``). ``seed`` requires 1; ``identity_blocks`` requires an even L.
+        qubits: Qubit counts to sweep.
+        angles: ``[low, high]``; angles are drawn uniformly from [low, high).
+    """
+
+    SECTION: ClassVar[str] = "circuit"
+    ansatz: str = "seed"
+    layers: int | str = 1
+    qubits: tuple[int, ...] = (2, 3, 4, 5, 6)
+    angles: tuple[float, float] = (0.0, 2 * math.pi)
+
+    def __post_init__(self) -> None:
+        if self.ansatz not in ANSATZE:
+            raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE))
+        layers = self.layers
+        if isinstance(layers, str):
+            m = re.fullmatch(r"\s*(\d+)\s*\*?\s*n\s*", layers)
+            if not m or int(m.group(1)) < 1:
+                raise fail("circuit.layers", layers, "an integer >= 1 or a string like '4n'")
+            layers = f"{int(m.group(1))}n"
+        else:
+            check_int("circuit.layers", layers, minimum=1)
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "qubits", parse_qubits("circuit.qubits", self.qubits))
+        angles = self.angles
+        if not isinstance(angles, (list, tuple)) or len(angles) != 2:
+            raise fail("circuit.angles", angles, "[low, high] with low < high")
+        lo = parse_angle("circuit.angles[0]", angles[0])
+        hi = parse_angle("circuit.angles[1]", angles[1])
+        if not lo < hi:
+            raise fail("circuit.angles", angles, "[low, high] with low < high")
+        object.__setattr__(self, "angles", (lo, hi))
+        if self.ansatz == "seed" and layers != 1:
+            raise fail("circuit.layers", self.layers, "1 for ansatz 'seed' (use 'mcclean')")
+        for n in self.qubits:
+            if self.ansatz == "identity_blocks" and self.num_layers(n) % 2:
+                raise fail(
+                    "circuit.layers", self.layers, "an even number of layers for identity_blocks"
+                )
+
+    def num_layers(self, num_qubits: int) -> int:
+        """Return L for a given qubit count (resolves ``"<k>n"``)."""
+        if isinstance(self.layers, str):
+            return int(self.layers[:-1]) * num_qubits
+        return self.layers
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservableSpec(_Section):
+    """``[observable]``: the cost whose gradient is measured.
+
+    Attributes:
+        kind: ``global`` (projector onto ``|0...0>``), ``zz`` (Z0 Z1), ``local``
+            ((1/n) sum_j ``|0><0|_j``) or ``pauli`` (a Pauli sum given by ``terms``/``coeffs``).
+        terms: For ``pauli``: sparse labels such as ``"Z0 Z1"`` or ``"X2"`` (letter + qubit index,
+            space separated). Every index must exist at the smallest qubit count.
+        coeffs: For ``pauli``: one real coefficient per term (default all 1).
+    """
+
+    SECTION: ClassVar[str] = "observable"
+    kind: str = "global"
+    terms: tuple[str, ...] = ()
+    coeffs: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBSERVABLES:
+            raise fail("observable.kind", self.kind, ", ".join(OBSERVABLES))
+        terms = tuple(self.terms) if isinstance(self.terms, (list, tuple)) else self.terms
+        if not isinstance(terms, tuple) or not all(isinstance(t, str) for t in terms):
+            raise fail("observable.terms", self.terms, "a list of labels like 'Z0 Z1'")
+        coeffs = self.coeffs
+        if not isinstance(coeffs, (list, tuple)) or not all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in coeffs
+        ):
+            raise fail("observable.coeffs", coeffs, "a list of real numbers")
+        coeffs = tuple(float(c) for c in coeffs)
+        if self.kind == "pauli":
+            if not terms:
+                raise fail("observable.terms", self.terms, "at least one label like 'Z0 Z1'")
+            for t in terms:
+                self.parse_term(t)
+            if not coeffs:
+                coeffs = (1.0,) * len(terms)
+            if len(coeffs) != len(terms):
+                raise fail("observable.coeffs", self.coeffs, f"{len(terms)} numbers (one per term)")
+        elif terms or coeffs:
+            raise fail("observable.terms", self.terms, "empty unless kind = 'pauli'")
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "coeffs", coeffs)
+
+    @staticmethod
+    def parse_term(label: str) -> list[tuple[str, int]]:
+        """Parse ``"Z0 Z1"`` into ``[("Z", 0), ("Z", 1)]``."""
+        try:
+            return parse_pauli_term(label)
+        except ValueError as exc:
+            raise fail("observable.terms", label, str(exc).split(": ", 1)[1]) from None
+
+    def min_qubits(self) -> int:
+        """Return the smallest qubit count the observable is defined on."""
+        if self.kind == "zz":
+            return 2
+        if self.kind == "pauli":
+            return 1 + max((q for t in self.terms for _, q in self.parse_term(t)), default=0)
+        return 1
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientSpec(_Section):
+    """``[gradient]``: which partial derivative(s) to take.
+
+    Attributes:
+        parameter: ``"first"``, ``"last"``, ``"all"`` or a parameter index. The rotation on qubit
+            q in layer l has index ``l * n + q``; negative indices count from the end.
+    """
+
+    SECTION: ClassVar[str] = "gradient"
+    parameter: str | int = "last"
+
+    def __post_init__(self) -> None:
+        p = self.parameter
+        if isinstance(p, bool) or not (isinstance(p, int) or p in GRADIENT_KEYWORDS):
+            raise fail(
+                "gradient.parameter", p, "'first', 'last', 'all' or an integer parameter index"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingSpec(_Section):
+    """``[sampling]``: how many random circuits and how many shots.
+
+    Attributes:
+        samples: Random circuits per cell (each with new gates and angles).
+        shots: Shots per shifted expectation value; 0 means exact expectation values.
+        chunk: Samples per job. Each chunk has its own random stream derived from the study
+            seed, so results do not depend on execution order; changing ``chunk`` changes the
+            random draws.
+    """
+
+    SECTION: ClassVar[str] = "sampling"
+    samples: int = 200
+    shots: int = 0
+    chunk: int = 250
+
+    def __post_init__(self) -> None:
+        check_int("sampling.samples", self.samples, minimum=2)
+        check_int("sampling.shots", self.shots, minimum=0)
+        if self.shots == 1:
+            # One shot gives no estimate of the single-shot variance, hence no floor.
+            raise fail("sampling.shots", 1, "0 (exact) or an integer >= 2")
+        check_int("sampling.chunk", self.chunk, minimum=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec(_Section):
+    """``[backend]``: which Estimator V2 evaluates the circuits.
+
+    Attributes:
+        name: ``aer`` (bp_qiskit's batched Aer estimator: exact or sampled shots, projectors
+            without Pauli expansion), ``statevector`` (qiskit's reference
+            ``StatevectorEstimator``, exact only), ``aer_estimator`` (qiskit-aer's own
+            ``EstimatorV2``, exact only), ``aer:<device>`` (Aer with a fake device's noise),
+            ``fake:<device>`` (IBM Runtime local testing mode) or ``ibm:<backend>`` (a QPU).
+        options: ``[backend.options]`` for the runtime backends: mode, resilience_level,
+            optimization_level, twirling, dynamical_decoupling, job_tags,
+            max_execution_time, poll_interval.
+        compare: Other backends to run the same study on; their variance curves are drawn
+            beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
+            ``aer:manila``).
+    """
+
+    SECTION: ClassVar[str] = "backend"
+    name: str = "aer"
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    compare: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # BackendNameError is a SpecError: the registry's messages already name the field.
+        if not isinstance(self.name, str):
+            raise BackendNameError(f"backend.name: got {self.name!r}; allowed: a string")
+        parse_backend_name(self.name)
+        if not isinstance(self.compare, (list, tuple)):
+            raise BackendNameError(
+                f"backend.compare: got {self.compare!r}; allowed: a list of backend names"
+            )
+        for other in self.compare:
+            parse_backend_name(str(other))
+        object.__setattr__(self, "compare", tuple(str(c) for c in self.compare))
+        if not isinstance(self.options, dict):
+            raise BackendNameError(f"backend.options: got {self.options!r}; allowed: a table")
+        object.__setattr__(self, "options", validate_options(self.options))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``options`` only when set, so plain specs stay as they were."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.options:
+            out["options"] = dict(self.options)
+        if self.compare:
+            out["compare"] = list(self.compare)
+        return out
+
+    @property
+    def kind(self) -> str:
+        """The part of the name before ``:`` (``aer``, ``fake``, ``ibm``, ...)."""
+        return parse_backend_name(self.name)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetSpec(_Section):
+    """``[budget]`` (optional): a shot-budget study instead of a plain sweep.
+
+    For each qubit count and each N in ``shots``, ``repeats`` independent repetitions spend
+    ``total_shots`` on S = total_shots / (2 N) circuits with N shots per shifted point. The
+    circuits are shared between the splits of one repetition (a split with S circuits uses
+    the first S of the repetition's pool), so only (S, N) differ. The achieved relative error
+    of the corrected variance is compared with the planner's prediction.
+
+    Attributes:
+        total_shots: Shots per repetition and split (both shifts counted).
+        shots: The values of N to compare, each >= 2.
+        repeats: Independent repetitions used to measure the achieved error.
+    """
+
+    SECTION: ClassVar[str] = "budget"
+    total_shots: int = 40_000
+    shots: tuple[int, ...] = (4, 16, 64, 256)
+    repeats: int = 100
+
+    def __post_init__(self) -> None:
+        check_int("budget.total_shots", self.total_shots, minimum=8)
+        shots = self.shots
+        if not isinstance(shots, (list, tuple)) or not shots:
+            raise fail("budget.shots", shots, "a non-empty list of integers >= 2")
+        shots = tuple(check_int("budget.shots", n, minimum=2) for n in shots)
+        for n in shots:
+            if self.total_shots // (2 * n) < 2:
+                raise fail(
+                    "budget.shots",
+                    list(shots),
+                    f"values with total_shots / (2 N) >= 2 circuits (N <= {self.total_shots // 4})",
+                )
+        object.__setattr__(self, "shots", tuple(sorted(set(shots))))
+        check_int("budget.repeats", self.repeats, minimum=2)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveSpec(_Section):
+    """``[adaptive]`` (optional): add circuits and shots per cell until a target error.
+
+    Attributes:
+        target_rel_error: Stop a cell when the corrected variance's relative standard error
+            is at most this.
+        max_shots: Shot budget per cell (both shifts counted).
+        fixed_shots: 0 lets the planner choose N each round; N > 0 keeps N fixed (a baseline).
+    """
+
+    SECTION: ClassVar[str] = "adaptive"
+    target_rel_error: float = 0.1
+    max_shots: int = 1_000_000
+    fixed_shots: int = 0
+
+    def __post_init__(self) -> None:
+        r = self.target_rel_error
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1:
+            raise fail("adaptive.target_rel_error", r, "a number in (0, 1)")
+        object.__setattr__(self, "target_rel_error", float(r))
+        check_int("adaptive.max_shots", self.max_shots, minimum=1)
+        check_int("adaptive.fixed_shots", self.fixed_shots, minimum=0)

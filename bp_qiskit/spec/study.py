@@ -1,0 +1,152 @@
+"""A whole study spec: the sections together, cross-section checks, overrides, TOML loading."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..backends import REGISTRY, capabilities_of
+from ..errors import SpecError
+from .parsing import fail
+from .sections import (
+    AdaptiveSpec,
+    BackendSpec,
+    BudgetSpec,
+    CircuitSpec,
+    GradientSpec,
+    ObservableSpec,
+    SamplingSpec,
+    StudyInfo,
+    _Section,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+__all__ = ["KIND_SECTIONS", "OPTIONAL_SECTIONS", "SECTIONS", "StudySpec", "load_spec"]
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "study": StudyInfo,
+    "circuit": CircuitSpec,
+    "observable": ObservableSpec,
+    "gradient": GradientSpec,
+    "sampling": SamplingSpec,
+    "backend": BackendSpec,
+    "budget": BudgetSpec,
+    "adaptive": AdaptiveSpec,
+}
+# Sections that are absent (None) unless the spec file has the table.
+OPTIONAL_SECTIONS = ("budget", "adaptive")
+# Sections that make a study of another kind than a plain sweep; at most one per spec.
+KIND_SECTIONS = ("budget", "adaptive")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+    """A whole study: one frozen section per table of the spec file."""
+
+    study: StudyInfo = dataclasses.field(default_factory=StudyInfo)
+    circuit: CircuitSpec = dataclasses.field(default_factory=CircuitSpec)
+    observable: ObservableSpec = dataclasses.field(default_factory=ObservableSpec)
+    gradient: GradientSpec = dataclasses.field(default_factory=GradientSpec)
+    sampling: SamplingSpec = dataclasses.field(default_factory=SamplingSpec)
+    backend: BackendSpec = dataclasses.field(default_factory=BackendSpec)
+    budget: BudgetSpec | None = None
+    adaptive: AdaptiveSpec | None = None
+
+    def __post_init__(self) -> None:
+        # Cross-section checks: only here do we know both the observable and the qubit counts.
+        need = self.observable.min_qubits()
+        small = min(self.circuit.qubits)
+        if small < need:
+            raise fail(
+                "circuit.qubits",
+                list(self.circuit.qubits),
+                f"qubit counts >= {need} for observable.kind = {self.observable.kind!r}",
+            )
+        p = self.gradient.parameter
+        if isinstance(p, int):
+            for n in self.circuit.qubits:
+                num = n * self.circuit.num_layers(n)
+                if not -num <= p < num:
+                    raise fail("gradient.parameter", p, f"an index in [{-num}, {num - 1}] at n={n}")
+        caps = capabilities_of(self.backend.name)
+        if self.sampling.shots and not caps.shots:
+            with_shots = [e.form for e in REGISTRY if e.capabilities.shots]
+            raise fail(
+                "backend.name",
+                self.backend.name,
+                f"{', '.join(with_shots)} when sampling.shots > 0 "
+                f"({self.backend.name} is exact only)",
+            )
+        if not self.sampling.shots and not caps.exact:
+            raise fail("sampling.shots", 0, f"an integer >= 2 for backend {self.backend.name!r}")
+        mixed = [f"[{name}]" for name in KIND_SECTIONS if getattr(self, name) is not None]
+        if len(mixed) > 1:
+            raise SpecError(
+                f"{' and '.join(mixed)}: a study is of one kind; keep one of these sections "
+                "and run the other as a separate study"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
+        """Build from a nested mapping such as a parsed TOML file."""
+        if not isinstance(data, Mapping):
+            raise SpecError("spec: expected a table of sections")
+        unknown = sorted(set(data) - set(SECTIONS))
+        if unknown:
+            raise SpecError(
+                f"spec: unknown section(s) {', '.join(unknown)}; "
+                f"allowed sections: {', '.join(SECTIONS)}"
+            )
+        kwargs = {
+            name: sec.from_dict(data.get(name, {}))
+            for name, sec in SECTIONS.items()
+            if name not in OPTIONAL_SECTIONS or name in data
+        }
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved spec as nested plain data; ``from_dict`` inverts it."""
+        return {
+            name: getattr(self, name).to_dict()
+            for name in SECTIONS
+            if getattr(self, name) is not None
+        }
+
+    def with_overrides(self, **overrides: Any) -> StudySpec:
+        """Return a copy with ``section.key`` overrides applied (None values are ignored).
+
+        Example: ``spec.with_overrides(**{"sampling.samples": 1000})``.
+        """
+        data = self.to_dict()
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, _, key = dotted.partition(".")
+            if section in OPTIONAL_SECTIONS:
+                data.setdefault(section, {})
+            if section not in data or not key:
+                raise SpecError(f"override {dotted!r}: expected 'section.key'")
+            data[section][key] = value
+        return StudySpec.from_dict(data)
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Load and validate a TOML study spec."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"spec file {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec file {str(path)!r} is not valid TOML: {exc}") from exc
+    return StudySpec.from_dict(data)

@@ -1,0 +1,198 @@
+"""The backend contract as reusable checks, run against every registered backend.
+
+Each ``check_*`` function takes a :class:`BackendCase` and raises ``AssertionError`` when the
+backend breaks a rule of :mod:`bp_qiskit.backends.protocol`. The project's own suite runs
+every check against every case of :func:`default_cases`; a new backend adds a case (and
+passes the checks) in the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..backends import (
+    Backend,
+    CapabilityError,
+    ExpectationTask,
+    NotAttachableError,
+    make_backend,
+)
+from ..core.circuits import draw_samples, template_circuit, template_values
+from ..core.gradients import shift_parameters
+from ..core.observables import global_projector, zz
+from .standin import StandInService
+
+__all__ = ["CHECKS", "BackendCase", "default_cases", "make_task"]
+
+SEED = 4242
+SHOTS = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendCase:
+    """A backend under test.
+
+    Attributes:
+        name: The case's name (the backend name it is built from).
+        make: Builds a fresh backend; every call gives an independent one.
+        service: The stand-in service behind it, when there is one (counts submissions).
+    """
+
+    name: str
+    make: Callable[[], Backend]
+    service: StandInService | None = None
+
+
+def default_cases() -> list[BackendCase]:
+    """Every backend form of the registry, the runtime path through the stand-in service."""
+    cases = [
+        BackendCase(name, lambda name=name: make_backend(name))
+        for name in ("aer", "statevector", "aer_estimator", "aer:manila", "fake:manila")
+    ]
+    service = StandInService()
+    cases.append(
+        BackendCase(
+            "ibm:standin",
+            lambda: make_backend(
+                "ibm:ibm_standin", options={"poll_interval": 0}, service=service
+            ),
+            service,
+        )
+    )
+    return cases
+
+
+def make_task(shots: int, *, num_samples: int = 3, num_qubits: int = 2) -> ExpectationTask:
+    """A small gradient task: ``num_samples`` seed circuits x both shifts of the last angle."""
+    rng = np.random.default_rng(SEED)
+    samples = draw_samples(rng, num_samples, num_qubits, 1, ansatz="seed", angles=(0, 2 * np.pi))
+    values = template_values(
+        samples.gates, shift_parameters(samples.params, np.array([num_qubits - 1]))
+    )
+    obs = zz(num_qubits) if shots else global_projector(num_qubits)
+    return ExpectationTask(template_circuit(num_qubits, 1, ansatz="seed"), obs, values, shots)
+
+
+def _shots_for(backend: Backend) -> int:
+    return 0 if backend.capabilities.exact else SHOTS
+
+
+def check_result_shapes(case: BackendCase) -> None:
+    """evs and stds have the shape of the values without the parameter axis, per task."""
+    backend = case.make()
+    try:
+        shots = _shots_for(backend)
+        tasks = [make_task(shots), make_task(shots, num_samples=2)]
+        evs = backend.evaluate(tasks, seed=SEED)
+        assert len(evs) == 2
+        for task, ev in zip(tasks, evs, strict=True):
+            assert ev.evs.shape == task.values.shape[:-1], (ev.evs.shape, task.values.shape)
+            assert ev.stds.shape == ev.evs.shape
+            assert np.all(np.isfinite(ev.evs))
+            assert ev.shots == shots or (shots and ev.shots >= shots)
+    finally:
+        backend.close()
+
+
+def check_exact_has_zero_stds(case: BackendCase) -> None:
+    """Exact evaluation reports zero standard errors and zero shots."""
+    backend = case.make()
+    try:
+        if not backend.capabilities.exact:
+            return
+        (ev,) = backend.evaluate([make_task(0)], seed=SEED)
+        assert ev.shots == 0
+        assert np.all(ev.stds == 0.0)
+    finally:
+        backend.close()
+
+
+def check_refuses_what_it_cannot_do(case: BackendCase) -> None:
+    """Shots on an exact-only backend, or exact values on a shot-only one: refused unsubmitted."""
+    backend = case.make()
+    submitted: list[str] = []
+    try:
+        caps = backend.capabilities
+        for shots, able in ((SHOTS, caps.shots), (0, caps.exact)):
+            if able:
+                continue
+            try:
+                backend.evaluate([make_task(shots)], seed=SEED, on_submit=submitted.append)
+            except CapabilityError:
+                pass
+            else:
+                raise AssertionError(f"{case.name}: shots={shots} was not refused")
+        assert submitted == [], "a refused task was submitted"
+    finally:
+        backend.close()
+
+
+def check_on_submit_before_result(case: BackendCase) -> None:
+    """``on_submit`` fires once, with the job's id, before the result is awaited."""
+    backend = case.make()
+    seen: list[tuple[str, int]] = []
+
+    def record(job_id: str) -> None:
+        polls = -1
+        if case.service is not None:
+            polls = case.service.jobs[job_id].polls
+        seen.append((job_id, polls))
+
+    try:
+        (ev,) = backend.evaluate([make_task(_shots_for(backend))], seed=SEED, on_submit=record)
+        assert len(seen) == 1, seen
+        assert seen[0][0] == ev.job_id
+        if case.service is not None:
+            assert seen[0][1] == 0, "on_submit came after the job was polled"
+    finally:
+        backend.close()
+
+
+def check_same_seed_same_bytes(case: BackendCase) -> None:
+    """Two fresh backends, the same task and seed: the same bytes."""
+    out: list[Any] = []
+    for _ in range(2):
+        backend = case.make()
+        try:
+            task = make_task(SHOTS if backend.capabilities.shots else 0)
+            (ev,) = backend.evaluate([task], seed=SEED)
+            out.append((ev.evs.tobytes(), ev.stds.tobytes()))
+        finally:
+            backend.close()
+    assert out[0] == out[1]
+
+
+def check_attach_never_resubmits(case: BackendCase) -> None:
+    """Remote: attaching by id returns the job's values and submits nothing. Local: refused."""
+    backend = case.make()
+    try:
+        task = make_task(_shots_for(backend))
+        ids: list[str] = []
+        (ev,) = backend.evaluate([task], seed=SEED, on_submit=ids.append)
+        if not backend.capabilities.remote:
+            try:
+                backend.attach(ids[0], [task])
+            except NotAttachableError:
+                return
+            raise AssertionError(f"{case.name}: attach to an in-process job did not refuse")
+        before = case.service.submissions if case.service is not None else None
+        (again,) = case.make().attach(ids[0], [task])
+        assert np.array_equal(again.evs, ev.evs)
+        if case.service is not None:
+            assert case.service.submissions == before, "attach submitted a job"
+    finally:
+        backend.close()
+
+
+CHECKS: dict[str, Callable[[BackendCase], None]] = {
+    "result_shapes": check_result_shapes,
+    "exact_has_zero_stds": check_exact_has_zero_stds,
+    "refuses_what_it_cannot_do": check_refuses_what_it_cannot_do,
+    "on_submit_before_result": check_on_submit_before_result,
+    "same_seed_same_bytes": check_same_seed_same_bytes,
+    "attach_never_resubmits": check_attach_never_resubmits,
+}

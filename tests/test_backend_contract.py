@@ -1,0 +1,42 @@
+"""Every backend passes the contract of bp_qiskit.backends.protocol (checks shipped in the package)."""
+
+import pytest
+
+from bp_qiskit.backends import REGISTRY
+from bp_qiskit.backends.registry import entry_of
+from bp_qiskit.testing.backend_contract import CHECKS, default_cases
+
+CASES = {c.name: c for c in default_cases()}
+
+
+def test_every_registered_form_has_a_case():
+    assert {e.form for e in REGISTRY} == {entry_of(name).form for name in CASES}
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+@pytest.mark.parametrize("case", list(CASES))
+def test_backend_contract(case, check):
+    CHECKS[check](CASES[case])
+
+
+def test_a_broken_backend_fails_the_contract():
+    """The checks can fail: a backend that reports a nominal std when exact is caught."""
+    from bp_qiskit.backends import make_backend
+    from bp_qiskit.testing.backend_contract import BackendCase, check_exact_has_zero_stds
+
+    class NoisyStds:
+        def __init__(self):
+            self.inner = make_backend("aer")
+            self.name, self.capabilities = "broken", self.inner.capabilities
+
+        def evaluate(self, tasks, **kw):
+            import dataclasses
+
+            evs = self.inner.evaluate(tasks, **kw)
+            return [dataclasses.replace(ev, stds=ev.stds + 0.1) for ev in evs]
+
+        def close(self):
+            pass
+
+    with pytest.raises(AssertionError):
+        check_exact_has_zero_stds(BackendCase("broken", NoisyStds))
