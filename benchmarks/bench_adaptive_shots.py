@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from bp_qiskit import StudySpec
-from bp_qiskit.adaptive import run_adaptive
+from bp_qiskit import StudySpec, run_study
 
 
 def main() -> None:
@@ -36,12 +35,10 @@ def main() -> None:
                 "sampling": {"shots": 100, "chunk": 100},
             }
         )
-        _, _, (ad,) = run_adaptive(
-            spec, target_rel_error=args.target, max_shots=10**9, progress=False
-        )
-        _, _, (fx,) = run_adaptive(
-            spec, target_rel_error=args.target, max_shots=10**9, fixed_shots=1000, progress=False
-        )
+        targets = {"adaptive.target_rel_error": args.target, "adaptive.max_shots": 10**9}
+        (ad,) = run_study(spec.with_overrides(**targets), progress=False).adaptive
+        fixed = spec.with_overrides(**targets, **{"adaptive.fixed_shots": 1000})
+        (fx,) = run_study(fixed, progress=False).adaptive
         assert ad.reached and fx.reached
         ratio = fx.total_shots / ad.total_shots
         ratios.append(ratio)

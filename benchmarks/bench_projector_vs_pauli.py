@@ -19,7 +19,7 @@ from bp_qiskit import StudySpec, run_study
 
 def timed(spec: StudySpec) -> tuple[float, list[float]]:
     t0 = time.perf_counter()
-    result, _ = run_study(spec, progress=False)
+    result = run_study(spec, progress=False).result
     return time.perf_counter() - t0, [c.grad_var for c in result.cells]
 
 

@@ -62,7 +62,7 @@ def bp_qiskit_run(qubits: list[int], samples: int, seed: int) -> list[float]:
             "sampling": {"samples": samples},
         }
     )
-    result, _ = run_study(spec, progress=False)
+    result = run_study(spec, progress=False).result
     return [c.grad_var for c in result.cells]
 
 

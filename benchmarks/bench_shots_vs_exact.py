@@ -13,14 +13,14 @@ import argparse
 import time
 
 from bp_qiskit import AerEstimator, EstimatorBackend, StudySpec, run_study
+from bp_qiskit.backends.local import AER
 
 
 def timed(spec: StudySpec, sampler: str, repeats: int) -> float:
     backend = EstimatorBackend(
         lambda seed: AerEstimator(seed=seed, sampler=sampler),
         name="aer",
-        native_projectors=True,
-        samples_shots=True,
+        capabilities=AER,
     )
     best = float("inf")
     for _ in range(repeats):

@@ -1,4 +1,4 @@
-"""Every backend passes the contract of bp_qiskit.backends.protocol (checks shipped in the package)."""
+"""Every backend passes the contract of bp_qiskit.backends.protocol (shipped checks)."""
 
 import pytest
 

@@ -27,7 +27,8 @@ def test_seed_study_matches_closed_form_at_every_n_and_in_slope():
             "sampling": {"samples": 20000, "chunk": 5000},
         }
     )
-    result, data = run_study(spec, progress=False)
+    outcome = run_study(spec, progress=False)
+    result, data = outcome.result, outcome.data
     for cell in result.cells:
         exact = seed_closed_form(cell.num_qubits)
         assert abs(cell.grad_var - exact) < SIGMAS * cell.grad_var_se, (cell.num_qubits, cell)
@@ -49,7 +50,7 @@ def test_uniform_zero_to_pi_angles_match_reference_values():
             "sampling": {"samples": 20000, "chunk": 10000},
         }
     )
-    result, _ = run_study(spec, progress=False)
+    result = run_study(spec, progress=False).result
     quoted = {2: 0.01818, 4: 0.00333, 6: 0.000566}
     for cell in result.cells:
         # The quoted values have 3-4 significant digits: allow their rounding too.
@@ -67,7 +68,7 @@ def _mcclean(layers, qubits, samples=3000):
             "sampling": {"samples": samples, "chunk": samples},
         }
     )
-    return run_study(spec, progress=False)[0].cells
+    return run_study(spec, progress=False).result.cells
 
 
 def test_mcclean_approaches_the_two_design_limit_from_above():
@@ -96,7 +97,7 @@ def _shallow(kind):
             "sampling": {"samples": 2000, "chunk": 2000},
         }
     )
-    return run_study(spec, progress=False)[0]
+    return run_study(spec, progress=False).result
 
 
 def test_global_cost_plateaus_at_shallow_depth_while_local_cost_does_not():

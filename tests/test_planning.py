@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bp_qiskit import StudySpec, run_study
-from bp_qiskit.adaptive import run_adaptive
 from bp_qiskit.cli import main
 from bp_qiskit.core.planning import (
     NoiseModel,
@@ -64,7 +63,7 @@ def test_seed_model_matches_closed_form_and_measured_moments():
     spec = StudySpec.from_dict(
         {"circuit": {"qubits": [4]}, "sampling": {"samples": 4000, "chunk": 4000, "shots": 40}}
     )
-    _, data = run_study(spec, progress=False)
+    data = run_study(spec, progress=False).data
     w = 40 * data[0].shot_var[:, 0]
     t_model = seed_circuit_model(4).T
     assert abs(w.mean() - t_model) < SIGMAS * w.std(ddof=1) / math.sqrt(len(w))
@@ -114,10 +113,12 @@ def test_adaptive_reaches_target_with_fewer_shots_than_fixed_n():
             "sampling": {"shots": 100, "chunk": 100},
         }
     )
-    _, data, (ad,) = run_adaptive(spec, target_rel_error=0.25, max_shots=10**8, progress=False)
-    _, _, (fx,) = run_adaptive(
-        spec, target_rel_error=0.25, max_shots=10**8, fixed_shots=1000, progress=False
+    targets = {"adaptive.target_rel_error": 0.25, "adaptive.max_shots": 10**8}
+    adaptive = run_study(spec.with_overrides(**targets), progress=False)
+    fixed = run_study(
+        spec.with_overrides(**targets, **{"adaptive.fixed_shots": 1000}), progress=False
     )
+    data, (ad,), (fx,) = adaptive.data, adaptive.adaptive, fixed.adaptive
     assert ad.reached and fx.reached
     assert ad.rel_error <= 0.25 and fx.rel_error <= 0.25
     assert ad.total_shots * 2 <= fx.total_shots
@@ -132,7 +133,8 @@ def test_adaptive_stops_at_the_budget():
             "sampling": {"shots": 50, "chunk": 50},
         }
     )
-    _, _, (rep,) = run_adaptive(spec, target_rel_error=0.01, max_shots=20000, progress=False)
+    targets = {"adaptive.target_rel_error": 0.01, "adaptive.max_shots": 20000}
+    (rep,) = run_study(spec.with_overrides(**targets), progress=False).adaptive
     assert not rep.reached
     assert rep.total_shots <= 20000
 
@@ -205,11 +207,9 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
 
 
 def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
-    from bp_qiskit.testing.standin import InterruptingBackend
-
-    from bp_qiskit.budget import run_budget_study
-    from bp_qiskit.manager import create_study
+    from bp_qiskit.execution import collect, create_study, run_stored
     from bp_qiskit.store import SQLiteStore
+    from bp_qiskit.testing.standin import InterruptingBackend
 
     spec = StudySpec.from_dict(
         {
@@ -218,16 +218,15 @@ def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
             "budget": {"total_shots": 400, "shots": [4, 16], "repeats": 6},
         }
     )
-    reference = run_budget_study(spec, progress=False)
+    reference = run_study(spec, progress=False).budget
     store = SQLiteStore(tmp_path / "b.sqlite")
     sid = create_study(store, spec)
     with pytest.raises(KeyboardInterrupt):  # 2 splits per repetition: dies in repetition 3
-        run_budget_study(
-            spec, store=store, study_id=sid, backend=InterruptingBackend(6), progress=False
-        )
+        run_stored(store, sid, backend=InterruptingBackend(6), progress=False)
     done = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
     assert done == {"n3_L1_r0", "n3_L1_r1"}
-    resumed = run_budget_study(spec, store=store, study_id=sid, progress=False)
+    run_stored(store, sid, progress=False)
+    resumed = collect(store, sid).budget
     assert resumed.to_json() == reference.to_json()
     assert {j.key: j.attempts for j in store.get_jobs(sid)}["n3_L1_r0"] == 1
     assert all(j.state.is_finished() for j in store.get_jobs(sid))

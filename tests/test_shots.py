@@ -10,8 +10,8 @@ from bp_qiskit import AerEstimator, StudySpec, run_study
 from bp_qiskit.core.circuits import draw_samples, template_circuit, template_values
 from bp_qiskit.core.gradients import parameter_indices, shift_parameters
 from bp_qiskit.core.observables import global_projector, local_cost, pauli_sum, zz
-from bp_qiskit.results import read_npz
 from bp_qiskit.core.statistics import summarize_gradients
+from bp_qiskit.results import read_npz
 
 SEED = 3141
 SIGMAS = 3.0
@@ -93,7 +93,8 @@ def test_shot_study_writes_shot_noise_fields(tmp_path):
             "sampling": {"samples": 300, "shots": 20},
         }
     )
-    result, data = run_study(spec, progress=False)
+    outcome = run_study(spec, progress=False)
+    result, data = outcome.result, outcome.data
     for cell, d in zip(result.cells, data, strict=True):
         assert cell.shots == 20 and cell.shots_executed == 20
         assert cell.shot_noise_var > 0
@@ -159,7 +160,7 @@ def test_corrected_variance_is_unbiased_and_intervals_cover(n, shots):
             },
         }
     )
-    _, data = run_study(spec, progress=False)
+    data = run_study(spec, progress=False).data
     g = data[0].grads[:, 0].reshape(COVERAGE_REPS, COVERAGE_S)
     v = data[0].shot_var[:, 0].reshape(COVERAGE_REPS, COVERAGE_S)
     stats = [summarize_gradients(g[r], v[r], seed=r) for r in range(COVERAGE_REPS)]

@@ -6,7 +6,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from bp_qiskit.manager import collect, create_study, job_key, run_jobs
+from bp_qiskit.errors import StudyFailedError
+from bp_qiskit.execution import collect, create_study, run_stored, run_study
 from bp_qiskit.spec import StudySpec
 from bp_qiskit.store import (
     SCHEMA_VERSION,
@@ -123,13 +124,13 @@ def test_errors_are_redacted(store, monkeypatch):
 
 def test_manager_runs_collects_and_never_reruns_finished_jobs(store):
     sid = create_study(store, SPEC)
-    assert run_jobs(store, sid, progress=False) == []
-    result, _ = collect(store, sid)
+    run_stored(store, sid, progress=False)
+    result = collect(store, sid).result
     assert [c.samples for c in result.cells] == [30, 30]
     assert all(j.attempts == 1 for j in store.get_jobs(sid))
-    assert run_jobs(store, sid, progress=False) == []  # nothing left to do
+    run_stored(store, sid, progress=False)  # nothing left to do
     assert all(j.attempts == 1 for j in store.get_jobs(sid))
-    assert job_key(store.get_jobs(sid)[0]) == "n2_L1_c0"
+    assert store.get_jobs(sid)[0].key == "n2_L1_c0"
 
 
 def test_failed_jobs_are_retried_up_to_the_limit(store):
@@ -140,6 +141,8 @@ def test_failed_jobs_are_retried_up_to_the_limit(store):
             from bp_qiskit.backends import make_backend
 
             self.inner, self.failures, self.name = make_backend("aer"), failures, "aer"
+            self.capabilities = self.inner.capabilities
+            self.close = self.inner.close
 
         def evaluate(self, tasks, **kw):
             if self.failures:
@@ -148,12 +151,15 @@ def test_failed_jobs_are_retried_up_to_the_limit(store):
             return self.inner.evaluate(tasks, **kw)
 
     sid = create_study(store, SPEC)
-    assert run_jobs(store, sid, backend=Flaky(2), progress=False, max_attempts=3) == []
+    run_stored(store, sid, backend=Flaky(2), progress=False, max_attempts=3)
     first = store.get_jobs(sid)[0]
     assert first.attempts == 3 and first.state.is_finished()
     sid2 = create_study(store, SPEC)
-    failed = run_jobs(store, sid2, backend=Flaky(100), progress=False, max_attempts=2)
+    with pytest.raises(StudyFailedError, match=r"6 job\(s\) of study .* failed after retries"):
+        run_stored(store, sid2, backend=Flaky(100), progress=False, max_attempts=2)
+    failed = store.get_jobs(sid2)
     assert len(failed) == 6 and all(j.attempts == 2 for j in failed)
+    assert all(j.state is JobState.FAILED for j in failed)
     assert failed[0].error == "RuntimeError: transient backend error"
     with pytest.raises(StoreError, match="not finished: 0 of 6 jobs done"):
         collect(store, sid2)
@@ -213,14 +219,13 @@ def test_two_processes_run_different_studies_in_one_store(tmp_path):
     with SQLiteStore(path) as s:
         ids = [create_study(s, SPEC), create_study(s, SPEC)]
     code = (
-        "import sys; from bp_qiskit.store import SQLiteStore; from bp_qiskit.manager import "
-        "run_jobs; s = SQLiteStore(sys.argv[1]); "
-        "assert run_jobs(s, sys.argv[2], progress=False) == []"
+        "import sys; from bp_qiskit.store import SQLiteStore; from bp_qiskit.execution import "
+        "run_stored; s = SQLiteStore(sys.argv[1]); run_stored(s, sys.argv[2], progress=False)"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), i]) for i in ids]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     with SQLiteStore(path) as s:
-        a, b = (collect(s, i)[0] for i in ids)
+        a, b = (collect(s, i).result for i in ids)
         assert a.to_json() == b.to_json()  # same spec and seed: same result
         assert all(j.attempts == 1 for i in ids for j in s.get_jobs(i))
 
@@ -239,15 +244,15 @@ def test_parallel_workers_give_the_same_bytes(tmp_path):
     )
     serial = InMemoryStore()
     sid = create_study(serial, spec)
-    run_jobs(serial, sid, progress=False)
+    run_stored(serial, sid, progress=False)
     parallel = SQLiteStore(tmp_path / "p.sqlite")
     pid = create_study(parallel, spec)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        assert run_jobs(parallel, pid, progress=False, executor=pool) == []
-    assert collect(parallel, pid)[0].to_json() == collect(serial, sid)[0].to_json()
+        run_stored(parallel, pid, progress=False, executor=pool)
+    assert collect(parallel, pid).result.to_json() == collect(serial, sid).result.to_json()
     assert all(j.attempts == 1 for j in parallel.get_jobs(pid))
-    with pytest.raises(ValueError, match="local simulation backend"):
-        run_jobs(
+    with pytest.raises(ValueError, match="in-process simulator"):
+        run_stored(
             parallel,
             create_study(
                 parallel,
@@ -286,8 +291,8 @@ def test_sqlite_migrates_a_version_1_store(tmp_path):
 
 
 def test_add_job_appends_pending_jobs(store):
-    from bp_qiskit.manager import record_for
-    from bp_qiskit.study import Cell, JobKey
+    from bp_qiskit.execution.jobs import JobKey, record_for
+    from bp_qiskit.results import Cell
 
     sid = store.create_study("adaptive", SPEC.to_dict(), "0", 5, [])
     rec = dataclasses.replace(
@@ -305,8 +310,6 @@ def test_add_job_appends_pending_jobs(store):
 def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
     from bp_qiskit.testing.standin import InterruptingBackend
 
-    from bp_qiskit.adaptive import run_adaptive
-
     spec = StudySpec.from_dict(
         {
             "study": {"name": "adapt", "seed": 21},
@@ -315,19 +318,17 @@ def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path
             "adaptive": {"target_rel_error": 0.2, "max_shots": 10**7},
         }
     )
-    ref, _, ref_reports = run_adaptive(spec, progress=False)
+    ref = run_study(spec, progress=False)
     store = SQLiteStore(tmp_path / "a.sqlite")
     sid = create_study(store, spec)
     with pytest.raises(KeyboardInterrupt):
-        run_adaptive(
-            spec, store=store, study_id=sid, backend=InterruptingBackend(4), progress=False
-        )
+        run_stored(store, sid, backend=InterruptingBackend(4), progress=False)
     done_before = {j.key for j in store.get_jobs(sid) if j.state.is_finished()}
     assert len(done_before) == 3
-    result, _, reports = run_adaptive(
-        StudySpec.from_dict(store.get_study(sid).spec), store=store, study_id=sid, progress=False
-    )
-    assert result.to_json() == ref.to_json() and reports == ref_reports
+    run_stored(store, sid, progress=False)
+    resumed = collect(store, sid)
+    assert resumed.result.to_json() == ref.result.to_json()
+    assert resumed.adaptive == ref.adaptive
     attempts = {j.key: j.attempts for j in store.get_jobs(sid)}
     assert all(attempts[k] == 1 for k in done_before)
     assert all(j.state.is_finished() for j in store.get_jobs(sid))

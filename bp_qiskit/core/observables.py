@@ -93,9 +93,17 @@ class ObservableLike(Protocol):
     A protocol rather than the spec class itself, so the maths layer never imports specs.
     """
 
-    kind: str
-    terms: Sequence[str]
-    coeffs: Sequence[float]
+    @property
+    def kind(self) -> str:
+        """``global``, ``zz``, ``local`` or ``pauli``."""
+
+    @property
+    def terms(self) -> Sequence[str]:
+        """Sparse Pauli labels (``pauli`` only)."""
+
+    @property
+    def coeffs(self) -> Sequence[float]:
+        """One coefficient per term (``pauli`` only)."""
 
 
 def make_observable(spec: ObservableLike, num_qubits: int) -> SparseObservable:

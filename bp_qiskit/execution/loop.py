@@ -12,8 +12,8 @@ process pool, a Dask cluster's ``client.get_executor()``). This process alone wr
 store. In this process, a job whose record carries a remote job id (a QPU job submitted
 before a crash) is first re-attached to by id; only if that fails is it submitted again.
 
-Ctrl-C (or any exception that escapes) puts every claimed job back to PENDING, keeping its
-remote id, and re-raises; ``fail_job`` never touches a job whose DONE commit got through.
+Ctrl-C puts every claimed job back to PENDING, keeping its remote id, and re-raises;
+``fail_job`` never touches a job whose DONE commit got through.
 """
 
 from __future__ import annotations
@@ -155,9 +155,14 @@ def run_jobs(
     failed: list[JobRecord] = []
 
     def submit(rec: JobRecord) -> None:
-        store.claim_job(sid, rec.key)
-        claimed.add(rec.key)
         tries[rec.key] = tries.get(rec.key, 0) + 1
+        # Only the first try re-attaches to a job submitted before a restart; re-attaching
+        # runs nothing, so it is not an attempt. A failed re-attachment is recorded, and the
+        # retry submits afresh.
+        reattach = remote and bool(rec.remote_job_id) and tries[rec.key] == 1
+        if not reattach:
+            store.claim_job(sid, rec.key)
+        claimed.add(rec.key)
         if ctx.executor is not None:
             fut = executor.submit(_in_worker, runner, ctx.spec, rec)
         else:
@@ -166,9 +171,6 @@ def run_jobs(
             def persist(job_id: str, key: str = rec.key) -> None:
                 store.set_remote_id(sid, key, job_id)
 
-            # Only the first attempt re-attaches: a failed re-attachment is recorded, and the
-            # retry submits afresh.
-            reattach = remote and tries[rec.key] == 1
             fut = executor.submit(
                 _in_process, runner, ctx.builder, rec, ctx.backend, persist, reattach
             )
@@ -199,10 +201,16 @@ def run_jobs(
                 claimed.discard(rec.key)
                 if on_done is not None:
                     on_done(rec)
-    except BaseException:
+    except KeyboardInterrupt:
         for fut in in_flight:
             fut.cancel()
         for key in claimed:
             store.fail_job(sid, key, "interrupted by the user", state=JobState.PENDING)
+        raise
+    except BaseException:
+        # Anything else (a store error, a dying process) leaves the claimed jobs RUNNING: a
+        # resume treats them as interrupted, and a remote one is re-attached by its id.
+        for fut in in_flight:
+            fut.cancel()
         raise
     return failed

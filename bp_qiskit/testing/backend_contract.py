@@ -9,6 +9,7 @@ passes the checks) in the same way.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -50,16 +51,14 @@ class BackendCase:
 def default_cases() -> list[BackendCase]:
     """Every backend form of the registry, the runtime path through the stand-in service."""
     cases = [
-        BackendCase(name, lambda name=name: make_backend(name))
+        BackendCase(name, functools.partial(make_backend, name))
         for name in ("aer", "statevector", "aer_estimator", "aer:manila", "fake:manila")
     ]
     service = StandInService()
     cases.append(
         BackendCase(
             "ibm:standin",
-            lambda: make_backend(
-                "ibm:ibm_standin", options={"poll_interval": 0}, service=service
-            ),
+            lambda: make_backend("ibm:ibm_standin", options={"poll_interval": 0}, service=service),
             service,
         )
     )
@@ -82,7 +81,7 @@ def _shots_for(backend: Backend) -> int:
 
 
 def check_result_shapes(case: BackendCase) -> None:
-    """evs and stds have the shape of the values without the parameter axis, per task."""
+    """The evs and stds have the shape of the values without the parameter axis, per task."""
     backend = case.make()
     try:
         shots = _shots_for(backend)
