@@ -114,4 +114,5 @@ def test_readme_python_example_runs(monkeypatch):
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
     exec(compile(block.replace("print(", "_ = ("), "README.md", "exec"), namespace)
-    assert abs(namespace["result"].fit.slope + 0.7508) < 3 * namespace["result"].fit.slope_se
+    result = namespace["outcome"].result
+    assert abs(result.fit.slope + 0.7508) < 3 * result.fit.slope_se

@@ -82,7 +82,7 @@ class StudySpec:
             raise fail(
                 "backend.name",
                 self.backend.name,
-                f"{', '.join(with_shots)} when sampling.shots > 0 "
+                f"{', '.join(repr(f) for f in with_shots)} when sampling.shots > 0 "
                 f"({self.backend.name} is exact only)",
             )
         if not self.sampling.shots and not caps.exact:
