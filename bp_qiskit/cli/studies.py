@@ -93,7 +93,7 @@ def study_summary(store: BaseStore, study: StudyRecord) -> dict[str, Any]:
         "kind": study_kind(store, study.id).name,
         "backend": spec.backend.name,
         "shots": spec.sampling.shots,
-        "state": study_state(jobs, study.owner),
+        "state": study_state(store, study.id),
         "created_at": study.created_at,
         "version": study.version,
         "seed": study.seed,

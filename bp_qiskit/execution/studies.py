@@ -7,7 +7,6 @@ every kind alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -15,7 +14,7 @@ from .._version import __version__
 from ..backends import Backend, capabilities_of, make_backend
 from ..results import StudyOutcome
 from ..spec import StudySpec
-from ..store import BaseStore, InMemoryStore, JobRecord, JobState
+from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
@@ -147,10 +146,14 @@ def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
     return kind_of(spec).progress(store, study_id, spec)
 
 
-def study_state(jobs: Sequence[JobRecord], owner: str | None = None) -> str:
-    """A study's state from its jobs: done, running, failed, interrupted or pending."""
-    if jobs and all(j.state.is_finished() for j in jobs):
+def study_state(store: BaseStore, study_id: str) -> str:
+    """A study's state: done, running, failed, interrupted or pending."""
+    study = store.get_study(study_id)
+    spec = StudySpec.from_dict(study.spec)
+    jobs = store.get_jobs(study_id)
+    if kind_of(spec).is_finished(store, study_id, spec):
         return "done"
+    owner = study.owner
     if owner and owner_alive(owner):
         return "running"
     if any(j.state is JobState.FAILED for j in jobs):

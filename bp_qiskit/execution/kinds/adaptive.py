@@ -165,6 +165,14 @@ class AdaptiveKind(StudyKind):
                 _walk_cell(ctx.spec, cell, round_fn)
                 bar.update(1)
 
+    def is_finished(self, store: BaseStore, study_id: str, spec: StudySpec) -> bool:
+        """Rounds are planned as the study goes: finished when the replay needs no new round."""
+        try:
+            self.collect(store, study_id, spec)
+        except StoreError:
+            return False
+        return True
+
     def collect(self, store: BaseStore, study_id: str, spec: StudySpec) -> StudyOutcome:
         """Replay the decisions over the stored rounds; every round must be DONE."""
         stored = {j.key: j for j in store.get_jobs(study_id)}

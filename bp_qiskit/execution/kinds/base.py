@@ -76,6 +76,11 @@ class StudyKind(abc.ABC):
     def collect(self, store: BaseStore, study_id: str, spec: StudySpec) -> StudyOutcome:
         """Assemble the finished study from the store, running nothing."""
 
+    def is_finished(self, store: BaseStore, study_id: str, spec: StudySpec) -> bool:
+        """Whether the study has all its results (default: every planned job is DONE)."""
+        jobs = store.get_jobs(study_id)
+        return bool(jobs) and all(j.state.is_finished() for j in jobs)
+
     # -- one job (the loop calls these) -----------------------------------------------------
 
     def execute(
