@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed
 	$(VENV)/bin/bp-qiskit run jobs/seed_tutorial.toml
 
+# The coverage gate (fail_under in pyproject.toml) is part of the test target.
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --cov --cov-report=term
 
 lint: $(STAMP)
 	$(PY) -m ruff check bp_qiskit tests benchmarks

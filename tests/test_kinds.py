@@ -36,16 +36,16 @@ parameter = "last"
 
 SPECS = {
     "plain": BASE
-    + '[circuit]\nansatz = "mcclean"\nlayers = 10\nqubits = [5, 6, 7]\n'
-    + "[sampling]\nsamples = 400\nchunk = 20\nshots = 40\n",
+    + '[circuit]\nansatz = "mcclean"\nlayers = 6\nqubits = [4, 5, 6]\n'
+    + "[sampling]\nsamples = 200\nchunk = 10\nshots = 40\n",
     "adaptive": BASE
-    + "[circuit]\nqubits = [3, 4, 5, 6]\n"
+    + "[circuit]\nqubits = [3, 4, 5]\n"
     + "[sampling]\nshots = 20\nchunk = 40\n"
-    + "[adaptive]\ntarget_rel_error = 0.07\nmax_shots = 10000000\n",
+    + "[adaptive]\ntarget_rel_error = 0.08\nmax_shots = 10000000\n",
     "budget": BASE
-    + "[circuit]\nqubits = [2, 3, 4]\n"
+    + "[circuit]\nqubits = [2, 3]\n"
     + "[sampling]\nshots = 0\n"
-    + "[budget]\ntotal_shots = 4000\nshots = [4, 16]\nrepeats = 25\n",
+    + "[budget]\ntotal_shots = 4000\nshots = [4, 16]\nrepeats = 15\n",
 }
 
 # The files a kind writes and whose bytes must not depend on interruptions.
@@ -107,7 +107,7 @@ def test_every_kind_through_run_study(tmp_path, kind):
     assert outcome.kind == kind
     if kind == "budget":
         assert outcome.result is None and outcome.budget is not None
-        assert len(outcome.budget.points) == 3 * 2
+        assert len(outcome.budget.points) == 2 * 2
     else:
         assert outcome.result is not None and len(outcome.data) == len(spec.circuit.qubits)
         assert all(c.grad_var > 0 for c in outcome.result.cells)
