@@ -2,7 +2,6 @@
 
 - :mod:`bp_qiskit.testing.standin`: a stand-in runtime service with scripted jobs.
 - :mod:`bp_qiskit.testing.backend_contract`: the checks every backend must pass.
-- :mod:`bp_qiskit.testing.store_contract`: the checks every job store must pass.
 
 The top layer: it may import anything, and nothing in the package imports it.
 """
