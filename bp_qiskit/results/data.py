@@ -1,0 +1,44 @@
+"""A sweep point (:class:`Cell`) and all its per-sample data (:class:`CellData`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Cell", "CellData"]
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Cell:
+    """One point of the sweep: qubit count n and layer count L."""
+
+    num_qubits: int
+    num_layers: int
+
+    @property
+    def tag(self) -> str:
+        """Suffix used in ``samples.npz`` keys: ``<n>_<L>``."""
+        return f"{self.num_qubits}_{self.num_layers}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CellData:
+    """All samples of a cell, concatenated in job order.
+
+    Attributes:
+        cell: The sweep point.
+        gates: (S, L, n) int8 gate codes.
+        params: (S, L*n) angles.
+        grads: (S, K) gradients.
+        shot_var: (S, K) shot-noise variance of each gradient (0 when exact).
+        shots: Shots executed per expectation value (0 = exact; the least over jobs).
+    """
+
+    cell: Cell
+    gates: NDArray[np.int8]
+    params: NDArray[np.float64]
+    grads: NDArray[np.float64]
+    shot_var: NDArray[np.float64]
+    shots: int

@@ -1,0 +1,102 @@
+"""What a finished study of any kind hands to reports and exports: :class:`StudyOutcome`.
+
+A plain sweep has a :class:`~bp_qiskit.results.schema.StudyResult` and per-sample data; an
+adaptive study has those plus one :class:`AdaptiveCell` per cell; a shot-budget study has a
+:class:`BudgetResult`. Reports write whichever parts are present, so a new study kind that
+produces the same parts needs no new report code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from .data import CellData
+from .schema import StudyResult
+
+__all__ = ["AdaptiveCell", "BudgetPoint", "BudgetResult", "StudyOutcome"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveCell:
+    """What adaptive allocation reached in one cell and what it cost."""
+
+    num_qubits: int
+    num_layers: int
+    samples: int
+    final_shots: int
+    total_shots: int
+    rel_error: float
+    reached: bool
+    rounds: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetPoint:
+    """Achieved against predicted error for one (n, N) split."""
+
+    num_qubits: int
+    shots: int
+    samples: int
+    repeats: int
+    reference_var: float
+    mean_estimate: float
+    achieved_rel_error: float
+    achieved_rel_error_se: float
+    predicted_rel_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetResult:
+    """All splits of a budget study.
+
+    Attributes:
+        spec: The resolved spec.
+        points: One point per (n, N).
+        estimates: ``"<n>"`` -> per repetition, the corrected variance of every split.
+    """
+
+    spec: dict[str, Any]
+    points: tuple[BudgetPoint, ...]
+    estimates: dict[str, list[list[float]]] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Deterministic JSON (``budget.json``)."""
+        data = {"spec": self.spec, "points": [dataclasses.asdict(p) for p in self.points]}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyOutcome:
+    """A finished study, whatever its kind.
+
+    Attributes:
+        study_id: The store's id.
+        kind: The study kind's name (``plain``, ``adaptive``, ``budget``).
+        result: The gradient-variance summary (sweeps).
+        data: Per-cell sample data (sweeps).
+        adaptive: Per-cell allocation reports (adaptive studies).
+        budget: Achieved against predicted errors (budget studies).
+    """
+
+    study_id: str
+    kind: str
+    result: StudyResult | None = None
+    data: tuple[CellData, ...] = ()
+    adaptive: tuple[AdaptiveCell, ...] = ()
+    budget: BudgetResult | None = None
+
+    def adaptive_json(self, spec: dict[str, Any]) -> str:
+        """``adaptive.json``: the targets and every cell's report."""
+        report = {
+            "study_id": self.study_id,
+            "target_rel_error": spec["adaptive"]["target_rel_error"],
+            "max_shots_per_cell": spec["adaptive"]["max_shots"],
+            "cells": [r.to_dict() for r in self.adaptive],
+        }
+        return json.dumps(report, indent=2, sort_keys=True) + "\n"
