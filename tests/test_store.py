@@ -284,9 +284,10 @@ def test_sqlite_migrates_a_version_1_store(tmp_path):
     store = SQLiteStore(path)
     (job,) = store.get_jobs("abc")
     assert job.key == "n2_L1_c0" and job.state is JobState.DONE and job.usage_seconds is None
+    assert store.get_submissions("abc") == []
     store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()
 
 
@@ -332,3 +333,56 @@ def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path
     attempts = {j.key: j.attempts for j in store.get_jobs(sid)}
     assert all(attempts[k] == 1 for k in done_before)
     assert all(j.state.is_finished() for j in store.get_jobs(sid))
+
+
+def test_submissions_are_recorded_before_submitting_and_never_doubled(store, monkeypatch):
+    from bp_qiskit.store import SubmissionState
+
+    sid = create_study(store, SPEC)
+    key = store.get_jobs(sid)[0].key
+    first = store.add_submission(sid, key, "tag-1")
+    assert (first.state, first.attempt, first.remote_job_id) == (
+        SubmissionState.SUBMITTING,
+        1,
+        None,
+    )
+    # In doubt (SUBMITTING) or submitted: a second submission is refused by the store itself.
+    with pytest.raises(StoreError, match="may still be running"):
+        store.add_submission(sid, key, "tag-2")
+    store.update_submission(
+        sid, "tag-1", state=SubmissionState.SUBMITTED, remote_job_id="job-a",
+        provenance={"qubits": [3, 5]},
+    )  # fmt: skip
+    assert store.get_jobs(sid)[0].remote_job_id == "job-a"
+    with pytest.raises(StoreError, match="job-a"):
+        store.add_submission(sid, key, "tag-2")
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "secret-token-value")
+    store.update_submission(
+        sid, "tag-1", state=SubmissionState.FAILED, cause="transient",
+        reason="Error code 1010; token secret-token-value", provenance={"shots": 100},
+    )  # fmt: skip
+    store.set_submission_usage(sid, "tag-1", None)
+    second = store.add_submission(sid, key, "tag-2")
+    assert second.attempt == 2
+    with pytest.raises(StoreError, match="already used"):
+        store.add_submission(sid, store.get_jobs(sid)[1].key, "tag-2")
+    store.set_submission_usage(sid, "tag-2", 1.5)
+    a, b = store.get_submissions(sid)
+    assert (a.tag, a.state, a.cause, a.usage_seconds) == (
+        "tag-1",
+        SubmissionState.FAILED,
+        "transient",
+        None,
+    )
+    assert a.provenance == {"qubits": [3, 5], "shots": 100}
+    assert "secret-token-value" not in a.reason and "1010" in a.reason
+    assert (b.tag, b.usage_seconds, b.state) == ("tag-2", 1.5, SubmissionState.SUBMITTING)
+    with pytest.raises(StoreError, match="no submission"):
+        store.update_submission(sid, "nope", state=SubmissionState.DONE)
+    with pytest.raises(StoreError, match="no submission"):
+        store.set_submission_usage(sid, "nope", 1.0)
+    with pytest.raises(StoreError, match="no job"):
+        store.add_submission(sid, "n9_L9_c9", "tag-3")
+    # Records are snapshots.
+    a.provenance["qubits"] = []
+    assert store.get_submissions(sid)[0].provenance["qubits"] == [3, 5]

@@ -14,6 +14,8 @@ from .base import (
     StoreError,
     StudyBusyError,
     StudyRecord,
+    SubmissionRecord,
+    SubmissionState,
     UnknownStudyError,
     redact,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "StoreError",
     "StudyBusyError",
     "StudyRecord",
+    "SubmissionRecord",
+    "SubmissionState",
     "UnknownStudyError",
     "open_store",
     "redact",

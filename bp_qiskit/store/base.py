@@ -38,6 +38,8 @@ __all__ = [
     "StoreError",
     "StudyBusyError",
     "StudyRecord",
+    "SubmissionRecord",
+    "SubmissionState",
     "UnknownStudyError",
     "redact",
 ]
@@ -67,6 +69,60 @@ class JobState(str, enum.Enum):
     def is_finished(self) -> bool:
         """True for DONE: the job has its result and is never executed again."""
         return self is JobState.DONE
+
+
+class SubmissionState(str, enum.Enum):
+    """Lifecycle of one submission of a job to a remote service (a QPU job).
+
+    SUBMITTING is recorded *before* the submit call, so a crash between the call and the
+    moment its id is persisted leaves a trace: the job is "in doubt" and is looked up by its
+    tag before anything is submitted again. SUBMITTED means the service gave an id; the job
+    may be queued or running. The rest are final.
+    """
+
+    SUBMITTING = "SUBMITTING"
+    SUBMITTED = "SUBMITTED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    LOST = "LOST"
+
+    def may_be_running(self) -> bool:
+        """True while the service may still run (and bill) the submission."""
+        return self in (SubmissionState.SUBMITTING, SubmissionState.SUBMITTED)
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmissionRecord:
+    """One submission of a job to a remote service.
+
+    Attributes:
+        study_id, key: The job.
+        tag: Unique tag generated before submitting; the job carries it on the service.
+        attempt: 1 for the job's first submission, 2 for its first resubmission, ...
+        state: See :class:`SubmissionState`.
+        remote_job_id: The service's id, once known.
+        cause: Why a FAILED/CANCELLED submission ended: ``"cancelled"``, ``"timeout"``,
+            ``"transient"`` or ``"permanent"`` (None otherwise).
+        reason: The service's message (redacted).
+        created_at, updated_at: Unix timestamps.
+        usage_seconds: QPU seconds billed, None until the service reports them.
+        provenance: What ran: backend, instance, physical qubits, calibration time, options,
+            shots, timing (never a credential).
+    """
+
+    study_id: str
+    key: str
+    tag: str
+    attempt: int
+    state: SubmissionState
+    remote_job_id: str | None
+    cause: str | None
+    reason: str | None
+    created_at: float
+    updated_at: float
+    usage_seconds: float | None
+    provenance: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +273,42 @@ class BaseStore(abc.ABC):
 
         A DONE job is never changed: its result is already committed.
         """
+
+    # -- remote submissions -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_submission(self, study_id: str, key: str, tag: str) -> SubmissionRecord:
+        """Record that job ``key`` is about to be submitted with ``tag`` (SUBMITTING).
+
+        Refuses (StoreError) while an earlier submission of the job may still be running:
+        the store itself guarantees that a job is never submitted twice at once.
+        """
+
+    @abc.abstractmethod
+    def update_submission(
+        self,
+        study_id: str,
+        tag: str,
+        *,
+        state: SubmissionState | None = None,
+        remote_job_id: str | None = None,
+        cause: str | None = None,
+        reason: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change the fields given; ``provenance`` is merged into what is stored.
+
+        Giving ``remote_job_id`` also sets the job's ``remote_job_id`` in the same
+        transaction.
+        """
+
+    @abc.abstractmethod
+    def set_submission_usage(self, study_id: str, tag: str, usage_seconds: float | None) -> None:
+        """Record the QPU usage the service reports (None: not known yet)."""
+
+    @abc.abstractmethod
+    def get_submissions(self, study_id: str) -> list[SubmissionRecord]:
+        """Every submission of the study, in the order they were recorded."""
 
     @abc.abstractmethod
     def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:

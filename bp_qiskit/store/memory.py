@@ -21,6 +21,8 @@ from .base import (
     StoreError,
     StudyBusyError,
     StudyRecord,
+    SubmissionRecord,
+    SubmissionState,
     UnknownStudyError,
     redact,
 )
@@ -40,6 +42,7 @@ class InMemoryStore(BaseStore):
         self._studies: dict[str, StudyRecord] = {}
         self._jobs: dict[str, dict[str, JobRecord]] = {}
         self._results: dict[tuple[str, str], dict[str, bytes]] = {}
+        self._subs: dict[str, dict[str, SubmissionRecord]] = {}
 
     def create_study(
         self, name: str, spec: Mapping[str, Any], version: str, seed: int, jobs: Sequence[JobRecord]
@@ -148,6 +151,69 @@ class InMemoryStore(BaseStore):
                 job, state=state, error=redact(error), finished_at=time.time()
             )
 
+    def add_submission(self, study_id: str, key: str, tag: str) -> SubmissionRecord:
+        with self._lock:
+            self._job(study_id, key)
+            subs = self._subs.setdefault(study_id, {})
+            if tag in subs:
+                raise StoreError(f"submission tag {tag!r} already used in study {study_id}")
+            mine = [r for r in subs.values() if r.key == key]
+            live = [r for r in mine if r.state.may_be_running()]
+            if live:
+                raise StoreError(
+                    f"job {key} of study {study_id} has a submission that may still be running "
+                    f"({live[0].remote_job_id or live[0].tag}); it is never submitted twice"
+                )
+            now = time.time()
+            rec = SubmissionRecord(
+                study_id, key, tag, len(mine) + 1, SubmissionState.SUBMITTING,
+                None, None, None, now, now, None, {},
+            )  # fmt: skip
+            subs[tag] = rec
+            return rec
+
+    def update_submission(
+        self,
+        study_id: str,
+        tag: str,
+        *,
+        state: SubmissionState | None = None,
+        remote_job_id: str | None = None,
+        cause: str | None = None,
+        reason: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            rec = self._sub(study_id, tag)
+            changes: dict[str, Any] = {"updated_at": time.time()}
+            if state is not None:
+                changes["state"] = state
+            if remote_job_id is not None:
+                changes["remote_job_id"] = remote_job_id
+                job = self._job(study_id, rec.key)
+                self._jobs[study_id][rec.key] = dataclasses.replace(
+                    job, remote_job_id=remote_job_id
+                )
+            if cause is not None:
+                changes["cause"] = cause
+            if reason is not None:
+                changes["reason"] = redact(reason)
+            if provenance is not None:
+                changes["provenance"] = {**rec.provenance, **copy.deepcopy(dict(provenance))}
+            self._subs[study_id][tag] = dataclasses.replace(rec, **changes)
+
+    def set_submission_usage(self, study_id: str, tag: str, usage_seconds: float | None) -> None:
+        with self._lock:
+            rec = self._sub(study_id, tag)
+            self._subs[study_id][tag] = dataclasses.replace(
+                rec, usage_seconds=usage_seconds, updated_at=time.time()
+            )
+
+    def get_submissions(self, study_id: str) -> list[SubmissionRecord]:
+        with self._lock:
+            self._study(study_id)
+            return [copy.deepcopy(r) for r in self._subs.get(study_id, {}).values()]
+
     def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
         with self._lock:
             self._study(study_id)
@@ -164,6 +230,13 @@ class InMemoryStore(BaseStore):
         if study_id not in self._studies:
             raise UnknownStudyError(f"no study {study_id!r} in the store")
         return self._studies[study_id]
+
+    def _sub(self, study_id: str, tag: str) -> SubmissionRecord:
+        self._study(study_id)
+        rec = self._subs.get(study_id, {}).get(tag)
+        if rec is None:
+            raise StoreError(f"no submission {tag!r} in study {study_id}")
+        return rec
 
     def _job(self, study_id: str, key: str) -> JobRecord:
         self._study(study_id)

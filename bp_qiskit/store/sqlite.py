@@ -32,6 +32,8 @@ from .base import (
     StoreError,
     StudyBusyError,
     StudyRecord,
+    SubmissionRecord,
+    SubmissionState,
     UnknownStudyError,
     redact,
 )
@@ -90,6 +92,25 @@ MIGRATIONS: dict[int, str] = {
     """,
     # v2: QPU usage reported by the runtime service, per job.
     2: "ALTER TABLE jobs ADD COLUMN usage_seconds REAL",
+    # v3: every submission of a job to a remote service, recorded before the submit call.
+    3: """
+    CREATE TABLE submissions (
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        tag TEXT NOT NULL,
+        key TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        remote_job_id TEXT,
+        cause TEXT,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        usage_seconds REAL,
+        provenance TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (study_id, tag),
+        FOREIGN KEY (study_id, key) REFERENCES jobs(study_id, key)
+    );
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -147,6 +168,19 @@ def _job(row: sqlite3.Row) -> JobRecord:
     data["rng"] = tuple(json.loads(data["rng"]))
     data["state"] = JobState(data["state"])
     return JobRecord(**data)
+
+
+_SUB_COLUMNS = (
+    "study_id, key, tag, attempt, state, remote_job_id, cause, reason, created_at, updated_at, "
+    "usage_seconds, provenance"
+)
+
+
+def _submission(row: sqlite3.Row) -> SubmissionRecord:
+    values = dict(row)
+    values["state"] = SubmissionState(values["state"])
+    values["provenance"] = json.loads(values["provenance"])
+    return SubmissionRecord(**values)
 
 
 def _study(row: sqlite3.Row) -> StudyRecord:
@@ -361,6 +395,96 @@ class SQLiteStore(BaseStore):
                 "WHERE study_id = ? AND key = ? AND state != ?",
                 (state.value, redact(error), time.time(), study_id, key, JobState.DONE.value),
             )
+
+    def add_submission(self, study_id: str, key: str, tag: str) -> SubmissionRecord:
+        now = time.time()
+        with self._tx() as db:
+            if not db.execute(
+                "SELECT 1 FROM jobs WHERE study_id = ? AND key = ?", (study_id, key)
+            ).fetchone():
+                raise StoreError(f"no job {key!r} in study {study_id}")
+            rows = db.execute(
+                "SELECT state, remote_job_id, tag FROM submissions WHERE study_id = ? AND key = ?",
+                (study_id, key),
+            ).fetchall()
+            live = [r for r in rows if SubmissionState(r["state"]).may_be_running()]
+            if live:
+                raise StoreError(
+                    f"job {key} of study {study_id} has a submission that may still be running "
+                    f"({live[0]['remote_job_id'] or live[0]['tag']}); it is never submitted twice"
+                )
+            try:
+                db.execute(
+                    f"INSERT INTO submissions ({_SUB_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, NULL, '{}')",
+                    (study_id, key, tag, len(rows) + 1, SubmissionState.SUBMITTING.value, now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    f"submission tag {tag!r} already used in study {study_id}"
+                ) from None
+            row = db.execute(
+                f"SELECT {_SUB_COLUMNS} FROM submissions WHERE study_id = ? AND tag = ?",
+                (study_id, tag),
+            ).fetchone()
+        return _submission(row)
+
+    def update_submission(
+        self,
+        study_id: str,
+        tag: str,
+        *,
+        state: SubmissionState | None = None,
+        remote_job_id: str | None = None,
+        cause: str | None = None,
+        reason: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT key, provenance FROM submissions WHERE study_id = ? AND tag = ?",
+                (study_id, tag),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no submission {tag!r} in study {study_id}")
+            sets: dict[str, Any] = {"updated_at": time.time()}
+            if state is not None:
+                sets["state"] = state.value
+            if remote_job_id is not None:
+                sets["remote_job_id"] = remote_job_id
+                db.execute(
+                    "UPDATE jobs SET remote_job_id = ? WHERE study_id = ? AND key = ?",
+                    (remote_job_id, study_id, row["key"]),
+                )
+            if cause is not None:
+                sets["cause"] = cause
+            if reason is not None:
+                sets["reason"] = redact(reason)
+            if provenance is not None:
+                sets["provenance"] = json.dumps({**json.loads(row["provenance"]), **provenance})
+            assignments = ", ".join(f"{name} = ?" for name in sets)
+            db.execute(
+                f"UPDATE submissions SET {assignments} WHERE study_id = ? AND tag = ?",
+                (*sets.values(), study_id, tag),
+            )
+
+    def set_submission_usage(self, study_id: str, tag: str, usage_seconds: float | None) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE submissions SET usage_seconds = ?, updated_at = ? "
+                "WHERE study_id = ? AND tag = ?",
+                (usage_seconds, time.time(), study_id, tag),
+            )
+            if cur.rowcount == 0:
+                raise StoreError(f"no submission {tag!r} in study {study_id}")
+
+    def get_submissions(self, study_id: str) -> list[SubmissionRecord]:
+        self.get_study(study_id)
+        rows = self._read(
+            f"SELECT {_SUB_COLUMNS} FROM submissions WHERE study_id = ? ORDER BY rowid",
+            (study_id,),
+        )
+        return [_submission(r) for r in rows]
 
     def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
         self.get_study(study_id)
