@@ -8,7 +8,14 @@ layer's own errors (``StoreError`` in :mod:`bp_qiskit.store`, ``BackendNameError
 
 from __future__ import annotations
 
-__all__ = ["BPQiskitError", "SpecError", "StudyFailedError", "UsageError"]
+__all__ = [
+    "BPQiskitError",
+    "CostLimitError",
+    "SpecError",
+    "StudyFailedError",
+    "StudyPausedError",
+    "UsageError",
+]
 
 
 class BPQiskitError(Exception):
@@ -28,3 +35,17 @@ class UsageError(BPQiskitError):
 
 class StudyFailedError(BPQiskitError, RuntimeError):
     """Some jobs still failed after their retries; the finished ones are in the store."""
+
+
+class StudyPausedError(StudyFailedError):
+    """A remote job was cancelled, timed out or was rejected, and is held.
+
+    Nothing is resubmitted until the user says so (``resume --resubmit``).
+    """
+
+
+class CostLimitError(BPQiskitError):
+    """A QPU run is estimated above the limit and was not approved; nothing was submitted.
+
+    The limit is the configured one, or the instance's remaining allocation where lower.
+    """

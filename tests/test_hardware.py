@@ -23,7 +23,7 @@ from bp_qiskit.core.observables import global_projector, to_pauli_op, zz
 from bp_qiskit.errors import StudyFailedError
 from bp_qiskit.execution import collect, create_study, run_stored
 from bp_qiskit.spec import SpecError
-from bp_qiskit.store import InMemoryStore, JobState, SQLiteStore
+from bp_qiskit.store import InMemoryStore, SQLiteStore
 from bp_qiskit.testing.standin import ProcessDied, StandInService
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -199,89 +199,6 @@ def test_queued_running_done(tmp_path):
     assert all(j.usage_seconds == 2.5 for j in jobs)  # usage from the job's report
     assert "bp_qiskit:test" in service.last_options["environment"]["job_tags"]
     assert service.last_options["resilience_level"] == 0
-
-
-def test_restart_while_queued_reattaches_instead_of_resubmitting(tmp_path):
-    service = StandInService(scripts={1: ["QUEUED", ProcessDied()]})
-    path = tmp_path / "s.sqlite"
-    store = SQLiteStore(path)
-    sid = create_study(store, SPEC)
-    with pytest.raises(ProcessDied):
-        run_jobs(store, sid, backend=runtime_backend(service), progress=False)
-    store.close()
-    # The id was persisted the moment it existed, before the crash.
-    db = sqlite3.connect(path)
-    row = db.execute("SELECT state, remote_job_id FROM jobs WHERE key = 'n2_L1_c1'").fetchone()
-    db.close()
-    assert row == ("RUNNING", "standin-1")
-    service.jobs["standin-1"].script = ["RUNNING", "DONE"]  # the cloud carried on meanwhile
-    store = SQLiteStore(path)  # a new process
-    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
-    assert service.submissions == 3  # standin-1 was collected, not submitted again
-    assert {j.key: j.attempts for j in store.get_jobs(sid)} == {
-        "n2_L1_c0": 1,
-        "n2_L1_c1": 1,
-        "n2_L1_c2": 1,
-    }
-    # Same numbers as a run that never crashed.
-    clean = InMemoryStore()
-    sid2 = create_study(clean, SPEC)
-    run_jobs(clean, sid2, backend=runtime_backend(StandInService()), progress=False)
-    assert collect(store, sid).result.to_json() == collect(clean, sid2).result.to_json()
-
-
-def test_cancelled_job_is_recorded_and_retried():
-    service = StandInService(scripts={0: ["QUEUED", "CANCELLED"]}, reasons={0: "user cancelled"})
-    store = InMemoryStore()
-    sid = create_study(store, SPEC)
-    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
-    assert service.submissions == 4
-    assert store.get_jobs(sid)[0].attempts == 2
-    always = StandInService(
-        scripts={i: ["CANCELLED"] for i in range(10)},
-        reasons={i: "maintenance window" for i in range(10)},
-    )
-    sid2 = create_study(store, SPEC)
-    failed = run_jobs(store, sid2, backend=runtime_backend(always), progress=False, max_attempts=2)
-    assert len(failed) == 3
-    assert (
-        failed[0].state is JobState.CANCELLED and "cancelled: maintenance window" in failed[0].error
-    )
-    assert always.submissions == 6
-
-
-def test_error_state_is_recorded_and_retried():
-    service = StandInService(scripts={0: ["RUNNING", "ERROR"]}, reasons={0: "calibration failed"})
-    store = InMemoryStore()
-    sid = create_study(store, SPEC)
-    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
-    assert service.submissions == 4 and store.get_jobs(sid)[0].attempts == 2
-    failing = StandInService(
-        scripts={i: ["ERROR"] for i in range(10)},
-        reasons={i: "calibration failed" for i in range(10)},
-    )
-    sid2 = create_study(store, SPEC)
-    failed = run_jobs(store, sid2, backend=runtime_backend(failing), progress=False, max_attempts=1)
-    assert failed[0].state is JobState.FAILED and "error: calibration failed" in failed[0].error
-
-
-def test_lost_connection_while_polling_does_not_resubmit():
-    service = StandInService(
-        scripts={
-            0: [
-                "QUEUED",
-                ConnectionError("reset by peer"),
-                TimeoutError("read timed out"),
-                "RUNNING",
-                "DONE",
-            ]
-        }
-    )
-    store = InMemoryStore()
-    sid = create_study(store, SPEC)
-    assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
-    assert service.submissions == 3
-    assert all(j.attempts == 1 for j in store.get_jobs(sid))
 
 
 def test_status_shows_queue_state_of_remote_jobs(tmp_path, monkeypatch, capsys):

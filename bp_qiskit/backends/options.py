@@ -25,6 +25,12 @@ OPTION_DOC = {
     "job_tags": "a list of strings (the study id is always added)",
     "max_execution_time": "an integer number of seconds",
     "poll_interval": "seconds between status polls of a remote job (default 5)",
+    "layout": "'noise_aware' (default), 'trivial', or a list of physical qubits to pin",
+    "measure_mitigation": "true or false: TREX readout mitigation",
+    "zne": "true or false: zero-noise extrapolation",
+    "zne_noise_factors": "a list of noise factors >= 1, e.g. [1, 3, 5]",
+    "twirling_randomizations": "'auto' or an integer >= 1",
+    "shots_per_randomization": "'auto' or an integer >= 1",
 }
 
 
@@ -41,6 +47,24 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "job_tags": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
     "max_execution_time": lambda v: _is_int(v) and v > 0,
     "poll_interval": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "layout": lambda v: (
+        v in ("noise_aware", "trivial")
+        or (
+            isinstance(v, list)
+            and bool(v)
+            and all(_is_int(q) and q >= 0 for q in v)
+            and len(set(v)) == len(v)
+        )
+    ),
+    "measure_mitigation": lambda v: isinstance(v, bool),
+    "zne": lambda v: isinstance(v, bool),
+    "zne_noise_factors": lambda v: (
+        isinstance(v, list)
+        and len(v) >= 2
+        and all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 1 for f in v)
+    ),
+    "twirling_randomizations": lambda v: v == "auto" or (_is_int(v) and v >= 1),
+    "shots_per_randomization": lambda v: v == "auto" or (_is_int(v) and v >= 1),
 }
 
 
@@ -62,13 +86,35 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def estimator_options(
-    options: Mapping[str, Any], *, seed: int | None, tags: Sequence[str]
+    options: Mapping[str, Any], *, seed: int | None, tags: Sequence[str], shots: int | None = None
 ) -> dict[str, Any]:
-    """Translate ``[backend.options]`` into the runtime estimator's options model."""
+    """Translate ``[backend.options]`` into the runtime estimator's options model.
+
+    ``shots`` goes in as ``default_shots``: the client turns a precision p into ceil(1/p^2)
+    shots, so a shot count sent as a precision can come back one higher.
+    """
     opts: dict[str, Any] = {"resilience_level": options.get("resilience_level", 0)}
+    if shots:
+        opts["default_shots"] = int(shots)
+    twirling: dict[str, Any] = {}
     tw = options.get("twirling")
     if tw is not None:
-        opts["twirling"] = {"enable_gates": tw, "enable_measure": tw}
+        twirling.update(enable_gates=tw, enable_measure=tw)
+    if "twirling_randomizations" in options:
+        twirling["num_randomizations"] = options["twirling_randomizations"]
+    if "shots_per_randomization" in options:
+        twirling["shots_per_randomization"] = options["shots_per_randomization"]
+    if twirling:
+        opts["twirling"] = twirling
+    resilience: dict[str, Any] = {}
+    if "measure_mitigation" in options:
+        resilience["measure_mitigation"] = options["measure_mitigation"]
+    if "zne" in options:
+        resilience["zne_mitigation"] = options["zne"]
+    if "zne_noise_factors" in options:
+        resilience["zne"] = {"noise_factors": [float(f) for f in options["zne_noise_factors"]]}
+    if resilience:
+        opts["resilience"] = resilience
     dd = options.get("dynamical_decoupling", False)
     if dd:
         opts["dynamical_decoupling"] = {

@@ -9,8 +9,10 @@ layout (:class:`~bp_qiskit.backends.isa.IsaTranspiler`). Jobs go through a
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,17 +27,29 @@ from .protocol import (
     NotAttachableError,
     OnSubmit,
     check_tasks,
-    shots_to_precision,
+)
+from .remote import (
+    RemoteStatus,
+    Submitted,
+    TransientServiceError,
+    failure_cause,
+    is_transient,
+    reason_code,
 )
 from .services import IBMService, LocalService, RuntimeJob, RuntimeService
 
 __all__ = [
     "JobFailedError",
+    "JobInDoubtError",
     "RuntimeBackend",
     "fake_runtime_backend",
     "ibm_runtime_backend",
+    "new_tag",
     "normalize_status",
 ]
+
+
+MAX_TRANSIENT_FAILURES = 20
 
 
 class JobFailedError(RuntimeError):
@@ -43,11 +57,17 @@ class JobFailedError(RuntimeError):
 
     Attributes:
         state: ``"ERROR"`` or ``"CANCELLED"`` (what the store records).
+        cause: See :func:`~bp_qiskit.backends.remote.failure_cause`.
     """
 
-    def __init__(self, message: str, state: str = "ERROR") -> None:
+    def __init__(self, message: str, state: str = "ERROR", cause: str = "transient") -> None:
         super().__init__(message)
         self.state = state
+        self.cause = cause
+
+
+class JobInDoubtError(RuntimeError):
+    """The service stopped answering about a job that may still be running."""
 
 
 def normalize_status(status: Any) -> str:
@@ -63,7 +83,7 @@ def normalize_status(status: Any) -> str:
 
 
 class RuntimeBackend:
-    """A :class:`~bp_qiskit.backends.protocol.Backend` on IBM Runtime (shots only).
+    """A :class:`~bp_qiskit.backends.remote.RemoteBackend` on IBM Runtime (shots only).
 
     Args:
         service: Where jobs are submitted (:class:`LocalService`, :class:`IBMService`, or a
@@ -91,74 +111,94 @@ class RuntimeBackend:
         self.remote = bool(service.remote)
         self.capabilities = Capabilities(exact=False, shots=True, remote=self.remote)
         self.isa = IsaTranspiler(
-            self.target, self.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
+            self.target,
+            self.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL),
+            layout=self.options.get("layout", "noise_aware"),
         )
+        # Jobs submitted by this object: local-mode jobs cannot be looked up by id later.
+        self._jobs: dict[str, RuntimeJob] = {}
+
+    # -- building -----------------------------------------------------------------------------
 
     def pubs(self, tasks: Sequence[ExpectationTask]) -> list[Any]:
-        """ISA PUBs: transpiled circuit, observable mapped through its layout, values, precision."""
+        """ISA PUBs: transpiled circuit, observable mapped through its layout, values.
+
+        No precision goes into a PUB: the shot count is sent as ``default_shots``, because the
+        client turns a precision p into ceil(1/p^2) shots (1000 would come back as 1001).
+        """
         check_tasks(self, tasks)
         out = []
         for t in tasks:
             isa, obs = self.isa.map(t.circuit, t.observable)
-            out.append((isa, to_pauli_op(obs), t.values, shots_to_precision(t.shots)))
+            out.append((isa, to_pauli_op(obs), t.values))
         return out
 
-    def evaluate(
-        self,
-        tasks: Sequence[ExpectationTask],
-        *,
-        seed: int | None = None,
-        on_submit: OnSubmit | None = None,
-    ) -> list[Evaluation]:
-        """Submit one job with one PUB per task and wait for it."""
-        options = estimator_options(self.options, seed=seed, tags=self.tags)
-        job = self.service.submit(
-            self.target, self.pubs(tasks), options, self.options.get("mode", "batch")
-        )
-        job_id = job.job_id()
-        if on_submit is not None:
-            on_submit(job_id)
-        return self.wait(job, tasks)
+    @staticmethod
+    def _shots(tasks: Sequence[ExpectationTask]) -> int:
+        shots = {t.shots for t in tasks}
+        if len(shots) != 1:
+            raise ValueError(f"shots: one runtime job runs one shot count, got {sorted(shots)}")
+        return shots.pop()
 
-    def attach(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
-        """Re-attach to a submitted job by id and wait for it (never resubmits)."""
-        if not self.remote:
-            raise NotAttachableError(f"{self.name}: local jobs cannot be re-attached")
-        return self.wait(self.service.job(job_id), tasks)
+    @staticmethod
+    def _call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call the service; a network or server hiccup becomes TransientServiceError."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientServiceError(f"{what}: {type(exc).__name__}: {exc}") from exc
+            raise
 
-    def wait(self, job: RuntimeJob, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
-        """Poll until the job is final; a lost connection is retried, never resubmitted."""
-        interval = float(self.options.get("poll_interval", 5.0 if self.remote else 0.0))
-        failures = 0
-        while True:
-            try:
-                state = normalize_status(job.status())
-                failures = 0
-            except (ConnectionError, TimeoutError, OSError) as exc:
-                failures += 1
-                if failures > 20:
-                    raise JobFailedError(f"lost connection to job {job.job_id()}: {exc}") from exc
-                time.sleep(min(60.0, interval * 2**failures))
-                continue
-            if state == "DONE":
-                break
-            if state in ("ERROR", "CANCELLED"):
-                reason = ""
-                for attr in ("error_message", "reason"):
-                    fn = getattr(job, attr, None)
-                    if callable(fn):
-                        try:
-                            reason = str(fn() or "")
-                        except Exception:  # the reason is best effort
-                            reason = ""
-                        if reason:
-                            break
-                raise JobFailedError(
-                    f"job {job.job_id()} {state.lower()}: {reason or 'no reason given'}", state
-                )
-            time.sleep(interval)
-        result = job.result()
-        usage = _usage_seconds(job)
+    # -- the remote steps ---------------------------------------------------------------------
+
+    def submit(self, tasks: Sequence[ExpectationTask], *, seed: int | None, tag: str) -> Submitted:
+        """Submit the tasks as one job tagged ``tag``; return its id and what was sent."""
+        shots = self._shots(tasks)
+        pubs = self.pubs(tasks)
+        options = estimator_options(self.options, seed=seed, tags=[*self.tags, tag], shots=shots)
+        mode = self.options.get("mode", "batch")
+        job = self._call("submit", self.service.submit, self.target, pubs, options, mode)
+        job_id = str(job.job_id())
+        self._jobs[job_id] = job
+        provenance = {
+            "backend": getattr(self.target, "name", str(self.target)),
+            "instance": getattr(self.service, "instance", None),
+            "layout": self.isa.layout_method,
+            "qubits": [self.isa.physical_qubits(t.circuit) for t in tasks],
+            "calibrated_at": calibration_time(self.target),
+            "options": options,
+            "shots_requested": shots,
+        }
+        return Submitted(job_id, provenance)
+
+    def find(self, tag: str) -> list[str]:
+        """Ids of the service's jobs that carry ``tag``."""
+        return [str(i) for i in self._call("find", self.service.find_jobs, tag)]
+
+    def _job(self, job_id: str) -> RuntimeJob:
+        if job_id not in self._jobs:
+            if not self.remote:
+                raise NotAttachableError(f"{self.name}: local jobs cannot be re-attached")
+            self._jobs[job_id] = self._call("attach", self.service.job, job_id)
+        return self._jobs[job_id]
+
+    def poll(self, job_id: str) -> RemoteStatus:
+        """The job's state, and the service's reason when it ended without a result."""
+        job = self._job(job_id)
+        state = normalize_status(self._call("poll", job.status))
+        if state not in ("ERROR", "CANCELLED"):
+            return RemoteStatus(state)
+        reason = ""
+        fn = getattr(job, "error_message", None)
+        if callable(fn):
+            reason = str(self._call("poll", fn) or "")
+        return RemoteStatus(state, reason or "no reason given", reason_code(reason))
+
+    def collect(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
+        """The evaluations of a DONE job, with the shots the service reports executing."""
+        job = self._job(job_id)
+        result = self._call("collect", job.result)
         total_shots = result.metadata.get("shots") if hasattr(result, "metadata") else None
         out = []
         for t, pub in zip(tasks, result, strict=True):
@@ -169,30 +209,111 @@ class RuntimeBackend:
                     np.asarray(pub.data.evs, dtype=float),
                     np.asarray(pub.data.stds, dtype=float),
                     int(shots),
-                    job.job_id(),
+                    job_id,
                     meta,
-                    usage,
+                    None,
                 )
             )
         return out
+
+    def usage(self, job_id: str) -> float | None:
+        """QPU seconds billed; None while the service is still computing them.
+
+        ``job.usage()`` returns 0 while usage is pending, so the job's metrics are read first
+        where the job has them: they say whether the figure is final.
+        """
+        job = self._job(job_id)
+        try:
+            metrics = getattr(job, "metrics", None)
+            if callable(metrics):
+                report = self._call("usage", metrics).get("usage", {})
+                if report.get("status", "pending") == "pending":
+                    return None
+                value = report.get("qpu_charge_time_seconds", report.get("seconds"))
+            else:
+                fn = getattr(job, "usage", None)
+                value = (self._call("usage", fn) if callable(fn) else None) or None
+        except TransientServiceError:
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    # -- the synchronous contract -------------------------------------------------------------
+
+    def evaluate(
+        self,
+        tasks: Sequence[ExpectationTask],
+        *,
+        seed: int | None = None,
+        on_submit: OnSubmit | None = None,
+    ) -> list[Evaluation]:
+        """Submit one job with one PUB per task and wait for it."""
+        submitted = self.submit(tasks, seed=seed, tag=new_tag())
+        if on_submit is not None:
+            on_submit(submitted.job_id)
+        return self.wait(submitted.job_id, tasks)
+
+    def attach(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
+        """Re-attach to a submitted job by id and wait for it (never resubmits)."""
+        if not self.remote:
+            raise NotAttachableError(f"{self.name}: local jobs cannot be re-attached")
+        return self.wait(job_id, tasks)
+
+    def wait(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
+        """Poll until the job is final; a hiccup backs off and polls again, never resubmits."""
+        interval = float(self.options.get("poll_interval", 5.0 if self.remote else 0.0))
+        failures = 0
+        while True:
+            try:
+                status = self.poll(job_id)
+                failures = 0
+            except TransientServiceError as exc:
+                failures += 1
+                if failures > MAX_TRANSIENT_FAILURES:
+                    raise JobInDoubtError(
+                        f"lost contact with job {job_id} ({exc}); it may still run: resume "
+                        "re-attaches to it"
+                    ) from exc
+                time.sleep(backoff(interval, failures))
+                continue
+            if status.state == "DONE":
+                break
+            if status.final:
+                raise JobFailedError(
+                    f"job {job_id} {status.state.lower()}: {status.reason}",
+                    status.state,
+                    failure_cause(status),
+                )
+            time.sleep(interval)
+        evaluations = self.collect(job_id, tasks)
+        usage = self.usage(job_id) if self.remote else None
+        return [dataclasses.replace(e, usage_seconds=usage) for e in evaluations]
 
     def close(self) -> None:
         """Close the service's batch or session."""
         self.service.close()
 
 
-def _usage_seconds(job: Any) -> float | None:
-    """QPU seconds from the job's usage report, when the service gives one."""
-    usage = getattr(job, "usage", None)
-    if not callable(usage):
-        return None
+def new_tag() -> str:
+    """A unique job tag, generated before submitting so a job can be found after a crash."""
+    return f"bpq-{uuid.uuid4().hex[:20]}"
+
+
+def backoff(interval: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive hiccups: doubling, at most a minute."""
+    return min(60.0, interval * 2 ** min(failures, 10))
+
+
+def calibration_time(target: Any) -> str | None:
+    """When the device's calibration data were taken (ISO 8601), if the backend says."""
+    fn = getattr(target, "properties", None)
     try:
-        value = usage()
-    except Exception:  # usage is informational; local jobs have none
+        props = fn() if callable(fn) else None
+    except Exception:  # provenance is best effort: a backend without properties has none
         return None
-    if isinstance(value, dict):
-        value = value.get("quantum_seconds", value.get("seconds"))
-    return float(value) if isinstance(value, (int, float)) else None
+    when = getattr(props, "last_update_date", None)
+    if when is None:
+        return None
+    return str(when.isoformat()) if hasattr(when, "isoformat") else str(when)
 
 
 def fake_runtime_backend(

@@ -35,6 +35,7 @@ class RuntimeService(Protocol):
         self, backend: Any, pubs: list[Any], options: dict[str, Any], mode: str
     ) -> RuntimeJob: ...
     def job(self, job_id: str) -> RuntimeJob: ...  # noqa: D102
+    def find_jobs(self, tag: str) -> list[str]: ...  # noqa: D102
     def close(self) -> None: ...  # noqa: D102
 
 
@@ -69,10 +70,15 @@ class LocalService(_ModeMixin):
     """Local testing mode: fake backends, nothing leaves the machine; no re-attachment."""
 
     remote = False
+    instance = None
 
     def backend(self, name: str) -> Any:
         """The fake backend for a device name."""
         return fake_backend(name)
+
+    def find_jobs(self, tag: str) -> list[str]:
+        """Local jobs end with their process: none can be found later."""
+        return []
 
     def job(self, job_id: str) -> RuntimeJob:
         """Local jobs live in their process only."""
@@ -99,10 +105,39 @@ class IBMService(_ModeMixin):
                 "QISKIT_IBM_INSTANCE"
             ) from None
 
+    @property
+    def instance(self) -> str | None:
+        """The active instance (a CRN or name, never a token)."""
+        fn = getattr(self._service, "active_instance", None)
+        try:
+            return str(fn()) if callable(fn) else None
+        except Exception:  # provenance only
+            return None
+
     def backend(self, name: str) -> Any:
-        """The named QPU."""
-        return self._service.backend(name)
+        """The named QPU; an unknown or retired name is a one-line error."""
+        from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+        try:
+            return self._service.backend(name)
+        except QiskitBackendNotFoundError:
+            try:
+                names = sorted(b.name for b in self._service.backends())
+            except Exception:  # the list is a courtesy
+                names = []
+            raise BackendNameError(
+                f"backend.name: no backend {name!r} on this account"
+                + (f"; available: {', '.join(names)}" if names else "")
+            ) from None
 
     def job(self, job_id: str) -> RuntimeJob:
         """Re-attach to a remote job by id."""
         return self._service.job(job_id)
+
+    def find_jobs(self, tag: str) -> list[str]:
+        """Ids of the instance's jobs that carry ``tag``."""
+        return [j.job_id() for j in self._service.jobs(job_tags=[tag], limit=None)]
+
+    def usage(self) -> dict[str, Any]:
+        """The instance's usage report (``usage_remaining_seconds`` where there is a limit)."""
+        return dict(self._service.usage())

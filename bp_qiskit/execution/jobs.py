@@ -251,14 +251,6 @@ class JobBuilder:
         (ev,) = backend.evaluate([built.task], seed=built.seed, on_submit=on_submit)
         return self.combine(built, ev)
 
-    def attach(
-        self, job: JobKey, backend: Backend, remote_job_id: str, *, shots: int | None = None
-    ) -> JobResult:
-        """Collect a job submitted earlier by its id; rebuilding it submits nothing."""
-        built = self.build(job, shots=shots)
-        (ev,) = backend.attach(remote_job_id, [built.task])
-        return self.combine(built, ev)
-
 
 def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
     """Concatenate a cell's job results (given in chunk order)."""

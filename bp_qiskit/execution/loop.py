@@ -9,8 +9,9 @@ identity, so what is recomputed is bit for bit what would have been computed.
 
 Jobs run in this process one at a time, or through any ``concurrent.futures.Executor`` (a
 process pool, a Dask cluster's ``client.get_executor()``). This process alone writes to the
-store. In this process, a job whose record carries a remote job id (a QPU job submitted
-before a crash) is first re-attached to by id; only if that fails is it submitted again.
+store. Jobs on a remote backend (a QPU) take their own path,
+:func:`~bp_qiskit.execution.remote.run_remote`: all submitted up front, every submission
+persisted, re-attached after a crash, and resubmitted only by cause.
 
 Ctrl-C puts every claimed job back to PENDING, keeping its remote id, and re-raises;
 ``fail_job`` never touches a job whose DONE commit got through.
@@ -30,7 +31,8 @@ from ..backends import Backend, make_backend
 from ..backends.protocol import OnSubmit
 from ..spec import StudySpec
 from ..store import BaseStore, JobRecord, JobState, StoreError
-from .jobs import JobBuilder
+from .jobs import BuiltJob, JobBuilder
+from .remote import run_remote
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "JobOutput", "JobRunner", "RunContext", "run_jobs"]
 
@@ -47,7 +49,7 @@ class JobOutput:
 
 
 class JobRunner(Protocol):
-    """What the loop asks of a study kind: run one job, or collect a submitted one."""
+    """What the loop asks of a study kind: run one job, or build and combine it in steps."""
 
     def execute(
         self, builder: JobBuilder, rec: JobRecord, backend: Backend, on_submit: OnSubmit
@@ -55,8 +57,12 @@ class JobRunner(Protocol):
         """Build, evaluate and combine one job."""
         ...
 
-    def attach(self, builder: JobBuilder, rec: JobRecord, backend: Backend) -> JobOutput:
-        """Collect the remote job ``rec.remote_job_id`` without submitting anything."""
+    def build(self, builder: JobBuilder, rec: JobRecord) -> BuiltJob:
+        """The job's task (the remote path submits it itself)."""
+        ...
+
+    def combine(self, builder: JobBuilder, built: BuiltJob, evaluations: list[Any]) -> JobOutput:
+        """The job's output from the evaluations of its task."""
         ...
 
 
@@ -74,6 +80,8 @@ class RunContext:
         progress: Show progress bars.
         max_attempts: Attempts per job in one run.
         max_in_flight: Jobs handed to the executor at a time (bounds memory).
+        resubmit: Remote jobs that were cancelled, timed out or rejected are submitted
+            again (otherwise they hold the study as paused).
     """
 
     store: BaseStore
@@ -85,6 +93,7 @@ class RunContext:
     progress: bool = True
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     max_in_flight: int = 8
+    resubmit: bool = False
 
 
 class _InlineExecutor(Executor):
@@ -104,15 +113,8 @@ class _InlineExecutor(Executor):
 
 
 def _in_process(
-    runner: JobRunner,
-    builder: JobBuilder,
-    rec: JobRecord,
-    backend: Backend,
-    on_submit: OnSubmit,
-    reattach: bool,
+    runner: JobRunner, builder: JobBuilder, rec: JobRecord, backend: Backend, on_submit: OnSubmit
 ) -> JobOutput:
-    if reattach and rec.remote_job_id:
-        return runner.attach(builder, rec, backend)
     return runner.execute(builder, rec, backend, on_submit)
 
 
@@ -123,11 +125,6 @@ def _in_worker(runner: JobRunner, spec: StudySpec, rec: JobRecord) -> JobOutput:
         return runner.execute(JobBuilder(spec), rec, backend, lambda _job_id: None)
     finally:
         backend.close()
-
-
-def _failure_state(exc: BaseException) -> JobState:
-    """CANCELLED for a cancelled remote job, FAILED for anything else."""
-    return JobState.CANCELLED if getattr(exc, "state", "") == "CANCELLED" else JobState.FAILED
 
 
 def run_jobs(
@@ -145,7 +142,8 @@ def run_jobs(
     store, sid = ctx.store, ctx.study_id
     if ctx.executor is None and ctx.backend is None:
         raise ValueError("backend: a run without an executor needs a backend")
-    remote = ctx.backend is not None and ctx.backend.capabilities.remote
+    if ctx.executor is None and ctx.backend is not None and ctx.backend.capabilities.remote:
+        return run_remote(ctx, runner, records, on_done=on_done)
     executor = ctx.executor or _InlineExecutor()
     window = ctx.max_in_flight if ctx.executor is not None else 1
     todo = deque(r for r in records if not r.state.is_finished())
@@ -156,12 +154,7 @@ def run_jobs(
 
     def submit(rec: JobRecord) -> None:
         tries[rec.key] = tries.get(rec.key, 0) + 1
-        # Only the first try re-attaches to a job submitted before a restart; re-attaching
-        # runs nothing, so it is not an attempt. A failed re-attachment is recorded, and the
-        # retry submits afresh.
-        reattach = remote and bool(rec.remote_job_id) and tries[rec.key] == 1
-        if not reattach:
-            store.claim_job(sid, rec.key)
+        store.claim_job(sid, rec.key)
         claimed.add(rec.key)
         if ctx.executor is not None:
             fut = executor.submit(_in_worker, runner, ctx.spec, rec)
@@ -171,9 +164,7 @@ def run_jobs(
             def persist(job_id: str, key: str = rec.key) -> None:
                 store.set_remote_id(sid, key, job_id)
 
-            fut = executor.submit(
-                _in_process, runner, ctx.builder, rec, ctx.backend, persist, reattach
-            )
+            fut = executor.submit(_in_process, runner, ctx.builder, rec, ctx.backend, persist)
         in_flight[fut] = rec
 
     try:
@@ -187,9 +178,7 @@ def run_jobs(
                 if isinstance(exc, StoreError):
                     raise exc
                 if exc is not None:
-                    store.fail_job(
-                        sid, rec.key, f"{type(exc).__name__}: {exc}", state=_failure_state(exc)
-                    )
+                    store.fail_job(sid, rec.key, f"{type(exc).__name__}: {exc}")
                     claimed.discard(rec.key)
                     if tries[rec.key] < ctx.max_attempts:
                         todo.appendleft(rec)
@@ -209,7 +198,7 @@ def run_jobs(
         raise
     except BaseException:
         # Anything else (a store error, a dying process) leaves the claimed jobs RUNNING: a
-        # resume treats them as interrupted, and a remote one is re-attached by its id.
+        # resume treats them as interrupted and runs them again.
         for fut in in_flight:
             fut.cancel()
         raise

@@ -57,6 +57,7 @@ def run_stored(
     executor: Executor | None = None,
     progress: bool = True,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    resubmit: bool = False,
 ) -> None:
     """Run (or resume) every unfinished job of a stored study.
 
@@ -68,7 +69,9 @@ def run_stored(
         executor: Run jobs through this ``concurrent.futures.Executor``; each worker builds
             its own backend. In-process simulators only (``Capabilities.parallel``).
         progress: Show progress bars.
-        max_attempts: Attempts per job in this call.
+        max_attempts: Attempts per job in this call (submissions, for a QPU).
+        resubmit: Submit again the QPU jobs that were cancelled, timed out or rejected
+            (without it they hold the study as paused).
 
     Raises:
         StudyFailedError: if some jobs still failed after their attempts (the finished ones
@@ -104,6 +107,7 @@ def run_stored(
             executor=executor,
             progress=progress,
             max_attempts=max_attempts,
+            resubmit=resubmit,
         )
         kind.run(ctx)
     finally:

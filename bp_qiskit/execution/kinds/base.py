@@ -16,14 +16,14 @@ from typing import ClassVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from ...backends import Backend
+from ...backends import Backend, Evaluation
 from ...backends.protocol import OnSubmit
 from ...core.statistics import corrected_variance
 from ...errors import StudyFailedError
 from ...results import StudyOutcome
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
-from ..jobs import JobBuilder, job_of
+from ..jobs import BuiltJob, JobBuilder, job_of
 from ..loop import JobOutput, RunContext, run_jobs
 
 __all__ = ["CellProgress", "StudyKind", "require_finished"]
@@ -92,10 +92,16 @@ class StudyKind(abc.ABC):
         )
         return JobOutput(result.arrays(), result.shots, result.usage_seconds)
 
-    def attach(self, builder: JobBuilder, rec: JobRecord, backend: Backend) -> JobOutput:
-        """A gradient job submitted earlier, collected by its remote id."""
-        assert rec.remote_job_id is not None
-        result = builder.attach(job_of(rec), backend, rec.remote_job_id, shots=rec.shots_requested)
+    def build(self, builder: JobBuilder, rec: JobRecord) -> BuiltJob:
+        """A gradient job's single task (the remote path submits and collects it itself)."""
+        return builder.build(job_of(rec), shots=rec.shots_requested)
+
+    def combine(
+        self, builder: JobBuilder, built: BuiltJob, evaluations: list[Evaluation]
+    ) -> JobOutput:
+        """Gradients from the evaluated shifts."""
+        (ev,) = evaluations
+        result = builder.combine(built, ev)
         return JobOutput(result.arrays(), result.shots, result.usage_seconds)
 
     # -- a whole study ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ...backends import Backend, NotAttachableError, capabilities_of
+from ...backends import Backend, capabilities_of
 from ...backends.protocol import ExpectationTask, OnSubmit
 from ...core.circuits import draw_samples, template_values
 from ...core.gradients import (
@@ -127,10 +127,6 @@ class BudgetKind(StudyKind):
             var, _ = corrected_variance(combine_shifts(ev.evs), shot_noise_variance(ev.stds))
             out.append(var)
         return JobOutput({"estimates": np.array(out)}, 0)
-
-    def attach(self, builder: JobBuilder, rec: JobRecord, backend: Backend) -> JobOutput:
-        """Never reached: budget studies are refused on remote backends when planned."""
-        raise NotAttachableError("budget: repetitions are not re-attachable")
 
     def collect(self, store: BaseStore, study_id: str, spec: StudySpec) -> StudyOutcome:
         """Achieved against predicted error for every (n, N) over the repetitions."""
