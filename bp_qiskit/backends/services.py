@@ -138,6 +138,22 @@ class IBMService(_ModeMixin):
         """Ids of the instance's jobs that carry ``tag``."""
         return [j.job_id() for j in self._service.jobs(job_tags=[tag], limit=None)]
 
+    def estimate(self, backend: Any, pubs: list[Any], options: dict[str, Any]) -> float | None:
+        """The service's own QPU-seconds estimate of one job (its dry run), if offered.
+
+        ``Estimator.run(pubs, dry_run=True)`` validates the job server-side and reports
+        ``usage_estimation``; not every plan offers it, so None means "use the model".
+        """
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        try:
+            job = Estimator(mode=backend, options=options).run(pubs, dry_run=True)
+            job.wait_for_final_state(timeout=120)
+            value = (job.usage_estimation or {}).get("quantum_seconds")
+        except Exception:  # optional: the offline model stands in
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
     def usage(self) -> dict[str, Any]:
         """The instance's usage report (``usage_remaining_seconds`` where there is a limit)."""
         return dict(self._service.usage())

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from ..errors import UsageError
 from ..execution import collect, run_stored
+from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
 from ..report import format_table, write_outputs
 from ..report.tables import format_adaptive, format_budget
 from ..results import StudyOutcome
@@ -26,6 +27,8 @@ from ..store import BaseStore, open_store
 __all__ = [
     "Command",
     "CommandContext",
+    "ask_to_submit",
+    "cost_args",
     "default_store",
     "existing_store",
     "finish_study",
@@ -108,6 +111,19 @@ def parents() -> dict[str, argparse.ArgumentParser]:
             )
         ),
         "json": _parent((("--json",), {"action": "store_true", "help": "print JSON"})),
+        "cost": _parent(
+            (("--yes",), {"action": "store_true", "help": "submit to a QPU without asking"}),
+            (
+                ("--max-qpu-seconds", "--confirm-above"),
+                {
+                    "type": float,
+                    "default": DEFAULT_COST_LIMIT_S,
+                    "dest": "max_qpu_seconds",
+                    "help": "ask (or require --yes) before QPU runs estimated above this many "
+                    f"seconds (default {DEFAULT_COST_LIMIT_S:.0f})",
+                },
+            ),
+        ),
     }
 
 
@@ -138,6 +154,22 @@ def print_outcome(outcome: StudyOutcome, out: Path) -> int:
     return 0
 
 
+def ask_to_submit(estimate: CostEstimate, why: str) -> bool:
+    """The interactive cost prompt (only offered when standard input is a terminal)."""
+    answer = input(f"{estimate.summary()}, {why}. Submit? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cost_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The cost-gate keywords of ``run_stored`` from the command line."""
+    return {
+        "approve_cost": bool(getattr(args, "yes", False)),
+        "cost_limit_s": float(getattr(args, "max_qpu_seconds", DEFAULT_COST_LIMIT_S)),
+        "confirm": ask_to_submit if sys.stdin.isatty() else None,
+        "resubmit": bool(getattr(args, "resubmit", False)),
+    }
+
+
 def finish_study(
     store: BaseStore,
     study_id: str,
@@ -157,7 +189,13 @@ def finish_study(
             with ProcessPoolExecutor(workers, mp_context=mp) as pool:
                 run_stored(store, study_id, executor=pool, progress=not args.no_progress)
         else:
-            run_stored(store, study_id, service=ctx.service, progress=not args.no_progress)
+            run_stored(
+                store,
+                study_id,
+                service=ctx.service,
+                progress=not args.no_progress,
+                **cost_args(args),
+            )
     except KeyboardInterrupt:
         print(
             f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",

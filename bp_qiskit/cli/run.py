@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKEND_FORMS, BackendNameError, parse_backend_name
+from ..backends import BACKEND_FORMS, BackendNameError, make_backend, parse_backend_name
 from ..backends.devices import fake_backend
 from ..errors import SpecError, UsageError
-from ..execution import create_study, kind_of
+from ..execution import create_study
+from ..execution.cost import check_cost, estimate_cost
 from ..execution.dryrun import dry_run
 from ..report import plot_comparison
 from ..report.tables import format_dry_run
 from ..results import StudyResult
 from ..spec import StudySpec, load_spec, parse_qubits
 from ..store import BaseStore, open_store
-from .base import Command, CommandContext, default_store, finish_study
+from .base import Command, CommandContext, cost_args, default_store, finish_study
 
 __all__ = ["RunCommand"]
 
@@ -78,19 +78,19 @@ def hardware_target(spec: StudySpec, service: Any) -> Any:
             ) from None
 
 
-def confirm_cost(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
-    """Real QPU time costs money: above the threshold, ask (or require --yes)."""
-    seconds = sum(c.qpu_seconds for c in dry_run(spec, target=hardware_target(spec, service)))
-    if args.yes or seconds <= args.confirm_above:
-        return
-    question = (
-        f"{spec.backend.name}: about {seconds:.0f} QPU seconds "
-        f"(> {args.confirm_above:.0f}). Submit? [y/N] "
+def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
+    """The cost gate before a QPU study is even recorded (any kind); see execution.cost."""
+    backend = make_backend(spec.backend.name, options=spec.backend.options, service=service)
+    try:
+        estimate = estimate_cost(spec, backend)
+    finally:
+        backend.close()
+    print(f"{spec.backend.name}: {estimate.summary()}", flush=True)
+    kw = cost_args(args)
+    check_cost(
+        estimate, limit_s=kw["cost_limit_s"], approve=kw["approve_cost"], confirm=kw["confirm"]
     )
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question.split(' Submit')[0]}; pass --yes to submit without asking")
-    if input(question).strip().lower() not in ("y", "yes"):
-        raise UsageError("cancelled; nothing was submitted")
+    args.yes = True  # approved once: the run itself does not ask again
 
 
 class RunCommand(Command):
@@ -98,7 +98,7 @@ class RunCommand(Command):
 
     name = "run"
     help = "run a study spec (TOML)"
-    parents = ("store", "out", "progress", "workers")
+    parents = ("store", "out", "progress", "workers", "cost")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The spec and its overrides."""
@@ -120,15 +120,6 @@ class RunCommand(Command):
             action="store_true",
             help="print ISA depth, 2q gates, PUBs, bindings, shots and QPU time; submit nothing",
         )
-        parser.add_argument(
-            "--yes", action="store_true", help="submit to a real QPU without asking"
-        )
-        parser.add_argument(
-            "--confirm-above",
-            type=float,
-            default=600.0,
-            help="ask before real-QPU runs estimated above this many seconds (default 600)",
-        )
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Create the study, run it, write its outputs (and the comparison plot)."""
@@ -143,8 +134,7 @@ class RunCommand(Command):
             # No account: one clear sentence, before anything is stored.
             service = ctx.service or IBMService()
             ctx = dataclasses.replace(ctx, service=service)
-            if kind_of(spec).name == "plain":
-                confirm_cost(spec, args, service)
+            cost_gate(spec, args, service)
         with open_store(args.store or default_store()) as store:
             code = self._recorded(store, spec, out, args, ctx)
             if code or not spec.backend.compare:

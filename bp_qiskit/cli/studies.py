@@ -31,7 +31,15 @@ class ResumeCommand(Command):
 
     name = "resume"
     help = "finish the unfinished jobs of a study"
-    parents = ("study", "store", "out", "progress", "workers")
+    parents = ("study", "store", "out", "progress", "workers", "cost")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """QPU jobs held by a cancel, a time-out or a rejection are resubmitted only if asked."""
+        parser.add_argument(
+            "--resubmit",
+            action="store_true",
+            help="submit again QPU jobs that were cancelled, timed out or rejected",
+        )
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Run the rest, then write the outputs."""

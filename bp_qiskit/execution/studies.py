@@ -7,6 +7,7 @@ every kind alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..results import StudyOutcome
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
+from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
@@ -58,6 +60,9 @@ def run_stored(
     progress: bool = True,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     resubmit: bool = False,
+    approve_cost: bool = False,
+    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
+    confirm: Callable[[CostEstimate, str], bool] | None = None,
 ) -> None:
     """Run (or resume) every unfinished job of a stored study.
 
@@ -72,6 +77,9 @@ def run_stored(
         max_attempts: Attempts per job in this call (submissions, for a QPU).
         resubmit: Submit again the QPU jobs that were cancelled, timed out or rejected
             (without it they hold the study as paused).
+        approve_cost: Run on a QPU even when the estimate is above the limit.
+        cost_limit_s: QPU seconds a run may use without approval.
+        confirm: Asked ``(estimate, why)`` when over the limit (an interactive prompt).
 
     Raises:
         StudyFailedError: if some jobs still failed after their attempts (the finished ones
@@ -95,6 +103,14 @@ def run_stored(
             tags=[f"bp_qiskit:{study_id}"],
             service=service,
         )
+    if backend is not None and backend.capabilities.remote:
+        try:
+            cost = estimate_cost(spec, backend, store=store, study_id=study_id)
+            check_cost(cost, limit_s=cost_limit_s, approve=approve_cost, confirm=confirm)
+        except BaseException:
+            if own is not None:
+                own.close()
+            raise
     owner = current_owner()
     store.acquire_study(study_id, owner)
     try:
@@ -130,16 +146,27 @@ def run_study(
     progress: bool = True,
     executor: Executor | None = None,
     service: Any = None,
+    approve_cost: bool = False,
+    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
 ) -> StudyOutcome:
     """Run a study of any kind start to finish and return its outcome.
 
     Without ``store`` the study lives in an :class:`~bp_qiskit.store.InMemoryStore`; pass a
     :class:`~bp_qiskit.store.SQLiteStore` to make it survive crashes (``bp-qiskit run`` does).
+    On a QPU the run stops at the cost gate (:mod:`bp_qiskit.execution.cost`) unless
+    ``approve_cost`` is set or the estimate is within ``cost_limit_s``.
     """
     store = store if store is not None else InMemoryStore()
     study_id = create_study(store, spec)
     run_stored(
-        store, study_id, backend=backend, service=service, executor=executor, progress=progress
+        store,
+        study_id,
+        backend=backend,
+        service=service,
+        executor=executor,
+        progress=progress,
+        approve_cost=approve_cost,
+        cost_limit_s=cost_limit_s,
     )
     return collect(store, study_id)
 

@@ -1,0 +1,159 @@
+"""One cost gate before QPU time is spent: every study kind, resume, and the Python API."""
+
+import tomllib
+
+import pytest
+
+from bp_qiskit import StudySpec, run_study
+from bp_qiskit.backends import make_backend
+from bp_qiskit.cli import main
+from bp_qiskit.errors import CostLimitError
+from bp_qiskit.execution import create_study
+from bp_qiskit.execution.jobs import JobBuilder
+from bp_qiskit.results import Cell
+from bp_qiskit.execution.cost import (
+    PER_JOB_S,
+    check_cost,
+    estimate_cost,
+    mitigation_overhead,
+    seconds_per_execution,
+)
+from bp_qiskit.store import SQLiteStore
+from bp_qiskit.testing.standin import StandInService
+
+SPEC_TOML = (
+    '[study]\nname = "gate"\nseed = 3\n[circuit]\nqubits = [2, 3]\n[observable]\nkind = "zz"\n'
+    "[sampling]\nsamples = 20\nshots = 100\nchunk = 10\n"
+    '[backend]\nname = "ibm:ibm_standin"\n[backend.options]\npoll_interval = 0\n'
+)
+
+
+def spec_of(text):
+    return StudySpec.from_dict(tomllib.loads(text))
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "gate.toml"
+    path.write_text(SPEC_TOML)
+    return path
+
+
+def cli(args, service, tmp_path):
+    return main([*args, "--store", str(tmp_path / "s.sqlite"), "--no-progress"], service=service)
+
+
+def test_the_offline_model_counts_jobs_executions_and_mitigation():
+    spec = spec_of(SPEC_TOML)
+    backend = make_backend(
+        spec.backend.name, options=spec.backend.options, service=StandInService()
+    )
+    est = estimate_cost(spec, backend)
+    # 2 cells x 2 jobs; each 10 samples x 1 parameter x 2 shifts x 100 shots.
+    assert (est.jobs, est.executions, est.source) == (4, 4 * 2000, "offline model")
+    per_exec = seconds_per_execution(backend.target)
+    assert per_exec >= backend.target.default_rep_delay
+    assert est.seconds >= 4 * PER_JOB_S + 8000 * per_exec
+    assert mitigation_overhead({"resilience_level": 2}) == pytest.approx(3.1)
+    assert mitigation_overhead({"resilience_level": 1}) == pytest.approx(1.1)
+    assert mitigation_overhead({"zne": True, "zne_noise_factors": [1, 2, 3, 4]}) == 4
+    level2 = StudySpec.from_dict(
+        {
+            **spec.to_dict(),
+            "backend": {"name": spec.backend.name, "options": {"resilience_level": 2}},
+        }
+    )
+    assert estimate_cost(level2, backend).executions == pytest.approx(3.1 * 8000, abs=4)
+    backend.close()
+
+
+def test_the_service_dry_run_is_used_where_the_account_offers_it():
+    spec = spec_of(SPEC_TOML)
+    offline = estimate_cost(spec, make_backend(spec.backend.name, service=StandInService()))
+    backend = make_backend(spec.backend.name, service=StandInService(estimate=10.0))
+    est = estimate_cost(spec, backend)
+    assert est.source.startswith("service dry run")
+    # The service's 10 s for the first job, scaled by the model's total / first job.
+    circuit = backend.isa(JobBuilder(spec).cell_objects(Cell(2, 1))[0]).circuit
+    first = PER_JOB_S + 2000 * seconds_per_execution(backend.target, circuit)
+    assert est.seconds == pytest.approx(10.0 * offline.seconds / first, rel=1e-12)
+
+
+def test_plain_run_stops_at_the_gate_without_yes(spec_file, tmp_path, capsys):
+    service = StandInService()
+    code = cli(["run", str(spec_file), "--max-qpu-seconds", "1"], service, tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing was submitted" in err and "--yes" in err
+    assert err.count("\n") == 1 and service.submissions == 0
+    assert not (tmp_path / "s.sqlite").exists()  # not even recorded
+    out = tmp_path / "out"
+    assert (
+        cli(
+            ["run", str(spec_file), "--max-qpu-seconds", "1", "--yes", "--out", str(out)],
+            service,
+            tmp_path,
+        )
+        == 0
+    )
+    assert service.submissions == 4
+
+
+def test_adaptive_run_stops_at_the_gate_without_yes(spec_file, tmp_path, capsys):
+    service = StandInService()
+    args = ["run", str(spec_file), "--target-rel-error", "0.2", "--max-shots", "400000"]
+    args += ["--out", str(tmp_path / "out")]
+    assert cli(args, service, tmp_path) == 2  # worst case 2 x 400000 shots, above 600 s
+    assert "above the limit of 600 s" in capsys.readouterr().err
+    assert service.submissions == 0
+
+
+def test_budget_study_on_a_qpu_is_refused_before_anything(tmp_path, capsys):
+    spec = tmp_path / "budget.toml"
+    spec.write_text(SPEC_TOML + "[budget]\ntotal_shots = 4000\nshots = [10, 100]\nrepeats = 2\n")
+    assert cli(["run", str(spec), "--yes"], StandInService(), tmp_path) == 2
+    assert "shot-budget study runs on a simulator" in capsys.readouterr().err
+
+
+def test_resume_stops_at_the_gate_without_yes(tmp_path, capsys):
+    service = StandInService()
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    sid = create_study(store, spec_of(SPEC_TOML))
+    store.close()
+    assert cli(["resume", sid, "--max-qpu-seconds", "1"], service, tmp_path) == 2
+    assert "nothing was submitted" in capsys.readouterr().err and service.submissions == 0
+    out = tmp_path / "out"
+    assert (
+        cli(
+            ["resume", sid, "--max-qpu-seconds", "1", "--yes", "--out", str(out)], service, tmp_path
+        )
+        == 0
+    )
+    assert service.submissions == 4
+
+
+def test_the_instances_remaining_allocation_is_a_limit_too(spec_file, tmp_path, capsys):
+    service = StandInService(usage_report={"usage_remaining_seconds": 3.0})
+    assert cli(["run", str(spec_file)], service, tmp_path) == 2
+    assert "above the instance's remaining 3 s" in capsys.readouterr().err
+    assert service.submissions == 0
+
+
+def test_python_api_stops_at_the_gate_unless_approved():
+    spec = spec_of(SPEC_TOML)
+    service = StandInService()
+    with pytest.raises(CostLimitError, match="approve_cost=True"):
+        run_study(spec, service=service, progress=False, cost_limit_s=1.0)
+    assert service.submissions == 0
+    outcome = run_study(spec, service=service, progress=False, cost_limit_s=1.0, approve_cost=True)
+    assert outcome.result is not None and service.submissions == 4
+
+
+def test_an_interactive_no_submits_nothing():
+    spec = spec_of(SPEC_TOML)
+    backend = make_backend(spec.backend.name, service=StandInService())
+    est = estimate_cost(spec, backend)
+    asked = []
+    with pytest.raises(CostLimitError):
+        check_cost(est, limit_s=0.5, confirm=lambda e, why: asked.append(why) or False)
+    assert asked == ["above the limit of 0 s"] or asked[0].startswith("above the limit")
+    check_cost(est, limit_s=0.5, confirm=lambda e, why: True)  # yes: no error
