@@ -1,16 +1,13 @@
 """One cost gate before QPU time is spent: every study kind, resume, and the Python API."""
 
-import tomllib
-
 import pytest
+import tomllib
 
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.backends import make_backend
 from bp_qiskit.cli import main
 from bp_qiskit.errors import CostLimitError
 from bp_qiskit.execution import create_study
-from bp_qiskit.execution.jobs import JobBuilder
-from bp_qiskit.results import Cell
 from bp_qiskit.execution.cost import (
     PER_JOB_S,
     check_cost,
@@ -18,6 +15,8 @@ from bp_qiskit.execution.cost import (
     mitigation_overhead,
     seconds_per_execution,
 )
+from bp_qiskit.execution.jobs import JobBuilder
+from bp_qiskit.results import Cell
 from bp_qiskit.store import SQLiteStore
 from bp_qiskit.testing.standin import StandInService
 

@@ -213,7 +213,15 @@ def test_status_shows_queue_state_of_remote_jobs(tmp_path, monkeypatch, capsys):
     store.close()
     service.jobs["standin-0"].script = ["QUEUED"]
     assert main(["status", sid, "--store", str(path)], service=service) == 0
-    assert "remote job standin-0 (n2_L1_c0): QUEUED" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ": submitted;" in out.splitlines()[0]
+    row = next(
+        line.split() for line in out.splitlines() if "n2_L1_c0" in line and "standin" in line
+    )
+    assert row[:5] == ["n2_L1_c0", "1", "standin-0", "SUBMITTED", "QUEUED"]
+    assert main(["status", sid, "--store", str(path), "--json"], service=service) == 0
+    (first, *_) = __import__("json").loads(capsys.readouterr().out)["remote_jobs"]
+    assert first["usage_seconds"] is None and first["qubits"] and first["backend"] == "fake_manila"
 
 
 # -- accounts, credentials, dry run -------------------------------------------------------------

@@ -239,3 +239,34 @@ def test_provenance_and_usage_are_recorded_and_never_zero_when_unknown(monkeypat
     assert p["calibrated_at"] and p["shots_requested"] == 100 and p["shots_executed"] == 100
     assert p["options"]["default_shots"] == 100
     assert "tok-abcdef0123456789" not in repr(subs)
+
+
+def test_usage_is_refreshed_on_status_and_provenance_reaches_report_and_export(tmp_path, capsys):
+    import json
+
+    from bp_qiskit.cli import main
+
+    path = tmp_path / "s.sqlite"
+    service = StandInService(usage_pending=1)  # pending when collected, known afterwards
+    store = SQLiteStore(path)
+    sid = create_study(store, SPEC)
+    run(store, sid, service)
+    assert [s.usage_seconds for s in store.get_submissions(sid)] == [None] * JOBS
+    store.close()
+    assert main(["status", sid, "--store", str(path)], service=service) == 0
+    assert "QPU seconds: 7.5" in capsys.readouterr().out  # 3 jobs x 2.5 s, now reported
+    out = tmp_path / "out"
+    assert main(["report", sid, "--store", str(path), "--out", str(out)], service=service) == 0
+    capsys.readouterr()
+    jobs = json.loads((out / "jobs.json").read_text())
+    assert jobs["study_id"] == sid and len(jobs["submissions"]) == JOBS
+    first = jobs["submissions"][0]
+    assert first["usage_seconds"] == 2.5 and first["shots_executed"] == 100
+    assert first["remote_job_id"] == "standin-0" and first["calibrated_at"]
+    assert main(["export", sid, "--format", "json", "--store", str(path)]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert [s["remote_job_id"] for s in exported["submissions"]] == [
+        "standin-0",
+        "standin-1",
+        "standin-2",
+    ]

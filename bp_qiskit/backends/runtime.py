@@ -44,6 +44,7 @@ __all__ = [
     "RuntimeBackend",
     "fake_runtime_backend",
     "ibm_runtime_backend",
+    "job_usage",
     "new_tag",
     "normalize_status",
 ]
@@ -217,25 +218,11 @@ class RuntimeBackend:
         return out
 
     def usage(self, job_id: str) -> float | None:
-        """QPU seconds billed; None while the service is still computing them.
-
-        ``job.usage()`` returns 0 while usage is pending, so the job's metrics are read first
-        where the job has them: they say whether the figure is final.
-        """
-        job = self._job(job_id)
+        """QPU seconds billed; None while the service is still computing them."""
         try:
-            metrics = getattr(job, "metrics", None)
-            if callable(metrics):
-                report = self._call("usage", metrics).get("usage", {})
-                if report.get("status", "pending") == "pending":
-                    return None
-                value = report.get("qpu_charge_time_seconds", report.get("seconds"))
-            else:
-                fn = getattr(job, "usage", None)
-                value = (self._call("usage", fn) if callable(fn) else None) or None
+            return job_usage(self._job(job_id))
         except TransientServiceError:
             return None
-        return float(value) if isinstance(value, (int, float)) else None
 
     # -- the synchronous contract -------------------------------------------------------------
 
@@ -291,6 +278,25 @@ class RuntimeBackend:
     def close(self) -> None:
         """Close the service's batch or session."""
         self.service.close()
+
+
+def job_usage(job: Any) -> float | None:
+    """QPU seconds a runtime job was billed; None while the service is still computing them.
+
+    ``job.usage()`` returns 0 while usage is pending, so the job's metrics are read first
+    where the job has them: they say whether the figure is final. Hiccups raise
+    :class:`TransientServiceError`.
+    """
+    metrics = getattr(job, "metrics", None)
+    if callable(metrics):
+        report = RuntimeBackend._call("usage", metrics).get("usage", {})
+        if report.get("status", "pending") == "pending":
+            return None
+        value = report.get("qpu_charge_time_seconds", report.get("seconds"))
+    else:
+        fn = getattr(job, "usage", None)
+        value = (RuntimeBackend._call("usage", fn) if callable(fn) else None) or None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def new_tag() -> str:

@@ -6,14 +6,14 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from ..execution import collect, study_kind, study_progress, study_spec, study_state
+from ..execution.provenance import account_service, refresh_remote
 from ..report import export_csv, export_json
 from ..report.tables import format_status, format_studies
 from ..spec import StudySpec
-from ..store import BaseStore, JobRecord, JobState, StudyRecord
+from ..store import BaseStore, JobState, StudyRecord
 from .base import (
     Command,
     CommandContext,
@@ -60,7 +60,10 @@ class ReportCommand(Command):
         """Collect and write."""
         with existing_store(args.store) as store:
             study_id = store.get_study(args.study).id
-            return print_outcome(collect(store, study_id), default_out(store, study_id, args.out))
+            spec = study_spec(store, study_id)
+            rows = remote_rows(store, study_id, spec, ctx.service)
+            outcome = collect(store, study_id, submissions=rows or None)
+            return print_outcome(outcome, default_out(store, study_id, args.out))
 
 
 class ExportCommand(Command):
@@ -125,29 +128,15 @@ class ListCommand(Command):
         return 0
 
 
-def remote_states(spec: StudySpec, jobs: Sequence[JobRecord], service: Any) -> list[dict[str, Any]]:
-    """Queue state of submitted, unfinished remote jobs ('unknown' without an account)."""
-    pending = [j for j in jobs if j.remote_job_id and not j.state.is_finished()]
-    if not pending or spec.backend.kind != "ibm":
+def remote_rows(store: BaseStore, study_id: str, spec: StudySpec, service: Any) -> list[Any]:
+    """A QPU study's submissions, with queue states and usage refreshed from the service."""
+    if not store.get_submissions(study_id):
         return []
-    from ..backends.runtime import normalize_status
-    from ..backends.services import IBMService
-
-    if service is None:
-        try:
-            service = IBMService()
-        except Exception:  # no account here: say so per job rather than fail `status`
-            service = None
-    out = []
-    for j in pending:
-        state = "unknown (no IBM Quantum account)"
-        if service is not None:
-            try:
-                state = normalize_status(service.job(j.remote_job_id).status())
-            except Exception as exc:  # a network hiccup must not break `status`
-                state = f"unknown ({type(exc).__name__})"
-        out.append({"key": j.key, "remote_job_id": j.remote_job_id, "queue_state": state})
-    return out
+    if spec.backend.kind == "ibm":
+        service = account_service(service)
+    else:
+        service = None  # local testing mode: nothing outlives the run
+    return refresh_remote(store, study_id, service)
 
 
 class StatusCommand(Command):
@@ -171,15 +160,21 @@ class StatusCommand(Command):
                 cells = study_progress(store, study.id)
                 jobs = store.get_jobs(study.id)
                 summary["shots_used"] = sum(c.shots_used for c in cells)
-                summary["qpu_seconds_used"] = sum(j.usage_seconds or 0.0 for j in jobs)
+                spec = study_spec(store, study.id)
+                remote = remote_rows(store, study.id, spec, ctx.service)
+                usage = [r["usage_seconds"] for r in remote]
+                summary["qpu_seconds_used"] = sum(u for u in usage if u is not None)
+                summary["usage_not_yet_reported"] = sum(
+                    u is None and r["remote_job_id"] is not None
+                    for u, r in zip(usage, remote, strict=True)
+                )
                 summary["cells"] = [dataclasses.asdict(c) for c in cells]
                 summary["failed_jobs"] = [
                     {"key": j.key, "attempts": j.attempts, "state": j.state.value, "error": j.error}
                     for j in jobs
                     if j.state in (JobState.FAILED, JobState.CANCELLED)
                 ]
-                spec = study_spec(store, study.id)
-                summary["remote_jobs"] = remote_states(spec, jobs, ctx.service)
+                summary["remote_jobs"] = remote
                 report.append(summary)
         if args.json:
             print(json.dumps(report if not args.study else report[0], indent=2))

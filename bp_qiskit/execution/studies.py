@@ -7,6 +7,7 @@ every kind alike.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -21,6 +22,8 @@ from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
+from .provenance import submission_rows
+from .remote import HOLDING_CAUSES, latest_submissions
 
 __all__ = [
     "collect",
@@ -132,10 +135,18 @@ def run_stored(
             own.close()
 
 
-def collect(store: BaseStore, study_id: str) -> StudyOutcome:
-    """Assemble a finished study of any kind from the store (no execution)."""
+def collect(
+    store: BaseStore, study_id: str, *, submissions: list[dict[str, Any]] | None = None
+) -> StudyOutcome:
+    """Assemble a finished study of any kind from the store (no execution).
+
+    ``submissions`` (rows from :func:`~bp_qiskit.execution.provenance.refresh_remote`)
+    replace the stored submission rows, e.g. with usage refreshed from the service.
+    """
     spec = study_spec(store, study_id)
-    return kind_of(spec).collect(store, study_id, spec)
+    outcome = kind_of(spec).collect(store, study_id, spec)
+    rows = submissions if submissions is not None else submission_rows(store, study_id)
+    return dataclasses.replace(outcome, submissions=tuple(rows))
 
 
 def run_study(
@@ -178,7 +189,12 @@ def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
 
 
 def study_state(store: BaseStore, study_id: str) -> str:
-    """A study's state: done, running, failed, interrupted or pending."""
+    """A study's state: done, running, submitted, paused, failed, interrupted or pending.
+
+    ``submitted``: QPU jobs may be running on the service with nobody collecting them
+    (``resume`` does). ``paused``: a QPU job was cancelled, timed out or was rejected and is
+    held until ``resume --resubmit``.
+    """
     study = store.get_study(study_id)
     spec = StudySpec.from_dict(study.spec)
     jobs = store.get_jobs(study_id)
@@ -187,6 +203,12 @@ def study_state(store: BaseStore, study_id: str) -> str:
     owner = study.owner
     if owner and owner_alive(owner):
         return "running"
+    unfinished = {j.key for j in jobs if not j.state.is_finished()}
+    latest = latest_submissions(store.get_submissions(study_id))
+    if any(s.state.may_be_running() for k, s in latest.items() if k in unfinished):
+        return "submitted"
+    if any(s.cause in HOLDING_CAUSES for k, s in latest.items() if k in unfinished):
+        return "paused"
     if any(j.state is JobState.FAILED for j in jobs):
         return "failed"
     if any(j.attempts for j in jobs):

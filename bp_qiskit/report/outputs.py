@@ -2,7 +2,9 @@
 
 Each part of a :class:`~bp_qiskit.results.StudyOutcome` has its files: a gradient summary
 writes ``results.json``, ``samples.npz`` and ``variance.png``; adaptive reports add
-``adaptive.json``; a budget study writes ``budget.json`` and ``budget.png``. Exports are the
+``adaptive.json``; a budget study writes ``budget.json`` and ``budget.png``; a QPU study
+adds ``jobs.json`` (every submission: id, state, usage, physical qubits, calibration time,
+options, shots). Exports are the
 per-sample rows (CSV) or everything (JSON).
 """
 
@@ -33,6 +35,10 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome) -> list[Path]:
         if outcome.adaptive:
             paths.append(out_dir / "adaptive.json")
             paths[-1].write_text(outcome.adaptive_json(spec), encoding="utf-8")
+    if outcome.submissions:
+        paths.append(out_dir / "jobs.json")
+        payload = {"study_id": outcome.study_id, "submissions": list(outcome.submissions)}
+        paths[-1].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", "utf-8")
     if outcome.budget is not None:
         paths += [out_dir / "budget.json", out_dir / "budget.png"]
         paths[-2].write_text(outcome.budget.to_json(), encoding="utf-8")
@@ -59,6 +65,8 @@ def export_json(outcome: StudyOutcome, stream: TextIO) -> None:
     if outcome.budget is not None:
         payload.update(json.loads(outcome.budget.to_json()))
         payload["estimates"] = outcome.budget.estimates
+    if outcome.submissions:
+        payload["submissions"] = list(outcome.submissions)
     json.dump(payload, stream, indent=1, sort_keys=True)
     stream.write("\n")
 

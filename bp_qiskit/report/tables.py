@@ -116,10 +116,13 @@ def format_studies(rows: Sequence[Mapping[str, Any]]) -> str:
 def format_status(r: Mapping[str, Any]) -> str:
     """``bp-qiskit status``: one study, its cells, failures and remote jobs."""
     states = ", ".join(f"{k} {v}" for k, v in sorted(r["jobs"].items()))
+    pending = r.get("usage_not_yet_reported", 0)
+    usage = f"QPU seconds: {r['qpu_seconds_used']:.1f}" + (
+        f" ({pending} job(s) not yet reported)" if pending else ""
+    )
     lines = [
         f"study {r['id']} {r['name']} ({r['kind']}, {r['backend']}): {r['state']}; "
-        f"jobs: {states}; shots used: {r['shots_used']}; "
-        f"QPU seconds: {r['qpu_seconds_used']:.1f}",
+        f"jobs: {states}; shots used: {r['shots_used']}; {usage}",
         f"  {'n':>3} {'L':>4} {'jobs':>9} {'samples':>8} {'Var[grad]':>11} {'se':>10}",
     ]
     for c in r["cells"]:
@@ -134,8 +137,19 @@ def format_status(r: Mapping[str, Any]) -> str:
         lines.append(
             f"  {f['state'].lower()} {f['key']} after {f['attempts']} attempt(s): {f['error']}"
         )
+    if r["remote_jobs"]:
+        lines.append(
+            f"  {'job':<10} {'try':>3} {'remote job id':<24} {'state':<10} {'queue':<10} "
+            f"{'usage s':>8} {'qubits':<14} cause"
+        )
     for q in r["remote_jobs"]:
-        lines.append(f"  remote job {q['remote_job_id']} ({q['key']}): {q['queue_state']}")
+        usage_s = "-" if q["usage_seconds"] is None else f"{q['usage_seconds']:.1f}"
+        qubits = ",".join(str(x) for x in (q.get("qubits") or [[]])[0])
+        lines.append(
+            f"  {q['key']:<10} {q['attempt']:>3} {q['remote_job_id'] or '(in doubt)':<24} "
+            f"{q['state']:<10} {q.get('queue_state', '-'):<10} {usage_s:>8} {qubits:<14} "
+            f"{q['cause'] or ''}"
+        )
     return "\n".join(lines)
 
 

@@ -82,6 +82,8 @@ class StudyOutcome:
         data: Per-cell sample data (sweeps).
         adaptive: Per-cell allocation reports (adaptive studies).
         budget: Achieved against predicted errors (budget studies).
+        submissions: What ran on a QPU, one JSON-ready row per submission (remote
+            backends only): ids, states, causes, usage and provenance.
     """
 
     study_id: str
@@ -90,6 +92,7 @@ class StudyOutcome:
     data: tuple[CellData, ...] = ()
     adaptive: tuple[AdaptiveCell, ...] = ()
     budget: BudgetResult | None = None
+    submissions: tuple[dict[str, Any], ...] = ()
 
     def adaptive_json(self, spec: dict[str, Any]) -> str:
         """``adaptive.json``: the targets and every cell's report."""
