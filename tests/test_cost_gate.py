@@ -156,3 +156,46 @@ def test_an_interactive_no_submits_nothing():
         check_cost(est, limit_s=0.5, confirm=lambda e, why: asked.append(why) or False)
     assert asked == ["above the limit of 0 s"] or asked[0].startswith("above the limit")
     check_cost(est, limit_s=0.5, confirm=lambda e, why: True)  # yes: no error
+
+
+def test_dry_run_counts_mitigation_and_names_the_offline_snapshot(tmp_path, capsys):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "ibm_hardware.toml"
+    totals = {}
+    for level in (0, 2):
+        text = spec.read_text().replace("resilience_level = 0", f"resilience_level = {level}")
+        path = tmp_path / f"level{level}.toml"
+        path.write_text(text)
+        assert main(["run", str(path), "--dry-run", "--backend", "ibm:ibm_fez"]) == 0
+        out = capsys.readouterr().out
+        total = next(line for line in out.splitlines() if line.startswith("total:"))
+        totals[level] = (int(total.split()[5]), float(total.split()[-3]))
+        assert "offline snapshot of ibm_fez (FakeFez, calibration of 2025" in out
+    assert totals[2][0] == pytest.approx(3.1 * totals[0][0], rel=1e-6)  # executions
+    # 3 jobs of 2 s each, the rest scales with the executions.
+    assert (totals[2][1] - 6) == pytest.approx(3.1 * (totals[0][1] - 6), rel=0.05)
+
+
+def test_an_unknown_backend_on_a_valid_account_is_one_line(spec_file, tmp_path, capsys):
+    from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+    from bp_qiskit.backends.services import IBMService
+
+    class Account:  # QiskitRuntimeService's answers for a name it does not have
+        def backend(self, name):
+            raise QiskitBackendNotFoundError("No backend matches the criteria.")
+
+        def backends(self):
+            from qiskit_ibm_runtime.fake_provider import FakeFez
+
+            return [FakeFez()]
+
+    service = object.__new__(IBMService)
+    service._service = Account()
+    args = ["run", str(spec_file), "--backend", "ibm:ibm_atlantis", "--dry-run"]
+    assert main(args, service=service) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no backend 'ibm_atlantis'" in err and "fake_fez" in err
+    assert main(["run", str(spec_file), "--backend", "ibm:ibm_atlantis"], service=service) == 2
+    assert "no backend 'ibm_atlantis'" in capsys.readouterr().err

@@ -59,23 +59,35 @@ def spec_from_args(args: argparse.Namespace) -> StudySpec:
         raise SpecError(msg) from None
 
 
-def hardware_target(spec: StudySpec, service: Any) -> Any:
-    """The real backend for ``ibm:`` (needs an account), else None (the dry run uses the fake)."""
+def hardware_target(spec: StudySpec, service: Any) -> tuple[Any, str]:
+    """The device a dry run transpiles for, and a note when it is not the live device.
+
+    ``ibm:<name>`` with an account: the live backend (an unknown or retired name is a
+    one-line error). Without an account: the offline snapshot of the same device, and the
+    note says so. Other backends: None (the dry run uses the fake device of the name).
+    """
     kind, device = parse_backend_name(spec.backend.name)
     if kind != "ibm":
-        return None
+        return None, ""
+    from ..backends.runtime import calibration_time
     from ..backends.services import IBMService
 
     try:
-        return (service or IBMService()).backend(device)
-    except BackendNameError:
+        live = service or IBMService()
+    except BackendNameError:  # no account
         try:
-            return fake_backend(device.removeprefix("ibm_"))
+            snapshot = fake_backend(device.removeprefix("ibm_"))
         except BackendNameError:
             raise UsageError(
                 f"--dry-run: cannot reach {device} without an IBM Quantum account, and there is "
                 "no fake backend of that name; try --backend fake:<device>"
             ) from None
+        return snapshot, (
+            f"note: no IBM Quantum account, so this dry run used the offline snapshot of "
+            f"{device} ({type(snapshot).__name__}, calibration of "
+            f"{calibration_time(snapshot) or 'unknown date'}), not the device as it is today"
+        )
+    return live.backend(device), ""
 
 
 def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
@@ -126,7 +138,19 @@ class RunCommand(Command):
         spec = spec_from_args(args)
         out = Path(args.out) if args.out else Path("results") / spec.study.name
         if args.dry_run:
-            print(format_dry_run(spec, dry_run(spec, target=hardware_target(spec, ctx.service))))
+            target, note = hardware_target(spec, ctx.service)
+            print(format_dry_run(spec, dry_run(spec, target=target)))
+            if note:
+                print(note)
+            elif spec.backend.kind == "ibm":
+                # An account: the service's own estimate where offered, and the allocation.
+                backend = make_backend(
+                    spec.backend.name, options=spec.backend.options, service=ctx.service
+                )
+                try:
+                    print(f"{spec.backend.name}: {estimate_cost(spec, backend).summary()}")
+                finally:
+                    backend.close()
             return 0
         if spec.backend.kind == "ibm":
             from ..backends.services import IBMService

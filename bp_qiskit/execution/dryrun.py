@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ..backends import parse_backend_name
@@ -11,8 +12,8 @@ from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
 from ..core.circuits import template_circuit
 from ..core.gradients import parameter_indices
-from ..core.planning import DEFAULT_PER_CIRCUIT_S, DEFAULT_PER_SHOT_S, qpu_seconds
 from ..spec import StudySpec
+from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
 from .jobs import plan_cells, plan_jobs
 
 __all__ = ["CellCost", "dry_run"]
@@ -29,7 +30,9 @@ class CellCost:
         pubs: PUBs (one per job).
         bindings: Parameter sets bound: samples x parameters x 2 shifts.
         total_shots: bindings x shots per value.
-        qpu_seconds: Estimated QPU time (model in ``docs/hardware.md``).
+        executions: total_shots x the mitigation overhead.
+        qpu_seconds: Estimated QPU time: the offline model of :mod:`bp_qiskit.execution.cost`
+            (2 s per job + executions x (rep_delay + circuit duration) on the device).
     """
 
     num_qubits: int
@@ -39,16 +42,11 @@ class CellCost:
     pubs: int
     bindings: int
     total_shots: int
+    executions: int
     qpu_seconds: float
 
 
-def dry_run(
-    spec: StudySpec,
-    *,
-    target: Any = None,
-    per_shot_s: float = DEFAULT_PER_SHOT_S,
-    per_circuit_s: float = DEFAULT_PER_CIRCUIT_S,
-) -> list[CellCost]:
+def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
     """Cost every cell of ``spec``; ``target`` overrides the device used for transpilation.
 
     For ``fake:``/``aer:`` devices the fake backend is the target; for ``ibm:<backend>`` the
@@ -61,7 +59,8 @@ def dry_run(
     isa = None
     if target is not None:
         level = spec.backend.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
-        isa = IsaTranspiler(target, level)
+        isa = IsaTranspiler(target, level, layout=spec.backend.options.get("layout", "noise_aware"))
+    overhead = mitigation_overhead(spec.backend.options)
     jobs = plan_jobs(spec)
     out = []
     for cell in plan_cells(spec):
@@ -73,18 +72,20 @@ def dry_run(
         samples = spec.sampling.samples
         bindings = samples * k * 2
         shots = bindings * spec.sampling.shots
+        executions = math.ceil(shots * overhead)
+        pubs = sum(1 for j in jobs if j.cell == cell)
+        per_exec = seconds_per_execution(target, circuit if isa is not None else None)
         out.append(
             CellCost(
                 num_qubits=cell.num_qubits,
                 num_layers=cell.num_layers,
                 depth=circuit.depth(),
                 two_qubit_gates=two_q,
-                pubs=sum(1 for j in jobs if j.cell == cell),
+                pubs=pubs,
                 bindings=bindings,
                 total_shots=shots,
-                qpu_seconds=qpu_seconds(
-                    samples * k, shots, per_shot_s=per_shot_s, per_circuit_s=per_circuit_s
-                ),
+                executions=executions,
+                qpu_seconds=pubs * PER_JOB_S + executions * per_exec,
             )
         )
     return out

@@ -67,9 +67,16 @@ def format_dry_run(spec: StudySpec, costs: Sequence[CellCost]) -> str:
             f"{c.pubs:>5} {c.bindings:>9} {c.total_shots:>11} {c.qpu_seconds:>9.1f}"
         )
     total_s = sum(c.qpu_seconds for c in costs)
+    total_shots = sum(c.total_shots for c in costs)
+    executions = sum(c.executions for c in costs)
     lines.append(
-        f"total: {sum(c.pubs for c in costs)} PUBs, "
-        f"{sum(c.total_shots for c in costs)} shots, about {total_s:.0f} QPU seconds"
+        f"total: {sum(c.pubs for c in costs)} PUBs, {total_shots} shots, "
+        f"{executions} executions, about {total_s:.0f} QPU seconds"
+    )
+    lines.append(
+        f"QPU time is an offline model: 2 s per job + executions x (rep_delay + circuit "
+        f"duration on the device); mitigation overhead x{executions / max(total_shots, 1):.2g} "
+        "(resilience level 1: 1.1, level 2: 3.1)"
     )
     return "\n".join(lines)
 
