@@ -318,3 +318,71 @@ def test_devices_command_lists_the_names_used_in_backend_names(capsys):
     assert rows["manila"] == "FakeManilaV2" and rows["brisbane"] == "FakeBrisbane"
     for name in rows:
         assert parse_backend_name(f"fake:{name}") == ("fake", name)
+
+
+def test_noise_aware_layout_beats_the_trivial_one_on_fake_fez():
+    from qiskit_ibm_runtime.fake_provider import FakeFez
+
+    fez = FakeFez()
+    circuit = template_circuit(4, 4, ansatz="mcclean")
+    stats = {}
+    for layout in ("trivial", "noise_aware", [10, 11, 12, 13, 14]):
+        isa_t = IsaTranspiler(fez, 0, layout=layout)
+        isa = isa_t(circuit).circuit
+        assert [p.name for p in isa.parameters] == [p.name for p in circuit.parameters]
+        qubits = isa_t.physical_qubits(circuit)
+        two = [
+            fez.target[i.operation.name][tuple(isa.find_bit(q).index for q in i.qubits)].error
+            for i in isa.data
+            if i.operation.num_qubits == 2
+        ]
+        readout = np.mean([fez.target["measure"][(q,)].error for q in qubits])
+        stats[str(layout)] = (qubits, readout, np.mean(two))
+    assert stats["trivial"][0] == [0, 1, 2, 3]
+    assert stats["[10, 11, 12, 13, 14]"][0] == [10, 11, 12, 13]  # pinned: the first n
+    assert stats["noise_aware"][1] < stats["trivial"][1]  # mean readout error
+    assert stats["noise_aware"][2] < stats["trivial"][2]  # mean two-qubit gate error
+    with pytest.raises(ValueError, match="backend.options.layout: pins 2 qubits"):
+        IsaTranspiler(fez, 0, layout=[1, 2])(circuit)
+
+
+def test_mitigation_options_are_validated_and_reach_the_estimator():
+    from bp_qiskit.backends.options import estimator_options
+
+    opts = validate_options(
+        {
+            "measure_mitigation": True,
+            "zne": True,
+            "zne_noise_factors": [1, 3, 5],
+            "twirling": True,
+            "twirling_randomizations": 16,
+            "shots_per_randomization": "auto",
+            "layout": [3, 4],
+        }
+    )
+    est = estimator_options(opts, seed=1, tags=["t"], shots=1000)
+    assert est["default_shots"] == 1000
+    assert est["resilience"] == {
+        "measure_mitigation": True,
+        "zne_mitigation": True,
+        "zne": {"noise_factors": [1.0, 3.0, 5.0]},
+    }
+    assert est["twirling"] == {
+        "enable_gates": True,
+        "enable_measure": True,
+        "num_randomizations": 16,
+        "shots_per_randomization": "auto",
+    }
+    for key, bad in [
+        ("zne_noise_factors", [0.5, 1]),
+        ("twirling_randomizations", 0),
+        ("layout", [1, 1]),
+        ("layout", "best"),
+        ("measure_mitigation", "yes"),
+    ]:
+        with pytest.raises(BackendNameError, match=rf"backend.options.{key}: got .*; allowed: "):
+            validate_options({key: bad})
+    # The runtime's own options model accepts what we send.
+    from qiskit_ibm_runtime.options_models import EstimatorOptions
+
+    EstimatorOptions(**est)
