@@ -270,3 +270,24 @@ def test_usage_is_refreshed_on_status_and_provenance_reaches_report_and_export(t
         "standin-1",
         "standin-2",
     ]
+
+
+def test_adaptive_rounds_of_every_cell_are_submitted_together():
+    spec = StudySpec.from_dict(
+        {
+            **SPEC.to_dict(),
+            "circuit": {"qubits": [2, 3]},
+            "sampling": {"samples": 10, "shots": 20, "chunk": 10},
+            "adaptive": {"target_rel_error": 0.3, "max_shots": 20000},
+        }
+    )
+    service = StandInService()
+    store = InMemoryStore()
+    sid = create_study(store, spec)
+    run(store, sid, service, approve_cost=True)
+    kinds = [kind for kind, _ in service.events]
+    assert kinds[:2] == ["submit", "submit"]  # the pilots of both cells, before any poll
+    first_polls = kinds.index("poll")
+    assert first_polls == 2
+    assert service.submissions == len(store.get_jobs(sid))  # one submission per round
+    assert {s.state for s in store.get_submissions(sid)} == {SubmissionState.DONE}

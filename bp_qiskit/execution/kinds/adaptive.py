@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -42,6 +42,8 @@ __all__ = ["AdaptiveKind"]
 _MAX_ROUNDS = 200
 
 RoundFn = Callable[[JobKey, int], JobResult]
+# A cell's walk: yields (round, N), is sent the round's data, returns the cell's outcome.
+Walk = Generator[tuple[JobKey, int], JobResult, tuple[CellData, AdaptiveCell]]
 
 
 def _rel_error(results: list[JobResult]) -> float:
@@ -52,7 +54,44 @@ def _rel_error(results: list[JobResult]) -> float:
 
 
 def _walk_cell(spec: StudySpec, cell: Cell, round_fn: RoundFn) -> tuple[CellData, AdaptiveCell]:
-    """The allocation decisions of one cell; ``round_fn(job, N)`` supplies each round's data."""
+    """One cell's walk, driven to the end with ``round_fn(job, N)`` supplying each round."""
+    walk = _walk(spec, cell)
+    try:
+        request = next(walk)
+        while True:
+            request = walk.send(round_fn(*request))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _walk_cells(
+    spec: StudySpec,
+    cells: list[Cell],
+    rounds_fn: Callable[[list[tuple[JobKey, int]]], list[JobResult]],
+) -> list[tuple[CellData, AdaptiveCell]]:
+    """Every cell's walk in lockstep: each step's rounds of all cells are run together.
+
+    A cell's decisions depend only on its own rounds, so the outcome is the one the cells
+    would reach one after another; running a step's rounds together lets a QPU batch take
+    them all at once.
+    """
+    walks = {cell: _walk(spec, cell) for cell in cells}
+    requests = {cell: next(walk) for cell, walk in walks.items()}
+    done: dict[Cell, tuple[CellData, AdaptiveCell]] = {}
+    while requests:
+        order = list(requests)
+        results = rounds_fn([requests[c] for c in order])
+        requests = {}
+        for cell, result in zip(order, results, strict=True):
+            try:
+                requests[cell] = walks[cell].send(result)
+            except StopIteration as stop:
+                done[cell] = stop.value
+    return [done[c] for c in cells]
+
+
+def _walk(spec: StudySpec, cell: Cell) -> Walk:
+    """The allocation decisions of one cell, as a generator of rounds."""
     assert spec.adaptive is not None
     target, budget = spec.adaptive.target_rel_error, spec.adaptive.max_shots
     fixed = spec.adaptive.fixed_shots or None
@@ -64,7 +103,7 @@ def _walk_cell(spec: StudySpec, cell: Cell, round_fn: RoundFn) -> tuple[CellData
         if add < 2:
             break
         job = JobKey(cell, round_index, s_now, s_now + add)
-        results.append(round_fn(job, n_now))
+        results.append((yield job, n_now))
         spent += 2 * add * n_now
         s_now += add
         if _rel_error(results) <= target:
@@ -135,35 +174,47 @@ class AdaptiveKind(StudyKind):
         return []
 
     def run(self, ctx: RunContext) -> None:
-        """Replay the stored rounds, then run new ones until every cell stops."""
+        """Replay the stored rounds, then run new ones until every cell stops.
+
+        The cells walk in lockstep: each step's rounds, one per cell still going, are run
+        with one call of the run loop, so on a QPU they are all submitted up front.
+        """
         store, sid = ctx.store, ctx.study_id
         stored = {j.key: j for j in store.get_jobs(sid)}
         arrays = store.get_results(sid)
+        cells = plan_cells(ctx.spec)
+        bar = tqdm(
+            total=len(cells), disable=not ctx.progress, unit="cell", desc=ctx.spec.study.name
+        )
 
-        def round_fn(job: JobKey, shots: int) -> JobResult:
-            rec = _stored_round(sid, stored, job, shots)
-            if rec is None:
-                rec = dataclasses.replace(record_for(ctx.spec, job, shots), study_id=sid)
-                store.add_job(sid, rec)
-            if not rec.state.is_finished():
-                failed = run_jobs(ctx, self, [rec])
+        def rounds_fn(requests: list[tuple[JobKey, int]]) -> list[JobResult]:
+            recs = []
+            for job, shots in requests:
+                rec = _stored_round(sid, stored, job, shots)
+                if rec is None:
+                    rec = dataclasses.replace(record_for(ctx.spec, job, shots), study_id=sid)
+                    store.add_job(sid, rec)
+                    stored[rec.key] = rec
+                recs.append(rec)
+            todo = [r for r in recs if not r.state.is_finished()]
+            if todo:
+                failed = run_jobs(ctx, self, todo)
                 if failed:
                     raise StudyFailedError(
-                        f"round {rec.key} of study {sid} failed after retries: "
+                        f"round {failed[0].key} of study {sid} failed after retries: "
                         f"{failed[0].error}; retry with: bp-qiskit resume {sid}"
                     )
-                arrays[rec.key] = store.get_results(sid)[rec.key]
-                rec = next(j for j in store.get_jobs(sid) if j.key == rec.key)
-            return job_result(arrays[rec.key], rec)
+                fresh = store.get_results(sid)
+                now = {j.key: j for j in store.get_jobs(sid)}
+                for rec in todo:
+                    arrays[rec.key] = fresh[rec.key]
+                    stored[rec.key] = now[rec.key]
+            bar.set_postfix_str(f"round {max(job.index for job, _ in requests)}")
+            return [job_result(arrays[r.key], stored[r.key]) for r in recs]
 
-        cells = plan_cells(ctx.spec)
-        with tqdm(
-            total=len(cells), disable=not ctx.progress, unit="cell", desc=ctx.spec.study.name
-        ) as bar:
-            for cell in cells:
-                bar.set_postfix_str(f"n={cell.num_qubits}")
-                _walk_cell(ctx.spec, cell, round_fn)
-                bar.update(1)
+        with bar:
+            _walk_cells(ctx.spec, cells, rounds_fn)
+            bar.update(len(cells))
 
     def is_finished(self, store: BaseStore, study_id: str, spec: StudySpec) -> bool:
         """Rounds are planned as the study goes: finished when the replay needs no new round."""
