@@ -342,7 +342,7 @@ def test_noise_aware_layout_beats_the_trivial_one_on_fake_fez():
     assert stats["[10, 11, 12, 13, 14]"][0] == [10, 11, 12, 13]  # pinned: the first n
     assert stats["noise_aware"][1] < stats["trivial"][1]  # mean readout error
     assert stats["noise_aware"][2] < stats["trivial"][2]  # mean two-qubit gate error
-    with pytest.raises(ValueError, match="backend.options.layout: pins 2 qubits"):
+    with pytest.raises(ValueError, match=r"backend\.options\.layout: pins 2 qubits"):
         IsaTranspiler(fez, 0, layout=[1, 2])(circuit)
 
 
