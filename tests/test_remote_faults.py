@@ -291,3 +291,20 @@ def test_adaptive_rounds_of_every_cell_are_submitted_together():
     assert first_polls == 2
     assert service.submissions == len(store.get_jobs(sid))  # one submission per round
     assert {s.state for s in store.get_submissions(sid)} == {SubmissionState.DONE}
+
+
+def test_ctrl_c_leaves_submitted_jobs_running_and_resume_collects_them():
+    service = StandInService(scripts={0: ["QUEUED", KeyboardInterrupt()]})
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    with pytest.raises(KeyboardInterrupt):
+        run(store, sid, service)
+    assert all(
+        j.state is JobState.PENDING for j in store.get_jobs(sid) if not j.state.is_finished()
+    )
+    assert "keeps running" in (store.get_jobs(sid)[0].error or "")
+    assert {s.state for s in store.get_submissions(sid)} == {SubmissionState.SUBMITTED}
+    service.jobs["standin-0"].script = ["DONE"]
+    run(store, sid, service)
+    assert service.submissions == JOBS
+    same_numbers_as_a_clean_run(store, sid)
