@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -85,11 +86,18 @@ def done_count(db):
         return 0
 
 
+def without_study_id(path):
+    """A results.json's bytes without its study id (new for every study)."""
+    return re.sub(rb'  "study_id": "[0-9a-f]+",\n', b"", path.read_bytes())
+
+
 def comparable(path):
     if path.name == "adaptive.json":  # holds the study id
         data = json.loads(path.read_text())
         data.pop("study_id")
         return data
+    if path.name == "results.json":
+        return without_study_id(path)
     return path.read_bytes()
 
 

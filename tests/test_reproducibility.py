@@ -116,6 +116,13 @@ def _installed() -> dict[str, str]:
 
 
 def _digest(path: Path) -> str:
+    if path.name == "results.json":
+        # The study id is new for every run; without it, the bytes written before it was added.
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data.pop("study_id")
+        return hashlib.sha256(
+            (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        ).hexdigest()
     if path.name == "adaptive.json":
         data = json.loads(path.read_text(encoding="utf-8"))
         data.pop("study_id", None)

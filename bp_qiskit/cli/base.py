@@ -28,6 +28,7 @@ __all__ = [
     "Command",
     "CommandContext",
     "ask_to_submit",
+    "check_out",
     "cost_args",
     "default_store",
     "existing_store",
@@ -35,6 +36,7 @@ __all__ = [
     "parents",
     "positive_int",
     "print_outcome",
+    "study_folder",
 ]
 
 STORE_ENV = "BP_QISKIT_STORE"
@@ -135,14 +137,49 @@ def existing_store(path: str | None) -> BaseStore:
     return open_store(path)
 
 
+def study_folder(name: str, study_id: str) -> Path:
+    """The default output folder of a study: ``results/<name>-<id>/``, never shared."""
+    return Path("results") / f"{name}-{study_id}"
+
+
 def default_out(store: BaseStore, study_id: str, out: str | None) -> Path:
-    """``--out``, or ``results/<study name>/``."""
-    return Path(out) if out else Path("results") / store.get_study(study_id).name
+    """``--out``, or the study's own folder ``results/<name>-<id>/``."""
+    return Path(out) if out else study_folder(store.get_study(study_id).name, study_id)
+
+
+def check_out(out: Path) -> None:
+    """Fail before any compute if the output folder cannot be written (one line, exit 2)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".bp_qiskit_write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write to {out} ({exc.strerror or exc})") from None
+
+
+def link_latest(out: Path, name: str) -> None:
+    """Point ``results/<name>-latest`` at a default output folder (where links work)."""
+    if out.parent != Path("results") or not out.name.startswith(f"{name}-"):
+        return
+    link = out.parent / f"{name}-latest"
+    try:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(out.name, target_is_directory=True)
+    except OSError:  # no symlinks here (some file systems): the id folder is what counts
+        pass
 
 
 def print_outcome(outcome: StudyOutcome, out: Path) -> int:
     """Write the outcome's files, print its tables and where they went."""
     paths = write_outputs(out, outcome)
+    if outcome.result is not None:
+        link_latest(out, str(outcome.result.spec["study"]["name"]))
+    elif outcome.budget is not None:
+        link_latest(out, str(outcome.budget.spec["study"]["name"]))
     if outcome.result is not None:
         print(format_table(outcome.result))
     if outcome.adaptive:
@@ -178,6 +215,7 @@ def finish_study(
     ctx: CommandContext,
 ) -> int:
     """Run what is left of a study of any kind, then write and print its outputs."""
+    check_out(out)
     workers = getattr(args, "workers", 1)
     try:
         if workers > 1:

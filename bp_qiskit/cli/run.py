@@ -18,7 +18,15 @@ from ..report.tables import format_dry_run
 from ..results import StudyResult
 from ..spec import StudySpec, load_spec, parse_qubits
 from ..store import BaseStore, open_store
-from .base import Command, CommandContext, cost_args, default_store, finish_study
+from .base import (
+    Command,
+    CommandContext,
+    check_out,
+    cost_args,
+    default_store,
+    finish_study,
+    study_folder,
+)
 
 __all__ = ["RunCommand"]
 
@@ -136,7 +144,6 @@ class RunCommand(Command):
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Create the study, run it, write its outputs (and the comparison plot)."""
         spec = spec_from_args(args)
-        out = Path(args.out) if args.out else Path("results") / spec.study.name
         if args.dry_run:
             target, note = hardware_target(spec, ctx.service)
             print(format_dry_run(spec, dry_run(spec, target=target)))
@@ -159,8 +166,10 @@ class RunCommand(Command):
             service = ctx.service or IBMService()
             ctx = dataclasses.replace(ctx, service=service)
             cost_gate(spec, args, service)
+        if args.out:
+            check_out(Path(args.out))  # before anything is computed
         with open_store(args.store or default_store()) as store:
-            code = self._recorded(store, spec, out, args, ctx)
+            code, out = self._recorded(store, spec, args.out, args, ctx)
             if code or not spec.backend.compare:
                 return code
             results = [(spec.backend.name, self._summary(out))]
@@ -168,8 +177,9 @@ class RunCommand(Command):
                 other = dataclasses.replace(
                     spec, backend=dataclasses.replace(spec.backend, name=name, compare=())
                 )
-                sub_out = out / name.replace(":", "_")
-                code = self._recorded(store, other, sub_out, args, ctx)
+                # With --out, each backend gets a subfolder; else each study its own folder.
+                sub = str(Path(args.out) / name.replace(":", "_")) if args.out else None
+                code, sub_out = self._recorded(store, other, sub, args, ctx)
                 if code:
                     return code
                 results.append((name, self._summary(sub_out)))
@@ -185,12 +195,13 @@ class RunCommand(Command):
     def _recorded(
         store: BaseStore,
         spec: StudySpec,
-        out: Path,
+        out: str | None,
         args: argparse.Namespace,
         ctx: CommandContext,
-    ) -> int:
+    ) -> tuple[int, Path]:
         study_id = create_study(store, spec)
+        folder = Path(out) if out else study_folder(spec.study.name, study_id)
         # Printed before running, so the id is known even if the run is interrupted.
         where = args.store or default_store()
         print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {where}", flush=True)
-        return finish_study(store, study_id, out, args, ctx)
+        return finish_study(store, study_id, folder, args, ctx), folder

@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..execution import collect, study_kind, study_progress, study_spec, study_state
 from ..execution.provenance import account_service, refresh_remote
 from ..report import export_csv, export_json
@@ -80,6 +82,12 @@ class ExportCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Collect, then write the export."""
+        if args.out:
+            folder = Path(args.out).resolve().parent
+            if not folder.is_dir():
+                raise UsageError(f"--out: folder {folder} does not exist")
+            if Path(args.out).is_dir():
+                raise UsageError(f"--out: {args.out} is a folder; give a file name")
         with existing_store(args.store) as store:
             outcome = collect(store, store.get_study(args.study).id)
         write = export_json if args.format == "json" else export_csv
@@ -104,6 +112,7 @@ def study_summary(store: BaseStore, study: StudyRecord) -> dict[str, Any]:
         "kind": study_kind(store, study.id).name,
         "backend": spec.backend.name,
         "shots": spec.sampling.shots,
+        "samples": spec.sampling.samples,
         "state": study_state(store, study.id),
         "created_at": study.created_at,
         "version": study.version,

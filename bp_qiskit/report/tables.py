@@ -107,15 +107,16 @@ def format_budget(result: BudgetResult) -> str:
 def format_studies(rows: Sequence[Mapping[str, Any]]) -> str:
     """``bp-qiskit list``: one line per study."""
     lines = [
-        f"{'id':<12} {'name':<24} {'kind':<9} {'backend':<16} {'state':<12} {'jobs done':>10} "
-        f"{'created':<19}"
+        f"{'id':<12} {'name':<24} {'kind':<9} {'backend':<16} {'shots':>7} {'samples':>8} "
+        f"{'state':<12} {'jobs done':>10} {'created':<19}"
     ]
     for r in rows:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
         done = f"{r['jobs'].get('DONE', 0)}/{r['jobs_total']}"
+        shots = "exact" if not r["shots"] else str(r["shots"])
         lines.append(
-            f"{r['id']:<12} {r['name']:<24} {r['kind']:<9} {r['backend']:<16} {r['state']:<12} "
-            f"{done:>10} {created:<19}"
+            f"{r['id']:<12} {r['name']:<24} {r['kind']:<9} {r['backend']:<16} {shots:>7} "
+            f"{r['samples']:>8} {r['state']:<12} {done:>10} {created:<19}"
         )
     return "\n".join(lines)
 
