@@ -7,11 +7,18 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparseObservable
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import PassManager, generate_preset_pass_manager
+from qiskit.transpiler.passes import VF2Layout
 
 from .options import DEFAULT_OPTIMIZATION_LEVEL
 
 __all__ = ["IsaTranspiler", "PreparedCircuit"]
+
+# VF2Layout limits as at the preset level 3; seed -1: candidates in a fixed order, so the
+# chosen placement (and with it every stored byte) is reproducible.
+_VF2_SEED = -1
+_VF2_CALL_LIMIT = 30_000_000
+_VF2_TRIALS = 250_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +39,13 @@ class IsaTranspiler:
 
 
     Layout (``layout``):
-        ``"noise_aware"`` (default): the layout stage of the level-3 preset pass manager
-        (VF2Layout scores candidate placements by the target's gate and readout errors) in
-        front of the stages of ``optimization_level``. The layout stage only places qubits,
-        so the parameters are untouched; its cost is close to the level-0 figure (measured in
-        ``benchmarks/layout.py``). ``"trivial"``: physical qubits 0..n-1. A list of ints pins
-        the physical qubits: a circuit on n qubits uses the first n.
+        ``"noise_aware"`` (default): VF2Layout places the circuit's interaction graph on the
+        device's couplings, scoring candidate placements by the target's gate and readout
+        errors, and the preset pass manager of ``optimization_level`` then runs with that
+        initial layout. Only perfect placements (no SWAPs) are taken; when there is none the
+        trivial layout is used and routing adds SWAPs as usual. ``"trivial"``: physical
+        qubits 0..n-1. A list of ints pins the physical qubits: a circuit on n qubits uses
+        the first n.
     """
 
     def __init__(
@@ -51,41 +59,53 @@ class IsaTranspiler:
         self.level = optimization_level
         self.layout = layout
         self.layout_method = layout if isinstance(layout, str) else "pinned"
-        self._pms: dict[int, Any] = {}
+        self._pms: dict[tuple[int, ...] | None, Any] = {}
         self._cache: dict[int, tuple[QuantumCircuit, PreparedCircuit]] = {}
 
-    def _pm(self, num_qubits: int) -> Any:
-        """The pass manager for circuits of ``num_qubits`` (pinned layouts depend on it)."""
-        key = num_qubits if isinstance(self.layout, list) else 0
-        if key not in self._pms:
-            if isinstance(self.layout, list):
-                if len(self.layout) < num_qubits:
-                    raise ValueError(
-                        f"backend.options.layout: pins {len(self.layout)} qubits; the circuit "
-                        f"has {num_qubits}"
-                    )
-                pm = generate_preset_pass_manager(
-                    backend=self.target,
-                    optimization_level=self.level,
-                    initial_layout=self.layout[:num_qubits],
+    def initial_layout(self, circuit: QuantumCircuit) -> tuple[int, ...] | None:
+        """The physical qubits chosen for ``circuit`` before routing (None: trivial)."""
+        n = circuit.num_qubits
+        if isinstance(self.layout, list):
+            if len(self.layout) < n:
+                raise ValueError(
+                    f"backend.options.layout: pins {len(self.layout)} qubits; the circuit has {n}"
                 )
-            else:
-                method = "trivial" if self.layout == "trivial" else None
-                pm = generate_preset_pass_manager(
-                    backend=self.target, optimization_level=self.level, layout_method=method
+            return tuple(self.layout[:n])
+        if self.layout == "trivial":
+            return None
+        target = getattr(self.target, "target", self.target)
+        vf2 = PassManager(
+            [
+                VF2Layout(
+                    target=target,
+                    seed=_VF2_SEED,
+                    call_limit=_VF2_CALL_LIMIT,
+                    max_trials=_VF2_TRIALS,
                 )
-                if self.layout == "noise_aware" and self.level < 3:
-                    pm.layout = generate_preset_pass_manager(
-                        backend=self.target, optimization_level=3
-                    ).layout
-            self._pms[key] = pm
-        return self._pms[key]
+            ]
+        )
+        vf2.run(circuit)
+        found = vf2.property_set["layout"]
+        if found is None:
+            return None
+        return tuple(int(found[q]) for q in circuit.qubits)
+
+    def _pm(self, initial: tuple[int, ...] | None) -> Any:
+        """The preset pass manager for one initial layout (None: trivial)."""
+        if initial not in self._pms:
+            self._pms[initial] = generate_preset_pass_manager(
+                backend=self.target,
+                optimization_level=self.level,
+                initial_layout=list(initial) if initial is not None else None,
+                layout_method="trivial" if initial is None else None,
+            )
+        return self._pms[initial]
 
     def __call__(self, circuit: QuantumCircuit) -> PreparedCircuit:
         """The ISA circuit and its layout."""
         key = id(circuit)
         if key not in self._cache:
-            isa = self._pm(circuit.num_qubits).run(circuit)
+            isa = self._pm(self.initial_layout(circuit)).run(circuit)
             if [p.name for p in isa.parameters] != [p.name for p in circuit.parameters]:
                 raise RuntimeError("transpilation changed the circuit's parameters")
             # Keep the logical circuit alive so its id cannot be reused by another object.
