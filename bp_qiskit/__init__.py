@@ -4,6 +4,7 @@ The public surface is small:
 
 - :class:`StudySpec` / :func:`load_spec`: declarative study specs (TOML).
 - :func:`run_study`: run a spec of any kind, get a :class:`StudyOutcome`.
+- :func:`gradient_variance`: bring your own circuit and observable.
 - :mod:`bp_qiskit.core`: the pure building blocks (circuits, observables, gradients,
   statistics, planning).
 - :class:`Backend` and :func:`make_backend`: the one protocol in front of every estimator;
@@ -18,6 +19,7 @@ from .backends import Backend, EstimatorBackend, make_backend
 from .backends.aer import AerEstimator
 from .errors import SpecError, StudyFailedError
 from .execution import run_study
+from .execution.custom import GradientVariance, gradient_variance
 from .results import StudyOutcome, StudyResult
 from .spec import StudySpec, load_spec
 
@@ -25,12 +27,14 @@ __all__ = [
     "AerEstimator",
     "Backend",
     "EstimatorBackend",
+    "GradientVariance",
     "SpecError",
     "StudyFailedError",
     "StudyOutcome",
     "StudyResult",
     "StudySpec",
     "__version__",
+    "gradient_variance",
     "load_spec",
     "make_backend",
     "run_study",

@@ -106,17 +106,19 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
     assert "Traceback" not in proc.stderr and "missing.toml" in proc.stderr
 
 
-def test_readme_python_example_runs(monkeypatch):
-    """The README's Python block is executed as written (from the repository root)."""
-    import re
-
+def test_readme_python_examples_run(monkeypatch):
+    """The README's Python blocks are executed as written (from the repository root)."""
     text = (ROOT / "README.md").read_text()
-    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    study, custom = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    exec(compile(block.replace("print(", "_ = ("), "README.md", "exec"), namespace)
+    exec(compile(study.replace("print(", "_ = ("), "README.md", "exec"), namespace)
     result = namespace["outcome"].result
     assert abs(result.fit.slope + 0.7508) < 3 * result.fit.slope_se
+    exec(compile(custom.replace("print(", "_ = ("), "README.md", "exec"), namespace)
+    res = namespace["res"]
+    assert res.variance.shape == (36,) and res.params.shape == (200, 36)
+    assert res.grads.shape == (200, 36) and res.costs.shape == (200,)
 
 
 def without_study_id(path):

@@ -1,0 +1,93 @@
+"""Bring your own circuit: gradients against central finite differences of an independent
+statevector evaluation (qiskit.quantum_info.Statevector, not the code under test)."""
+
+import math
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from bp_qiskit import gradient_variance
+from bp_qiskit.errors import SpecError
+
+H = 1e-5  # central differences: error O(H^2) ~ 1e-10, well inside the 1e-6 tolerance
+
+
+def finite_difference(circuit, observable, theta):
+    def cost(t):
+        bound = circuit.assign_parameters(dict(zip(circuit.parameters, t, strict=True)))
+        return float(np.real(Statevector(bound).expectation_value(observable)))
+
+    grad = np.empty(len(theta))
+    for k in range(len(theta)):
+        step = np.zeros(len(theta))
+        step[k] = H
+        grad[k] = (cost(theta + step) - cost(theta - step)) / (2 * H)
+    return grad, cost(theta)
+
+
+def check_against_finite_differences(circuit, observable, **kw):
+    res = gradient_variance(circuit, observable, samples=4, seed=11, **kw)
+    assert res.params.shape == (4, circuit.num_parameters)
+    assert res.grads.shape == (4, circuit.num_parameters) and res.costs.shape == (4,)
+    for s in range(4):
+        fd, cost = finite_difference(circuit, observable, res.params[s])
+        np.testing.assert_allclose(res.grads[s], fd, atol=1e-6)
+        assert res.costs[s] == pytest.approx(cost, abs=1e-9)
+    return res
+
+
+def test_efficient_su2_with_a_sparse_pauli_op_matches_finite_differences():
+    circuit = efficient_su2(3, reps=2)
+    obs = SparsePauliOp.from_list([("ZZI", 0.7), ("XIY", -0.3), ("IIZ", 0.5)])
+    res = check_against_finite_differences(circuit, obs)
+    assert res.parameters == tuple(p.name for p in circuit.parameters)
+    assert np.all(res.variance > 0) and res.shots == 0
+
+
+def test_a_parameter_in_several_gates_and_expressions_matches_finite_differences():
+    a, b = Parameter("a"), Parameter("b")
+    qc = QuantumCircuit(2)
+    qc.rx(a, 0)
+    qc.ry(2 * a + 0.3, 1)  # the same parameter again, scaled and offset
+    qc.cz(0, 1)
+    qc.rzz(a - b, 0, 1)  # two parameters in one angle
+    qc.crx(b, 0, 1)  # not a Pauli rotation: decomposed into ones
+    qc.ry(b, 0)
+    res = check_against_finite_differences(qc, SparsePauliOp.from_list([("XZ", 1.0), ("YY", 0.5)]))
+    assert res.parameters == ("a", "b")
+
+
+def test_selected_parameters_seeds_and_errors():
+    circuit = efficient_su2(2, reps=1)
+    first = circuit.parameters[0]
+    one = gradient_variance(circuit, "ZZ", samples=6, seed=3, parameters=[first, 3])
+    again = gradient_variance(circuit, "ZZ", samples=6, seed=3, parameters=[first, 3])
+    assert one.grads.shape == (6, 2) and one.parameters == (first.name, circuit.parameters[3].name)
+    assert one.grads.tobytes() == again.grads.tobytes()  # the same seed, the same bytes
+    assert np.all((0 <= one.params) & (one.params < 2 * math.pi))
+    with pytest.raises(SpecError, match="observable: acts on 3 qubits"):
+        gradient_variance(circuit, "ZZZ", samples=4, seed=1)
+    with pytest.raises(SpecError, match="samples: got 1"):
+        gradient_variance(circuit, "ZZ", samples=1, seed=1)
+    with pytest.raises(SpecError, match="parameters: "):
+        gradient_variance(circuit, "ZZ", samples=4, seed=1, parameters=[99])
+    t = Parameter("t")
+    nonlinear = QuantumCircuit(1)
+    nonlinear.rx(t * t, 0)
+    with pytest.raises(SpecError, match="not linear"):
+        gradient_variance(nonlinear, "Z", samples=4, seed=1)
+
+
+def test_shots_give_an_unbiased_corrected_variance_within_its_standard_error():
+    circuit = efficient_su2(2, reps=1)
+    exact = gradient_variance(circuit, "ZZ", samples=400, seed=5, parameters=[0])
+    noisy = gradient_variance(circuit, "ZZ", samples=400, seed=5, parameters=[0], shots=200)
+    assert noisy.shots == 200 and np.all(noisy.shot_var > 0)
+    # Same draws: the corrected variance with shots estimates the exact one.
+    np.testing.assert_array_equal(noisy.params, exact.params)
+    diff = noisy.variance[0] - exact.variance[0]
+    assert abs(diff) < 4 * noisy.variance_se[0]
