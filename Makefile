@@ -7,16 +7,19 @@ STAMP := $(VENV)/.installed-test
 .PHONY: run test lint bench clean
 
 $(VENV)/bin/python:
+	@echo "bp_qiskit: creating $(VENV) (first time only)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
-	touch $@
+	@echo "bp_qiskit: installing bp_qiskit and Qiskit into $(VENV); the first time takes a minute or two"
+	$(PY) -m pip install -e . | grep -E "^(Collecting|Successfully)" || true
+	@$(PY) -c "import bp_qiskit" && touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[test]"
-	touch $@ $(VENV)/.installed
+	@echo "bp_qiskit: installing bp_qiskit with its test tools into $(VENV); the first time takes a minute or two"
+	$(PY) -m pip install -e ".[test]" | grep -E "^(Collecting|Successfully)" || true
+	@$(PY) -c "import bp_qiskit, pytest, pytest_cov" && touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(VENV)/bin/bp-qiskit run jobs/seed_tutorial.toml

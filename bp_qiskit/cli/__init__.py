@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,8 +60,12 @@ def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
             tests pass the stand-in of :mod:`bp_qiskit.testing.standin`.
     """
     args = build_parser().parse_args(argv)
+    previous = _on_sigterm()
     try:
         return int(args.command_obj.run(args, CommandContext(service=service)))
+    except Terminated:
+        print("terminated (SIGTERM); finished jobs are kept; continue with resume", file=sys.stderr)
+        return 143
     except StudyFailedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -73,3 +79,21 @@ def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
         # Output piped into e.g. `head`: stop quietly, and keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as a KeyboardInterrupt so the run loop stops as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _on_sigterm() -> Any:
+    """Make SIGTERM behave like Ctrl-C (main thread only; returns the previous handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)

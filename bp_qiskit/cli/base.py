@@ -31,6 +31,7 @@ __all__ = [
     "check_out",
     "cost_args",
     "default_store",
+    "die_with_parent",
     "existing_store",
     "finish_study",
     "parents",
@@ -191,6 +192,25 @@ def print_outcome(outcome: StudyOutcome, out: Path) -> int:
     return 0
 
 
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, ask the kernel to kill this worker when its parent dies.
+
+    Without it a SIGKILLed ``run --workers N`` left its workers (and through them the
+    resource tracker) alive. A parent that died before this ran is caught by comparing the
+    parent's pid. Elsewhere the pool's own shutdown is all there is.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent is already gone
+        os._exit(1)
+
+
 def ask_to_submit(estimate: CostEstimate, why: str) -> bool:
     """The interactive cost prompt (only offered when standard input is a terminal)."""
     answer = input(f"{estimate.summary()}, {why}. Submit? [y/N] ")
@@ -224,7 +244,9 @@ def finish_study(
 
             # spawn, not fork: Aer's thread pools do not survive a fork.
             mp = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=mp) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=mp, initializer=die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 run_stored(store, study_id, executor=pool, progress=not args.no_progress)
         else:
             run_stored(
@@ -234,10 +256,12 @@ def finish_study(
                 progress=not args.no_progress,
                 **cost_args(args),
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(
             f"interrupted; finished jobs are kept; continue with: bp-qiskit resume {study_id}",
             file=sys.stderr,
         )
+        if type(exc).__name__ == "Terminated":
+            return 143
         return 130
     return print_outcome(collect(store, study_id), out)

@@ -233,12 +233,18 @@ class SamplingSpec(_Section):
     chunk: int = 250
 
     def __post_init__(self) -> None:
-        check_int("sampling.samples", self.samples, minimum=2)
-        check_int("sampling.shots", self.shots, minimum=0)
+        # Upper bounds keep absurd sizes (typos, 1e14) from reaching the planner or the
+        # store (SQLite integers are 64-bit): far above anything a study can run.
+        check_int("sampling.samples", self.samples, minimum=2, maximum=MAX_SAMPLES)
+        check_int("sampling.shots", self.shots, minimum=0, maximum=MAX_SHOTS)
         if self.shots == 1:
             # One shot gives no estimate of the single-shot variance, hence no floor.
             raise fail("sampling.shots", 1, "0 (exact) or an integer >= 2")
         check_int("sampling.chunk", self.chunk, minimum=1)
+
+
+MAX_SAMPLES = 10_000_000
+MAX_SHOTS = 1_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
