@@ -72,3 +72,57 @@ def test_export_into_a_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["export", sid, "--format", "csv", "--store", db, "--out", missing]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_absurd_sizes_are_one_line_errors_not_tracebacks_or_hangs(tmp_path, capsys):
+    spec = str(tmp_path / "tiny.toml")
+    (tmp_path / "tiny.toml").write_text(SPEC)
+    db = str(tmp_path / "s.sqlite")
+    cases = [
+        (["--shots", str(10**20)], "sampling.shots: got 100000000000000000000"),
+        (["--samples", str(10**14), "--dry-run"], "sampling.samples: got 100000000000000"),
+    ]
+    for extra, message in cases:
+        assert main(["run", spec, "--store", db, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "allowed: an integer in" in err
+
+
+def test_honest_numbers_in_exports_and_adaptive_reports(tmp_path, capsys):
+    import csv
+    import io
+    import math
+
+    from bp_qiskit.results import AdaptiveCell, StudyOutcome
+
+    spec = str(tmp_path / "tiny.toml")
+    (tmp_path / "tiny.toml").write_text(SPEC + '[gradient]\nparameter = "last"\n')
+    db = str(tmp_path / "s.sqlite")
+    out = str(tmp_path / "o")
+    assert main(["run", spec, "--store", db, "--out", out, "--no-progress"]) == 0
+    sid = SQLiteStore(db).list_studies()[0].id
+    capsys.readouterr()
+    assert main(["export", sid, "--format", "csv", "--store", db]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    # "last" is parameter n - 1 of a one-layer circuit on n qubits, not column 0
+    assert {(r["num_qubits"], r["parameter"]) for r in rows} == {("2", "1"), ("3", "2")}
+    # An unresolved adaptive cell: strict JSON (null), never Infinity.
+    cell = AdaptiveCell(2, 1, 10, 20, 400, math.inf, False, 1)
+    text = StudyOutcome("x", "adaptive", adaptive=(cell,)).adaptive_json(
+        {"adaptive": {"target_rel_error": 0.1, "max_shots": 400}}
+    )
+    assert json.loads(text, parse_constant=lambda c: 1 / 0)["cells"][0]["rel_error"] is None
+
+
+def test_adaptive_flags_that_cannot_work_are_refused_before_a_study_exists(tmp_path, capsys):
+    spec = str(tmp_path / "tiny.toml")
+    (tmp_path / "tiny.toml").write_text(SPEC)
+    db = tmp_path / "s.sqlite"
+    adaptive = ["--shots", "50", "--target-rel-error", "0.1"]
+    assert main(["run", spec, "--store", str(db), *adaptive, "--max-shots", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "adaptive.max_shots: got 100; allowed: at least 200" in err
+    args = ["run", spec, "--store", str(db), *adaptive, "--max-shots", "10000", "--samples", "600"]
+    assert main(args) == 2
+    assert "--samples: adaptive allocation chooses" in capsys.readouterr().err
+    assert not db.exists() or SQLiteStore(db).list_studies() == []

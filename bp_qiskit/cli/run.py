@@ -53,6 +53,11 @@ def spec_from_args(args: argparse.Namespace) -> StudySpec:
         raise UsageError("--target-rel-error and --max-shots go together; give both or neither")
     if args.target_rel_error is None:
         return spec
+    if args.samples is not None:
+        raise UsageError(
+            "--samples: adaptive allocation chooses the number of circuits itself; omit "
+            "--samples (sampling.chunk sets the pilot)"
+        )
     try:
         return spec.with_overrides(
             **{

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..core.gradients import parameter_indices
 from ..results import StudyOutcome, cell_arrays, write_npz
 from .plots import plot_budget, plot_variance
 
@@ -88,7 +89,11 @@ def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
     writer.writerow(
         ["study_id", "num_qubits", "num_layers", "sample", "parameter", "gates", "grad", "shot_var"]
     )
+    assert outcome.result is not None
+    which = outcome.result.spec["gradient"]["parameter"]
     for d in outcome.data:
+        # The parameter's index l*n + q in the circuit, not the column: "last" is L*n - 1.
+        index = parameter_indices(which, d.cell.num_qubits * d.cell.num_layers)
         for s in range(d.grads.shape[0]):
             gates = "".join("XYZ"[g] for g in d.gates[s].ravel())
             for k in range(d.grads.shape[1]):
@@ -98,7 +103,7 @@ def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
                         d.cell.num_qubits,
                         d.cell.num_layers,
                         s,
-                        k,
+                        int(index[k]),
                         gates,
                         repr(float(d.grads[s, k])),
                         repr(float(d.shot_var[s, k])),

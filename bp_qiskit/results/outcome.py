@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from .data import CellData
@@ -32,8 +33,11 @@ class AdaptiveCell:
     rounds: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form for JSON."""
-        return dataclasses.asdict(self)
+        """Plain-data form for strict JSON: an unresolved relative error is null, not Infinity."""
+        d = dataclasses.asdict(self)
+        if not math.isfinite(d["rel_error"]):
+            d["rel_error"] = None
+        return d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,4 +106,4 @@ class StudyOutcome:
             "max_shots_per_cell": spec["adaptive"]["max_shots"],
             "cells": [r.to_dict() for r in self.adaptive],
         }
-        return json.dumps(report, indent=2, sort_keys=True) + "\n"
+        return json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"

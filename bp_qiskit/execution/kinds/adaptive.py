@@ -171,6 +171,14 @@ class AdaptiveKind(StudyKind):
             raise SpecError(
                 "gradient.parameter: adaptive allocation supports one parameter, not 'all'"
             )
+        assert spec.adaptive is not None
+        pilot = spec.adaptive.fixed_shots or spec.sampling.shots
+        if spec.adaptive.max_shots < 4 * pilot:
+            # Below two circuits x two shifts at the pilot's N there is no round to run.
+            raise SpecError(
+                f"adaptive.max_shots: got {spec.adaptive.max_shots}; allowed: at least "
+                f"{4 * pilot} (2 circuits x 2 shifts x {pilot} shots, the pilot's N)"
+            )
         return []
 
     def run(self, ctx: RunContext) -> None:
