@@ -126,3 +126,25 @@ def test_adaptive_flags_that_cannot_work_are_refused_before_a_study_exists(tmp_p
     assert main(args) == 2
     assert "--samples: adaptive allocation chooses" in capsys.readouterr().err
     assert not db.exists() or SQLiteStore(db).list_studies() == []
+
+
+def test_delete_asks_refuses_live_qpu_jobs_and_removes_only_the_study(tmp_path, capsys):
+    spec = str(tmp_path / "tiny.toml")
+    (tmp_path / "tiny.toml").write_text(SPEC)
+    db = str(tmp_path / "s.sqlite")
+    for seed in ("1", "2"):
+        out = str(tmp_path / f"o{seed}")
+        args = ["run", spec, "--seed", seed, "--store", db, "--out", out, "--no-progress"]
+        assert main(args) == 0
+    first, second = [s.id for s in SQLiteStore(db).list_studies()]
+    capsys.readouterr()
+    assert main(["delete", first, "--store", db]) == 2  # not a terminal: needs --yes
+    assert "pass --yes" in capsys.readouterr().err
+    store = SQLiteStore(db)
+    store.add_submission(first, store.get_jobs(first)[0].key, "tag-live")
+    store.close()
+    assert main(["delete", first, "--store", db, "--yes"]) == 2
+    assert "may still run" in capsys.readouterr().err
+    assert main(["delete", first, "--store", db, "--yes", "--force"]) == 0
+    assert [s.id for s in SQLiteStore(db).list_studies()] == [second]
+    assert (tmp_path / "o1" / "results.json").exists()  # outputs are the user's files

@@ -386,3 +386,25 @@ def test_submissions_are_recorded_before_submitting_and_never_doubled(store, mon
     # Records are snapshots.
     a.provenance["qubits"] = []
     assert store.get_submissions(sid)[0].provenance["qubits"] == [3, 5]
+
+
+def test_delete_study_removes_everything_of_it_and_nothing_else(store):
+    keep = create_study(store, SPEC)
+    gone = create_study(store, SPEC)
+    run_stored(store, gone, progress=False)
+    run_stored(store, keep, progress=False)
+    store.add_submission(gone, store.get_jobs(gone)[0].key, "tag-gone")
+    store.acquire_study(gone, "otherhost:1")  # a runner on another host counts as alive
+    with pytest.raises(StudyBusyError):
+        store.delete_study(gone)
+    store.release_study(gone, "otherhost:1")
+    store.delete_study(gone)
+    with pytest.raises(UnknownStudyError):
+        store.get_study(gone)
+    with pytest.raises(UnknownStudyError):
+        store.get_jobs(gone)
+    with pytest.raises(UnknownStudyError):
+        store.delete_study(gone)
+    assert [s.id for s in store.list_studies()] == [keep]
+    assert len(store.get_results(keep)) == len(store.get_jobs(keep))
+    assert store.get_submissions(keep) == []

@@ -20,7 +20,14 @@ from ..errors import BPQiskitError, StudyFailedError
 from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
 from .run import RunCommand
-from .studies import ExportCommand, ListCommand, ReportCommand, ResumeCommand, StatusCommand
+from .studies import (
+    DeleteCommand,
+    ExportCommand,
+    ListCommand,
+    ReportCommand,
+    ResumeCommand,
+    StatusCommand,
+)
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -31,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     ReportCommand(),
     ExportCommand(),
     ListCommand(),
+    DeleteCommand(),
     DevicesCommand(),
     BudgetCommand(),
 )

@@ -51,6 +51,52 @@ class ResumeCommand(Command):
             return finish_study(store, study_id, out, args, ctx)
 
 
+class DeleteCommand(Command):
+    """Remove a study from the store (its output folders are left alone)."""
+
+    name = "delete"
+    help = "remove a study from the store, after confirmation"
+    parents = ("study", "store")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Confirmation and the QPU guard."""
+        parser.add_argument("--yes", action="store_true", help="delete without asking")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="delete even with QPU jobs that may still run (they are not cancelled)",
+        )
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Describe, confirm, delete."""
+        with existing_store(args.store) as store:
+            study = store.get_study(args.study)
+            live = [
+                s.remote_job_id or s.tag
+                for s in store.get_submissions(study.id)
+                if s.state.may_be_running()
+            ]
+            if live and not args.force:
+                raise UsageError(
+                    f"delete: study {study.id} has QPU jobs that may still run "
+                    f"({', '.join(live)}); resume it to collect them, or pass --force to "
+                    "forget them"
+                )
+            what = (
+                f"study {study.id} ({study.name}, {len(store.get_jobs(study.id))} jobs); "
+                "its output folders stay"
+            )
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise UsageError(f"delete: {what}; pass --yes to delete without asking")
+                if input(f"delete {what}? [y/N] ").strip().lower() not in ("y", "yes"):
+                    print("nothing deleted")
+                    return 0
+            store.delete_study(study.id)
+        print(f"deleted {what}")
+        return 0
+
+
 class ReportCommand(Command):
     """Write a finished study's outputs from the store, running nothing."""
 

@@ -236,6 +236,13 @@ class BaseStore(abc.ABC):
     def release_study(self, study_id: str, owner: str) -> None:
         """Clear the runner mark if ``owner`` holds it."""
 
+    @abc.abstractmethod
+    def delete_study(self, study_id: str) -> None:
+        """Remove a study with its cells, jobs, results and submissions, in one transaction.
+
+        Refuses (:class:`StudyBusyError`) while a live process runs it.
+        """
+
     # -- jobs --------------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -80,6 +80,17 @@ class InMemoryStore(BaseStore):
                 raise StudyBusyError(f"study {study_id} is being run by {study.owner}")
             self._studies[study_id] = dataclasses.replace(study, owner=owner)
 
+    def delete_study(self, study_id: str) -> None:
+        with self._lock:
+            study = self._study(study_id)
+            if study.owner and owner_alive(study.owner):
+                raise StudyBusyError(f"study {study_id} is being run by {study.owner}")
+            del self._studies[study_id]
+            self._jobs.pop(study_id, None)
+            self._subs.pop(study_id, None)
+            for key in [k for k in self._results if k[0] == study_id]:
+                del self._results[key]
+
     def release_study(self, study_id: str, owner: str) -> None:
         with self._lock:
             study = self._study(study_id)

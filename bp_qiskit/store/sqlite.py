@@ -309,6 +309,17 @@ class SQLiteStore(BaseStore):
                 raise StudyBusyError(f"study {study_id} is being run by {row['owner']}")
             db.execute("UPDATE studies SET owner = ? WHERE id = ?", (owner, study_id))
 
+    def delete_study(self, study_id: str) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT owner FROM studies WHERE id = ?", (study_id,)).fetchone()
+            if row is None:
+                raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
+            if row["owner"] and owner_alive(row["owner"]):
+                raise StudyBusyError(f"study {study_id} is being run by {row['owner']}")
+            for table in ("results", "submissions", "jobs", "cells"):
+                db.execute(f"DELETE FROM {table} WHERE study_id = ?", (study_id,))
+            db.execute("DELETE FROM studies WHERE id = ?", (study_id,))
+
     def release_study(self, study_id: str, owner: str) -> None:
         with self._tx() as db:
             db.execute(
