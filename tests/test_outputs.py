@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from bp_qiskit.cli import main
 from bp_qiskit.store import SQLiteStore
 
@@ -148,3 +150,30 @@ def test_delete_asks_refuses_live_qpu_jobs_and_removes_only_the_study(tmp_path, 
     assert main(["delete", first, "--store", db, "--yes", "--force"]) == 0
     assert [s.id for s in SQLiteStore(db).list_studies()] == [second]
     assert (tmp_path / "o1" / "results.json").exists()  # outputs are the user's files
+
+
+def test_work_that_can_never_succeed_is_refused_before_compute(tmp_path, capsys):
+    from bp_qiskit import StudySpec
+    from bp_qiskit.errors import SpecError
+    from bp_qiskit.execution.checks import check_resources
+
+    spec = str(tmp_path / "tiny.toml")
+    (tmp_path / "tiny.toml").write_text(SPEC)
+    db = tmp_path / "s.sqlite"
+    cases = [
+        (["--backend", "fake:manila", "--qubits", "6", "--shots", "100"], "fake:manila has 5"),
+        (["--backend", "aer:manila", "--qubits", "6", "--dry-run"], "aer:manila has 5"),
+        (["--backend", "aer_estimator", "--qubits", "17"], "2^17 Pauli terms"),
+        (["--qubits", "32"], "GiB for a statevector"),
+    ]
+    for extra, message in cases:
+        assert main(["run", spec, "--store", str(db), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+        assert "resume" not in err
+    assert not db.exists() or SQLiteStore(db).list_studies() == []
+    # 30 qubits: 16 GiB of statevector, over a 12 GiB limit (half of a 24 GiB machine).
+    big = StudySpec.from_dict({"circuit": {"qubits": [30]}})
+    with pytest.raises(SpecError, match=r"n = 30, L = 1 needs 16.0 GiB .* limit is 12.0 GiB"):
+        check_resources(big, memory_bytes=12 * 2**30)
+    check_resources(StudySpec.from_dict({"circuit": {"qubits": [29]}}), memory_bytes=12 * 2**30)

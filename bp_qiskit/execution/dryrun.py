@@ -13,6 +13,7 @@ from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
 from ..core.circuits import template_circuit
 from ..core.gradients import parameter_indices
 from ..spec import StudySpec
+from .checks import check_resources
 from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
 from .jobs import plan_cells, plan_jobs
 
@@ -53,6 +54,7 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
     caller passes the real backend (the CLI asks the service for it), or the fake backend of
     the same name when one exists.
     """
+    check_resources(spec)
     _, device = parse_backend_name(spec.backend.name)
     if target is None and device:
         target = fake_backend(device.removeprefix("ibm_"))

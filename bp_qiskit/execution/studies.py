@@ -18,6 +18,7 @@ from ..results import StudyOutcome
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
+from .checks import check_resources
 from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
@@ -38,7 +39,12 @@ __all__ = [
 
 
 def create_study(store: BaseStore, spec: StudySpec) -> str:
-    """Record the study and every job its kind plans up front; return the study id."""
+    """Record the study and every job its kind plans up front; return the study id.
+
+    What can never run (more qubits than the device, more memory than the simulator may
+    take) is refused first, before anything is recorded (:mod:`bp_qiskit.execution.checks`).
+    """
+    check_resources(spec)
     jobs = kind_of(spec).plan(spec)
     return store.create_study(spec.study.name, spec.to_dict(), __version__, spec.study.seed, jobs)
 
