@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
 from ..core.planning import predicted_rel_error, seed_circuit_model
+from ..core.references import reference_curve
 from ..results import BudgetResult, StudyResult
 
-__all__ = ["plot_budget", "plot_comparison", "plot_variance"]
+__all__ = ["describe", "plot_budget", "plot_comparison", "plot_variance"]
 
 
 def _save(fig: Figure, path: Path | None) -> Figure:
@@ -88,18 +90,37 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
             xs,
             np.exp(f.slope * xs + f.intercept),
             "-.",
-            label=f"Slope {f.slope:.3f} ± {f.slope_se:.3f}",
+            label=f"fit: d ln Var / dn = {f.slope:.3f} ± {f.slope_se:.3f}",
         )
+    reference = reference_curve(result.spec)
+    if reference is not None:
+        label, curve = reference
+        ns = np.arange(int(n.min()), int(n.max()) + 1)
+        ax.semilogy(ns, [curve(int(k)) for k in ns], ":", color="k", label=label)
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")
-    obs = result.spec.get("observable", {}).get("kind", "?")
     ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$")
     name = result.spec.get("study", {}).get("name", "study")
-    ax.set_title(f"{name}: {result.spec.get('circuit', {}).get('ansatz', '?')} ansatz, {obs} cost")
+    ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """One line: ansatz, L, S, N, cost, backend, and whether the backend is noisy."""
+    circuit = spec.get("circuit", {})
+    sampling = spec.get("sampling", {})
+    backend = spec.get("backend", {}).get("name", "?")
+    shots = sampling.get("shots", 0)
+    noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
+    return (
+        f"{circuit.get('ansatz', '?')} ansatz, L = {circuit.get('layers', '?')}, "
+        f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
+        f"{spec.get('observable', {}).get('kind', '?')} cost, {backend}"
+        + (" (device noise)" if noisy else " (noiseless)")
+    )
 
 
 def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:
@@ -155,6 +176,9 @@ def plot_budget(result: BudgetResult, path: Path | None = None) -> Figure:
         ax.axvline(math.sqrt(2 * model.Q / model.alpha), color=f"C{i}", ls=":", alpha=0.6)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # One labelled tick per N studied: a log axis would label only the powers of ten.
+    ns = sorted({p.shots for p in result.points})
+    ax.xaxis.set_major_locator(FixedLocator(ns))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel("shots per shifted point N (S = budget / 2N circuits)")

@@ -1,0 +1,49 @@
+"""Plots carry the reference curve where theory gives one, and say what was run."""
+
+import math
+
+import pytest
+
+from bp_qiskit import StudySpec, run_study
+from bp_qiskit.core.references import (
+    mcclean_two_design_limit,
+    reference_curve,
+    seed_exact_variance,
+)
+from bp_qiskit.report import plot_variance
+
+
+def test_reference_values_match_the_published_numbers():
+    # ../shared/REFERENCE.md: n=2 0.029501, n=3 0.013925, n=4 0.006573, n=5 0.003103, n=6 0.001464
+    published = {2: 0.029501, 3: 0.013925, 4: 0.006573, 5: 0.003103, 6: 0.001464}
+    for n, value in published.items():
+        assert seed_exact_variance(n) == pytest.approx(value, abs=6e-7)
+    # Haar limit of a Pauli observable, about 1/(3 * 2^n) for large n
+    assert mcclean_two_design_limit(10) * 3 * 2**10 == pytest.approx(1.0, rel=1e-6)
+
+
+def test_reference_curves_only_where_they_hold():
+    seed = StudySpec.from_dict({"circuit": {"qubits": [2, 3]}}).to_dict()
+    assert reference_curve(seed)[0] == "exact (closed form)"
+    half = StudySpec.from_dict({"circuit": {"qubits": [2, 3], "angles": [0, "pi"]}}).to_dict()
+    assert reference_curve(half) is None  # U[0, pi): no closed form
+    zz_first = {"circuit": {"ansatz": "mcclean", "qubits": [2, 3], "layers": 5},
+                "observable": {"kind": "zz"}, "gradient": {"parameter": "first"}}  # fmt: skip
+    label, _ = reference_curve(StudySpec.from_dict(zz_first).to_dict())
+    assert label == "2-design limit (deep circuits)"
+
+
+def test_variance_plot_shows_reference_description_and_natural_log_slope():
+    spec = StudySpec.from_dict({"circuit": {"qubits": [2, 3, 4]}, "sampling": {"samples": 60}})
+    result = run_study(spec, progress=False).result
+    fig = plot_variance(result)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "exact (closed form)" in labels
+    assert any(label.startswith("fit: d ln Var / dn = ") for label in labels)
+    title = ax.get_title()
+    assert "seed ansatz, L = 1, S = 60, N = exact, global cost, aer (noiseless)" in title
+    ref = next(line for line in ax.get_lines() if line.get_label() == "exact (closed form)")
+    assert list(ref.get_xdata()) == [2, 3, 4]
+    assert ref.get_ydata()[0] == pytest.approx(seed_exact_variance(2))
+    assert not math.isnan(ref.get_ydata()[-1])
