@@ -386,17 +386,3 @@ def test_mitigation_options_are_validated_and_reach_the_estimator():
     from qiskit_ibm_runtime.options_models import EstimatorOptions
 
     EstimatorOptions(**est)
-
-
-def test_the_shipped_hardware_spec_runs_as_shipped(tmp_path, capsys):
-    """jobs/ibm_hardware.toml, unmodified: local testing mode on fake:manila, real shots."""
-    from bp_qiskit.cli import main
-
-    out = tmp_path / "out"
-    spec = str(ROOT / "jobs" / "ibm_hardware.toml")
-    args = ["run", spec, "--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]
-    assert main(args) == 0
-    result = __import__("json").loads((out / "results.json").read_text())
-    assert result["spec"]["backend"]["name"] == "fake:manila"
-    assert [c["num_qubits"] for c in result["cells"]] == [2, 3, 4]
-    assert all(c["shots"] == 1000 for c in result["cells"])  # executed = asked for

@@ -257,7 +257,11 @@ def test_parallel_workers_give_the_same_bytes(tmp_path):
             create_study(
                 parallel,
                 StudySpec.from_dict(
-                    {"backend": {"name": "fake:manila"}, "sampling": {"shots": 10}}
+                    {
+                        "circuit": {"qubits": [2, 3]},
+                        "backend": {"name": "fake:manila"},
+                        "sampling": {"shots": 10},
+                    }
                 ),
             ),
             executor=pool,
