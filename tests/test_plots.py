@@ -47,3 +47,18 @@ def test_variance_plot_shows_reference_description_and_natural_log_slope():
     assert list(ref.get_xdata()) == [2, 3, 4]
     assert ref.get_ydata()[0] == pytest.approx(seed_exact_variance(2))
     assert not math.isnan(ref.get_ydata()[-1])
+
+
+def test_results_as_tables_for_notebooks():
+    import pandas as pd  # in the test extra; optional for users
+
+    spec = StudySpec.from_dict({"circuit": {"qubits": [2, 3]}, "sampling": {"samples": 20}})
+    outcome = run_study(spec, progress=False)
+    cells = outcome.result.to_pandas()
+    assert list(cells["num_qubits"]) == [2, 3]
+    assert list(cells["grad_var"]) == [c.grad_var for c in outcome.result.cells]
+    assert {"grad_var_ci_low", "grad_var_ci_high", "resolved"} <= set(cells.columns)
+    samples = outcome.to_pandas()
+    assert isinstance(samples, pd.DataFrame) and len(samples) == 2 * 20
+    first = samples[samples["num_qubits"] == 2]["grad"].to_numpy()
+    assert first.tobytes() == outcome.data[0].grads.ravel().tobytes()

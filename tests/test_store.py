@@ -412,3 +412,16 @@ def test_delete_study_removes_everything_of_it_and_nothing_else(store):
     assert [s.id for s in store.list_studies()] == [keep]
     assert len(store.get_results(keep)) == len(store.get_jobs(keep))
     assert store.get_submissions(keep) == []
+
+
+def test_a_transaction_left_open_by_a_signal_is_rolled_back_not_fatal(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    sid = create_study(store, SPEC)
+    key = store.get_jobs(sid)[0].key
+    # What a KeyboardInterrupt right after BEGIN leaves behind: an open, uncommitted write.
+    store._db.execute("BEGIN IMMEDIATE")
+    store._db.execute("UPDATE jobs SET attempts = 99 WHERE key = ?", (key,))
+    store.fail_job(sid, key, "interrupted by the user", state=JobState.PENDING)
+    (job,) = [j for j in store.get_jobs(sid) if j.key == key]
+    assert job.attempts == 0 and job.error == "interrupted by the user"
+    store.close()

@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+
 from .data import CellData
 from .schema import StudyResult
 
@@ -97,6 +99,33 @@ class StudyOutcome:
     adaptive: tuple[AdaptiveCell, ...] = ()
     budget: BudgetResult | None = None
     submissions: tuple[dict[str, Any], ...] = ()
+
+    def to_pandas(self) -> Any:
+        """One row per sample and differentiated column: n, L, sample, gradient, shot noise.
+
+        Needs pandas (the optional extra ``pandas``); the per-cell summary is
+        ``result.to_pandas()``.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install 'bp_qiskit[pandas]'") from None
+        frames = []
+        for d in self.data:
+            s, k = d.grads.shape
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "num_qubits": d.cell.num_qubits,
+                        "num_layers": d.cell.num_layers,
+                        "sample": np.repeat(np.arange(s), k),
+                        "column": np.tile(np.arange(k), s),
+                        "grad": d.grads.ravel(),
+                        "shot_var": d.shot_var.ravel(),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def adaptive_json(self, spec: dict[str, Any]) -> str:
         """``adaptive.json``: the targets and every cell's report."""

@@ -116,6 +116,25 @@ class StudyResult:
             version=data.get("version", __version__),
         )
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat row per cell (the interval split into two columns), for tables."""
+        rows = []
+        for c in self.cells:
+            row = c.to_dict()
+            low, high = row.pop("grad_var_ci")
+            rows.append({**row, "grad_var_ci_low": low, "grad_var_ci_high": high})
+        return rows
+
+    def to_pandas(self) -> Any:
+        """The cells as a ``pandas.DataFrame`` (pandas is the optional extra ``pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "to_pandas needs pandas: pip install 'bp_qiskit[pandas]' (or use to_records())"
+            ) from None
+        return pd.DataFrame.from_records(self.to_records())
+
     def to_json(self) -> str:
         """Serialise deterministically (sorted keys, fixed indentation)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"

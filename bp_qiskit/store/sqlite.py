@@ -229,6 +229,10 @@ class SQLiteStore(BaseStore):
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
         try:
+            if self._db.in_transaction:
+                # A signal (Ctrl-C, SIGTERM) landed between BEGIN and the guard below: that
+                # transaction never committed, so rolling it back keeps every write atomic.
+                self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
