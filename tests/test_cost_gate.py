@@ -118,7 +118,8 @@ def test_resume_stops_at_the_gate_without_yes(tmp_path, capsys):
     store = SQLiteStore(tmp_path / "s.sqlite")
     sid = create_study(store, spec_of(SPEC_TOML))
     store.close()
-    assert cli(["resume", sid, "--max-qpu-seconds", "1"], service, tmp_path) == 2
+    out = tmp_path / "out"
+    assert cli(["resume", sid, "--max-qpu-seconds", "1", "--out", str(out)], service, tmp_path) == 2
     assert "nothing was submitted" in capsys.readouterr().err and service.submissions == 0
     out = tmp_path / "out"
     assert (
