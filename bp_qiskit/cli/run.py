@@ -11,7 +11,7 @@ from ..backends import BACKEND_FORMS, BackendNameError, make_backend, parse_back
 from ..backends.devices import fake_backend
 from ..errors import SpecError, UsageError
 from ..execution import create_study
-from ..execution.cost import check_cost, estimate_cost
+from ..execution.cost import CostEstimate, check_cost, estimate_cost
 from ..execution.dryrun import dry_run
 from ..report import plot_comparison
 from ..report.tables import format_dry_run
@@ -103,13 +103,18 @@ def hardware_target(spec: StudySpec, service: Any) -> tuple[Any, str]:
     return live.backend(device), ""
 
 
-def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
-    """The cost gate before a QPU study is even recorded (any kind); see execution.cost."""
+def qpu_estimate(spec: StudySpec, service: Any) -> CostEstimate:
+    """What the whole study would cost on its QPU (the service's figure where offered)."""
     backend = make_backend(spec.backend.name, options=spec.backend.options, service=service)
     try:
-        estimate = estimate_cost(spec, backend)
+        return estimate_cost(spec, backend)
     finally:
         backend.close()
+
+
+def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
+    """The cost gate before a QPU study is even recorded (any kind); see execution.cost."""
+    estimate = qpu_estimate(spec, service)
     print(f"{spec.backend.name}: {estimate.summary()}", flush=True)
     kw = cost_args(args)
     check_cost(
@@ -156,13 +161,7 @@ class RunCommand(Command):
                 print(note)
             elif spec.backend.kind == "ibm":
                 # An account: the service's own estimate where offered, and the allocation.
-                backend = make_backend(
-                    spec.backend.name, options=spec.backend.options, service=ctx.service
-                )
-                try:
-                    print(f"{spec.backend.name}: {estimate_cost(spec, backend).summary()}")
-                finally:
-                    backend.close()
+                print(f"{spec.backend.name}: {qpu_estimate(spec, ctx.service).summary()}")
             return 0
         if spec.backend.kind == "ibm":
             from ..backends.services import IBMService

@@ -80,17 +80,21 @@ def latest_submissions(subs: Sequence[SubmissionRecord]) -> dict[str, Submission
     return out
 
 
-def _hold_message(study_id: str, key: str, sub: SubmissionRecord) -> str:
+def _hold_message(study_id: str, key: str, job: str, cause: str | None, reason: str | None) -> str:
     what = {
         "cancelled": "was cancelled on the service (by you or an administrator)",
         "timeout": "ran past max_execution_time (code 1305); raise backend.options."
         "max_execution_time before resubmitting",
         "permanent": "was rejected by the service",
-    }[sub.cause or "permanent"]
+    }[cause or "permanent"]
     return (
-        f"job {key} ({sub.remote_job_id or sub.tag}) {what}: {sub.reason or 'no reason given'}; "
-        f"it was not resubmitted; to run it again: bp-qiskit resume {study_id} --resubmit"
+        f"job {key} ({job}) {what}: {reason or 'no reason given'}; it was not resubmitted; "
+        f"to run it again: bp-qiskit resume {study_id} --resubmit"
     )
+
+
+def _job_state(cause: str | None) -> JobState:
+    return JobState.CANCELLED if cause == "cancelled" else JobState.FAILED
 
 
 def run_remote(
@@ -107,33 +111,96 @@ def run_remote(
     is held (cancelled, timed out, rejected), and re-raises Ctrl-C after putting the jobs not
     yet submitted back to PENDING (submitted ones keep running; resume re-attaches).
     """
-    store, sid = ctx.store, ctx.study_id
-    backend: RemoteBackend = ctx.backend
-    interval = float(ctx.spec.backend.options.get("poll_interval", 5.0))
-    latest = latest_submissions(store.get_submissions(sid))
-    tries: dict[str, int] = {}
-    live: dict[str, _Live] = {}
-    held: list[str] = []
-    failed: list[JobRecord] = []
+    return _RemoteRun(ctx, runner, on_done).run(records)
 
-    def submit(rec: JobRecord, built: BuiltJob) -> None:
-        tries[rec.key] = tries.get(rec.key, 0) + 1
+
+class _RemoteRun:
+    """One call of :func:`run_remote`: the live jobs and what this run has done to them."""
+
+    def __init__(
+        self, ctx: Any, runner: RemoteRunner, on_done: Callable[[JobRecord], None] | None
+    ) -> None:
+        self.ctx, self.runner, self.on_done = ctx, runner, on_done
+        self.store, self.sid = ctx.store, ctx.study_id
+        self.backend: RemoteBackend = ctx.backend
+        self.interval = float(ctx.spec.backend.options.get("poll_interval", 5.0))
+        self.tries: dict[str, int] = {}
+        self.live: dict[str, _Live] = {}
+        self.held: list[str] = []
+        self.failed: list[JobRecord] = []
+
+    def run(self, records: Sequence[JobRecord]) -> list[JobRecord]:
+        """Plan, submit everything, then collect as jobs finish."""
+        latest = latest_submissions(self.store.get_submissions(self.sid))
+        to_submit: list[JobRecord] = []
+        # 1. What each unfinished job needs: re-attach, resolve a doubt, hold, or submit.
+        for rec in records:
+            if rec.state.is_finished():
+                continue
+            last = latest.get(rec.key)
+            if last is not None and last.state.may_be_running():
+                built = self.runner.build(self.ctx.builder, rec)
+                self.live[rec.key] = _Live(rec, built, last.tag, last.remote_job_id)
+            elif (
+                last is not None
+                and last.cause in HOLDING_CAUSES
+                and last.state is not SubmissionState.DONE
+                and not self.ctx.resubmit
+            ):
+                self.hold(rec, last.remote_job_id or last.tag, last.cause, last.reason)
+            else:
+                to_submit.append(rec)
+        try:
+            for rec in to_submit:
+                self.submit(rec, self.runner.build(self.ctx.builder, rec))
+            # 2. Collect as they finish.
+            while self.live:
+                now = time.monotonic()
+                for entry in list(self.live.values()):
+                    if entry.next_poll <= now:
+                        self.step(entry)
+                if self.live:
+                    time.sleep(self.interval)
+        except KeyboardInterrupt:
+            for key, entry in self.live.items():
+                note = "interrupted by the user"
+                if entry.job_id:
+                    note += f"; remote job {entry.job_id} keeps running and resume collects it"
+                self.store.fail_job(self.sid, key, note, state=JobState.PENDING)
+            raise
+        if self.held:
+            more = len(self.held) - 1
+            raise StudyPausedError(
+                f"study {self.sid} is paused: {self.held[0]}"
+                + (f" ({more} more job(s) held; see bp-qiskit status)" if more else "")
+            )
+        return self.failed
+
+    def hold(self, rec: JobRecord, job: str, cause: str | None, reason: str | None) -> None:
+        """Stop a job until the user says otherwise (``resume --resubmit``)."""
+        self.held.append(_hold_message(self.sid, rec.key, job, cause, reason))
+        self.store.fail_job(self.sid, rec.key, self.held[-1], state=_job_state(cause))
+
+    def submit(self, rec: JobRecord, built: BuiltJob) -> None:
+        """Record the submission, then make it; the id is persisted as soon as it exists."""
+        store, sid = self.store, self.sid
+        self.tries[rec.key] = self.tries.get(rec.key, 0) + 1
         tag = new_tag()
         store.claim_job(sid, rec.key)
         store.add_submission(sid, rec.key, tag)  # before the call: a crash leaves a trace
         entry = _Live(rec, built, tag, None)
-        live[rec.key] = entry
+        self.live[rec.key] = entry
         try:
-            sub = backend.submit([built.task], seed=built.seed, tag=tag)
+            sub = self.backend.submit([built.task], seed=built.seed, tag=tag)
         except TransientServiceError:
             return  # in doubt: the service may have the job; the tag lookup decides
         except Exception as exc:
-            del live[rec.key]
+            del self.live[rec.key]
             store.update_submission(
                 sid, tag, state=SubmissionState.FAILED, cause="permanent", reason=str(exc)
             )
             store.fail_job(sid, rec.key, f"submission rejected: {type(exc).__name__}: {exc}")
-            failed.append(rec)
+            self.failed.append(rec)
             return
         store.update_submission(
             sid,
@@ -144,174 +211,91 @@ def run_remote(
         )
         entry.job_id = sub.job_id
 
-    # 1. What each unfinished job needs: re-attach, resolve a doubt, hold, or submit.
-    to_submit: list[JobRecord] = []
-    for rec in records:
-        if rec.state.is_finished():
-            continue
-        last = latest.get(rec.key)
-        if last is not None and last.state.may_be_running():
-            built = runner.build(ctx.builder, rec)
-            live[rec.key] = _Live(rec, built, last.tag, last.remote_job_id)
-        elif (
-            last is not None
-            and last.cause in HOLDING_CAUSES
-            and last.state is not SubmissionState.DONE
-            and not ctx.resubmit
-        ):
-            held.append(_hold_message(sid, rec.key, last))
-            store.fail_job(sid, rec.key, held[-1], state=_job_state(last.cause))
-        else:
-            to_submit.append(rec)
-    try:
-        for rec in to_submit:
-            submit(rec, runner.build(ctx.builder, rec))
-        # 2. Collect as they finish.
-        while live:
-            now = time.monotonic()
-            for entry in list(live.values()):
-                if entry.next_poll > now:
-                    continue
-                _step(ctx, runner, entry, live, held, failed, tries, submit, on_done, interval)
-            if live:
-                time.sleep(interval if interval else 0.0)
-    except KeyboardInterrupt:
-        for key, entry in live.items():
-            note = "interrupted by the user"
-            if entry.job_id:
-                note += f"; remote job {entry.job_id} keeps running and resume collects it"
-            store.fail_job(sid, key, note, state=JobState.PENDING)
-        raise
-    if held:
-        raise StudyPausedError(f"study {sid} is paused: {held[0]}" + _more(len(held)))
-    return failed
-
-
-def _more(count: int) -> str:
-    return f" ({count - 1} more job(s) held; see bp-qiskit status)" if count > 1 else ""
-
-
-def _job_state(cause: str | None) -> JobState:
-    return JobState.CANCELLED if cause == "cancelled" else JobState.FAILED
-
-
-def _step(
-    ctx: Any,
-    runner: RemoteRunner,
-    entry: _Live,
-    live: dict[str, _Live],
-    held: list[str],
-    failed: list[JobRecord],
-    tries: dict[str, int],
-    submit: Callable[[JobRecord, BuiltJob], None],
-    on_done: Callable[[JobRecord], None] | None,
-    interval: float,
-) -> None:
-    """Advance one live job by one poll (or one tag lookup while it is in doubt)."""
-    store, sid, backend = ctx.store, ctx.study_id, ctx.backend
-    key = entry.rec.key
-    try:
-        if entry.job_id is None:
-            ids = backend.find(entry.tag)
-            if not ids:
-                # The service never got it: record that, and submit afresh.
+    def step(self, entry: _Live) -> None:
+        """Advance one live job by one poll (or one tag lookup while it is in doubt)."""
+        store, sid, backend = self.store, self.sid, self.backend
+        try:
+            if entry.job_id is None:
+                ids = backend.find(entry.tag)
+                if not ids:
+                    # The service never got it: record that, and submit afresh.
+                    store.update_submission(
+                        sid, entry.tag, state=SubmissionState.LOST, reason="no job with this tag"
+                    )
+                    del self.live[entry.rec.key]
+                    self.submit(entry.rec, entry.built)
+                    return
+                entry.job_id = ids[0]
                 store.update_submission(
-                    sid, entry.tag, state=SubmissionState.LOST, reason="no job with this tag"
+                    sid, entry.tag, state=SubmissionState.SUBMITTED, remote_job_id=ids[0]
                 )
-                del live[key]
-                submit(entry.rec, entry.built)
-                return
-            entry.job_id = ids[0]
-            store.update_submission(
-                sid, entry.tag, state=SubmissionState.SUBMITTED, remote_job_id=ids[0]
-            )
-        status = backend.poll(entry.job_id)
-        if status.state == "DONE":
-            evaluations = backend.collect(entry.job_id, [entry.built.task])
-        entry.failures = 0
-    except TransientServiceError as exc:
-        entry.failures += 1
-        if entry.failures > MAX_TRANSIENT_FAILURES:
-            # Give up for this run, but keep the submission live: resume re-attaches.
-            del live[key]
-            store.fail_job(
-                sid,
-                key,
-                f"lost contact with the service ({exc}); job {entry.job_id or entry.tag} may "
-                f"still run; resume re-attaches to it",
-            )
-            failed.append(entry.rec)
+            status = backend.poll(entry.job_id)
+            if status.state == "DONE":
+                evaluations = backend.collect(entry.job_id, [entry.built.task])
+            entry.failures = 0
+        except TransientServiceError as exc:
+            entry.failures += 1
+            if entry.failures > MAX_TRANSIENT_FAILURES:
+                # Give up for this run, but keep the submission live: resume re-attaches.
+                self.lose(entry, f"lost contact with the service ({exc})")
+            else:
+                entry.next_poll = time.monotonic() + backoff(self.interval, entry.failures)
             return
-        entry.next_poll = time.monotonic() + backoff(interval, entry.failures)
-        return
-    except Exception as exc:
-        # Not a hiccup (an expired account, a job id the service no longer knows): stop
-        # following the job, but keep its submission live so nothing submits it again.
-        del live[key]
-        store.fail_job(
-            sid,
-            key,
-            f"could not follow job {entry.job_id or entry.tag}: {type(exc).__name__}: {exc}; "
-            "it may still run; resume re-attaches to it",
+        except Exception as exc:
+            # Not a hiccup (an expired account, a job id the service no longer knows): stop
+            # following the job, but keep its submission live so nothing submits it again.
+            self.lose(entry, f"could not follow it: {type(exc).__name__}: {exc}")
+            return
+        if status.state == "DONE":
+            del self.live[entry.rec.key]
+            self.finish(entry, evaluations)
+        elif status.final:
+            del self.live[entry.rec.key]
+            self.ended(entry, status)
+
+    def lose(self, entry: _Live, why: str) -> None:
+        """Stop following a job in this run; its submission stays live for resume."""
+        del self.live[entry.rec.key]
+        self.store.fail_job(
+            self.sid,
+            entry.rec.key,
+            f"job {entry.job_id or entry.tag}: {why}; it may still run; resume re-attaches to it",
         )
-        failed.append(entry.rec)
-        return
-    if status.state == "DONE":
-        _finish(ctx, runner, entry, evaluations, on_done)
-        del live[key]
-    elif status.final:
-        del live[key]
-        _failed(ctx, entry, status, held, failed, tries, submit)
+        self.failed.append(entry.rec)
 
+    def finish(self, entry: _Live, evaluations: list[Any]) -> None:
+        """Commit a DONE job's result with its provenance and usage."""
+        assert entry.job_id is not None
+        out = self.runner.combine(self.ctx.builder, entry.built, evaluations)
+        usage = self.backend.usage(entry.job_id)
+        meta = evaluations[0].metadata if evaluations else {}
+        self.store.update_submission(
+            self.sid,
+            entry.tag,
+            state=SubmissionState.DONE,
+            provenance={"shots_executed": out.shots, "result_metadata": _json_safe(meta)},
+        )
+        self.store.set_submission_usage(self.sid, entry.tag, usage)
+        self.store.finish_job(self.sid, entry.rec.key, out.arrays, out.shots, usage)
+        if self.on_done is not None:
+            self.on_done(entry.rec)
 
-def _finish(
-    ctx: Any,
-    runner: RemoteRunner,
-    entry: _Live,
-    evaluations: list[Any],
-    on_done: Callable[[JobRecord], None] | None,
-) -> None:
-    store, sid = ctx.store, ctx.study_id
-    assert entry.job_id is not None
-    out = runner.combine(ctx.builder, entry.built, evaluations)
-    usage = ctx.backend.usage(entry.job_id)
-    meta = evaluations[0].metadata if evaluations else {}
-    store.update_submission(
-        sid,
-        entry.tag,
-        state=SubmissionState.DONE,
-        provenance={"shots_executed": out.shots, "result_metadata": _json_safe(meta)},
-    )
-    store.set_submission_usage(sid, entry.tag, usage)
-    store.finish_job(sid, entry.rec.key, out.arrays, out.shots, usage)
-    if on_done is not None:
-        on_done(entry.rec)
-
-
-def _failed(
-    ctx: Any,
-    entry: _Live,
-    status: RemoteStatus,
-    held: list[str],
-    failed: list[JobRecord],
-    tries: dict[str, int],
-    submit: Callable[[JobRecord, BuiltJob], None],
-) -> None:
-    store, sid, key = ctx.store, ctx.study_id, entry.rec.key
-    cause = failure_cause(status)
-    state = SubmissionState.CANCELLED if status.state == "CANCELLED" else SubmissionState.FAILED
-    store.update_submission(sid, entry.tag, state=state, cause=cause, reason=status.reason)
-    store.set_submission_usage(sid, entry.tag, ctx.backend.usage(entry.job_id))
-    if cause in HOLDING_CAUSES:
-        sub = latest_submissions(store.get_submissions(sid))[key]
-        held.append(_hold_message(sid, key, sub))
-        store.fail_job(sid, key, held[-1], state=_job_state(cause))
-        return
-    store.fail_job(sid, key, f"job {entry.job_id} failed ({cause}): {status.reason}")
-    if tries.get(key, 0) < ctx.max_attempts:
-        submit(entry.rec, entry.built)  # recorded as the job's next submission
-    else:
-        failed.append(entry.rec)
+    def ended(self, entry: _Live, status: RemoteStatus) -> None:
+        """A job ended without a result: hold it, resubmit it, or count it failed."""
+        store, sid, key = self.store, self.sid, entry.rec.key
+        assert entry.job_id is not None
+        cause = failure_cause(status)
+        state = SubmissionState.CANCELLED if status.state == "CANCELLED" else SubmissionState.FAILED
+        store.update_submission(sid, entry.tag, state=state, cause=cause, reason=status.reason)
+        store.set_submission_usage(sid, entry.tag, self.backend.usage(entry.job_id))
+        if cause in HOLDING_CAUSES:
+            self.hold(entry.rec, entry.job_id, cause, status.reason)
+        elif self.tries.get(key, 0) < self.ctx.max_attempts:
+            store.fail_job(sid, key, f"job {entry.job_id} failed ({cause}): {status.reason}")
+            self.submit(entry.rec, entry.built)  # recorded as the job's next submission
+        else:
+            store.fail_job(sid, key, f"job {entry.job_id} failed ({cause}): {status.reason}")
+            self.failed.append(entry.rec)
 
 
 def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:

@@ -30,8 +30,7 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome) -> list[Path]:
         spec = outcome.result.spec
         paths += [out_dir / "results.json", out_dir / "samples.npz", out_dir / "variance.png"]
         # The study id on top: outputs of different studies can never be mistaken.
-        summary = {"study_id": outcome.study_id, **outcome.result.to_dict()}
-        paths[0].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", "utf-8")
+        paths[0].write_text(outcome.result.to_json(study_id=outcome.study_id), "utf-8")
         shots = spec["sampling"]["shots"] > 0
         write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
         plot_variance(outcome.result, paths[2])

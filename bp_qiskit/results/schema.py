@@ -135,9 +135,13 @@ class StudyResult:
             ) from None
         return pd.DataFrame.from_records(self.to_records())
 
-    def to_json(self) -> str:
-        """Serialise deterministically (sorted keys, fixed indentation)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+    def to_json(self, *, study_id: str | None = None) -> str:
+        """Serialise deterministically (sorted keys, fixed indentation).
+
+        ``study_id`` goes on top when given (``results.json`` names its study).
+        """
+        data = self.to_dict() if study_id is None else {"study_id": study_id, **self.to_dict()}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> StudyResult:
