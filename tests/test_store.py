@@ -82,6 +82,38 @@ def test_job_lifecycle_counts_attempts_and_round_trips_arrays_exactly(store):
     assert next(j for j in store.get_jobs(sid) if j.key == key).state is JobState.DONE
 
 
+def test_a_reused_pid_does_not_hold_a_study_for_ever(store):
+    import os
+    import socket
+
+    from bp_qiskit.store._owner import current_owner, owner_state
+
+    me = current_owner()
+    start = me.rsplit(":", 1)[1]
+    assert owner_state(me) == "alive"
+    # Same host and pid as a live process, but a different start time: the recorded runner
+    # died and its pid went to someone else (here, this test process).
+    stale = f"{socket.gethostname()}:{os.getpid()}:{int(start) + 1}"
+    assert owner_state(stale) == "gone"
+    sid = create_study(store, SPEC)
+    store.acquire_study(sid, stale)
+    store.acquire_study(sid, "me:2")
+    assert store.get_study(sid).owner == "me:2"
+
+
+def test_force_takes_over_only_an_owner_that_cannot_be_checked(store):
+    from bp_qiskit.store._owner import current_owner
+
+    sid = create_study(store, SPEC)
+    store.acquire_study(sid, "elsewhere-host:1:5")
+    with pytest.raises(StudyBusyError, match="pass --force"):
+        store.acquire_study(sid, "me:2")
+    store.acquire_study(sid, "me:2", force=True)
+    store.acquire_study(sid, current_owner(), force=True)  # "me" is another host, unverifiable
+    with pytest.raises(StudyBusyError, match="stop that process first"):
+        store.acquire_study(sid, "me:3", force=True)  # this process is verifiably alive
+
+
 def test_returned_records_are_snapshots(store):
     sid = create_study(store, SPEC)
     before = store.get_jobs(sid)[0]
@@ -191,8 +223,15 @@ def test_sqlite_refuses_corrupt_and_foreign_files(tmp_path):
     db.execute("CREATE TABLE t (x)")
     db.commit()
     db.close()
+    before = other.read_bytes()
     with pytest.raises(StoreError, match="not a bp_qiskit store"):
         SQLiteStore(other)
+    # Refused before anything was written: not switched to WAL, not a byte changed.
+    assert other.read_bytes() == before
+    assert not (tmp_path / "other.sqlite-wal").exists()
+    db = sqlite3.connect(other)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    db.close()
 
 
 def test_sqlite_locked_database_is_a_clear_error(tmp_path):
@@ -425,3 +464,70 @@ def test_a_transaction_left_open_by_a_signal_is_rolled_back_not_fatal(tmp_path):
     (job,) = [j for j in store.get_jobs(sid) if j.key == key]
     assert job.attempts == 0 and job.error == "interrupted by the user"
     store.close()
+
+
+def test_a_read_only_store_can_be_listed_and_reported_but_not_written(
+    tmp_path, monkeypatch, capsys
+):
+    import os
+    import stat
+
+    from bp_qiskit.cli import main
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    path = folder / "s.sqlite"
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[study]\nname = "ro"\n[circuit]\nqubits = [2]\n[sampling]\nsamples = 20\n')
+    assert (
+        main(
+            ["run", str(spec), "--store", str(path), "--no-progress", "--out", str(tmp_path / "o1")]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    for p in folder.iterdir():
+        p.chmod(stat.S_IRUSR | stat.S_IRGRP)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.geteuid() == 0:
+            # root ignores permission bits; pretend the check saw them, as for any other user.
+            monkeypatch.setattr("bp_qiskit.store.sqlite._writable", lambda p: False)
+        store = SQLiteStore(path)
+        assert store.read_only and [s.name for s in store.list_studies()] == ["ro"]
+        store.close()
+        assert main(["list", "--store", str(path)]) == 0
+        assert "ro" in capsys.readouterr().out
+        assert main(["report", "ro", "--store", str(path), "--out", str(tmp_path / "r")]) == 0
+        assert (tmp_path / "r" / "results.json").exists()
+        capsys.readouterr()
+        assert main(["run", str(spec), "--store", str(path), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "read-only" in err
+        assert len(err.strip().splitlines()) == 1
+        assert sorted(p.name for p in folder.iterdir()) == ["s.sqlite"]  # nothing new written
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_resume_force_takes_over_a_lock_from_a_host_that_cannot_be_checked(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    sid = create_study(store, SPEC)
+    store.acquire_study(sid, "node17:4242:99")  # a runner on another machine, never released
+    store.close()
+    args = ["resume", sid, "--store", str(path), "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "being run by node17:4242:99" in err and "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main([*args, "--force"]) == 0
+    assert json_cells(tmp_path / "o" / "results.json") == [30, 30]
+
+
+def json_cells(path):
+    import json
+
+    return [c["samples"] for c in json.loads(path.read_text())["cells"]]

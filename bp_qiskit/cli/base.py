@@ -237,6 +237,7 @@ def finish_study(
     """Run what is left of a study of any kind, then write and print its outputs."""
     check_out(out)
     workers = getattr(args, "workers", 1)
+    force = bool(getattr(args, "force", False))
     try:
         if workers > 1:
             import multiprocessing
@@ -247,13 +248,16 @@ def finish_study(
             with ProcessPoolExecutor(
                 workers, mp_context=mp, initializer=die_with_parent, initargs=(os.getpid(),)
             ) as pool:
-                run_stored(store, study_id, executor=pool, progress=not args.no_progress)
+                run_stored(
+                    store, study_id, executor=pool, progress=not args.no_progress, force=force
+                )
         else:
             run_stored(
                 store,
                 study_id,
                 service=ctx.service,
                 progress=not args.no_progress,
+                force=force,
                 **cost_args(args),
             )
     except KeyboardInterrupt as exc:

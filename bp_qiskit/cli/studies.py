@@ -42,6 +42,12 @@ class ResumeCommand(Command):
             action="store_true",
             help="submit again QPU jobs that were cancelled, timed out or rejected",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="take over a study whose runner on another host is gone (a runner on this "
+            "host is checked, and refused while alive)",
+        )
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Run the rest, then write the outputs."""

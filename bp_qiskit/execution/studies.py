@@ -72,6 +72,7 @@ def run_stored(
     approve_cost: bool = False,
     cost_limit_s: float = DEFAULT_COST_LIMIT_S,
     confirm: Callable[[CostEstimate, str], bool] | None = None,
+    force: bool = False,
 ) -> None:
     """Run (or resume) every unfinished job of a stored study.
 
@@ -89,6 +90,9 @@ def run_stored(
         approve_cost: Run on a QPU even when the estimate is above the limit.
         cost_limit_s: QPU seconds a run may use without approval.
         confirm: Asked ``(estimate, why)`` when over the limit (an interactive prompt).
+        force: Take the study over from a runner on another host that cannot be checked
+            from here (the caller has confirmed it is gone). A live runner on this host is
+            refused regardless.
 
     Raises:
         StudyFailedError: if some jobs still failed after their attempts (the finished ones
@@ -121,7 +125,7 @@ def run_stored(
                 own.close()
             raise
     owner = current_owner()
-    store.acquire_study(study_id, owner)
+    store.acquire_study(study_id, owner, force=force)
     try:
         ctx = RunContext(
             store=store,

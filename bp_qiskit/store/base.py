@@ -30,6 +30,7 @@ from typing import Any
 from numpy.typing import NDArray
 
 from ..errors import BPQiskitError
+from ._owner import owner_state
 
 __all__ = [
     "BaseStore",
@@ -55,6 +56,24 @@ class UnknownStudyError(StoreError):
 
 class StudyBusyError(StoreError):
     """Another live process is running the study."""
+
+
+def check_owner(study_id: str, held_by: str | None, owner: str, *, force: bool = False) -> None:
+    """Raise :class:`StudyBusyError` unless ``owner`` may take a study ``held_by`` someone.
+
+    Shared by every store so that the takeover rule is the same everywhere.
+    """
+    if not held_by or held_by == owner:
+        return
+    state = owner_state(held_by)
+    if state == "gone" or (state == "unknown" and force):
+        return
+    hint = (
+        "; if that process is gone, pass --force to take the study over"
+        if state == "unknown"
+        else "; stop that process first"
+    )
+    raise StudyBusyError(f"study {study_id} is being run by {held_by}{hint}")
 
 
 class JobState(str, enum.Enum):
@@ -225,11 +244,13 @@ class BaseStore(abc.ABC):
         """All studies, oldest first."""
 
     @abc.abstractmethod
-    def acquire_study(self, study_id: str, owner: str) -> None:
-        """Mark ``owner`` (``host:pid``) as the study's runner.
+    def acquire_study(self, study_id: str, owner: str, *, force: bool = False) -> None:
+        """Mark ``owner`` (``host:pid:start``) as the study's runner.
 
-        Raises :class:`StudyBusyError` if another owner on this host is still alive. An owner
-        whose process is gone (crash, kill -9) is taken over.
+        Raises :class:`StudyBusyError` if another owner may still be alive. An owner whose
+        process is gone (crash, kill -9, or a pid since reused) is taken over. An owner on
+        another host cannot be checked from here: ``force`` takes it over (the user has
+        confirmed it is gone); a live owner on this host is refused even then.
         """
 
     @abc.abstractmethod

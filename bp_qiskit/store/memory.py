@@ -24,6 +24,7 @@ from .base import (
     SubmissionRecord,
     SubmissionState,
     UnknownStudyError,
+    check_owner,
     redact,
 )
 
@@ -73,11 +74,10 @@ class InMemoryStore(BaseStore):
         with self._lock:
             return [copy.deepcopy(s) for s in self._studies.values()]
 
-    def acquire_study(self, study_id: str, owner: str) -> None:
+    def acquire_study(self, study_id: str, owner: str, *, force: bool = False) -> None:
         with self._lock:
             study = self._study(study_id)
-            if study.owner and study.owner != owner and owner_alive(study.owner):
-                raise StudyBusyError(f"study {study_id} is being run by {study.owner}")
+            check_owner(study_id, study.owner, owner, force=force)
             self._studies[study_id] = dataclasses.replace(study, owner=owner)
 
     def delete_study(self, study_id: str) -> None:

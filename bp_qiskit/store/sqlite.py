@@ -13,6 +13,7 @@ processes; one study is run by one process at a time (``acquire_study``).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -35,6 +36,7 @@ from .base import (
     SubmissionRecord,
     SubmissionState,
     UnknownStudyError,
+    check_owner,
     redact,
 )
 
@@ -195,6 +197,11 @@ def _study(row: sqlite3.Row) -> StudyRecord:
     )
 
 
+def _writable(path: Path) -> bool:
+    """Whether the store file and its folder (which holds the -wal and -shm files) are."""
+    return os.access(path, os.W_OK) and os.access(path.parent or Path("."), os.W_OK)
+
+
 class SQLiteStore(BaseStore):
     """A job store in one SQLite file.
 
@@ -205,22 +212,57 @@ class SQLiteStore(BaseStore):
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        # A store that exists but cannot be written (a read-only folder or file, an archive)
+        # is opened read-only: list, status, report and export work, and any write fails
+        # with one line instead of a traceback.
+        self.read_only = self.path.exists() and not _writable(self.path)
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            if self.read_only:
+                # immutable=1: no locks and no -shm/-wal files, which a read-only folder
+                # cannot hold. Safe because nobody can be writing to a store we cannot write.
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            else:
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._db.row_factory = sqlite3.Row
+            # Identify the file before changing anything in it: a foreign database (or any
+            # other file) must be refused without being switched to WAL or written to.
+            version = self._check_identity()
+            if self.read_only:
+                if version < SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {self.path} is read-only and has schema version {version}; "
+                        f"open it once where it can be written to upgrade it to {SCHEMA_VERSION}"
+                    )
+                return
             self._db.execute("PRAGMA foreign_keys = ON")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":  # pragma: no cover - e.g. a network file system
                 raise StoreError(f"store {self.path}: cannot enable WAL journaling (got {mode})")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._migrate(version)
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
+
+    def _check_identity(self) -> int:
+        """The store's schema version; refuses foreign and newer files. Reads only."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this bp_qiskit "
+                f"supports ({SCHEMA_VERSION}); upgrade bp_qiskit to open it"
+            )
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if (version == 0 and tables) or (version > 0 and "studies" not in tables):
+            raise StoreError(f"store {self.path} is an SQLite file but not a bp_qiskit store")
+        return version
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
         if "locked" in text or "busy" in text:
             return StoreError(f"store {self.path} is locked by another process ({text}); retry")
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"store {self.path} is read-only; it can be listed and reported")
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return StoreError(f"store {self.path} is not a bp_qiskit store or is corrupt ({text})")
         return StoreError(f"store {self.path}: {text}")
@@ -249,17 +291,9 @@ class SQLiteStore(BaseStore):
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.path} has schema version {version}, newer than this bp_qiskit "
-                f"supports ({SCHEMA_VERSION}); upgrade bp_qiskit to open it"
-            )
+    def _migrate(self, version: int) -> None:
         if version == SCHEMA_VERSION:
             return
-        if version == 0 and self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StoreError(f"store {self.path} is an SQLite file but not a bp_qiskit store")
         with self._tx() as db:
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[step].split(";"):
@@ -304,13 +338,12 @@ class SQLiteStore(BaseStore):
     def list_studies(self) -> list[StudyRecord]:
         return [_study(r) for r in self._read("SELECT * FROM studies ORDER BY created_at")]
 
-    def acquire_study(self, study_id: str, owner: str) -> None:
+    def acquire_study(self, study_id: str, owner: str, *, force: bool = False) -> None:
         with self._tx() as db:
             row = db.execute("SELECT owner FROM studies WHERE id = ?", (study_id,)).fetchone()
             if row is None:
                 raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
-            if row["owner"] and row["owner"] != owner and owner_alive(row["owner"]):
-                raise StudyBusyError(f"study {study_id} is being run by {row['owner']}")
+            check_owner(study_id, row["owner"], owner, force=force)
             db.execute("UPDATE studies SET owner = ? WHERE id = ?", (owner, study_id))
 
     def delete_study(self, study_id: str) -> None:
