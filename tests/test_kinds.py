@@ -195,3 +195,41 @@ def test_a_spec_with_two_kinds_is_refused_with_both_sections_named(tmp_path, cap
     assert "[budget] and [adaptive]" in capsys.readouterr().err
     with pytest.raises(Exception, match=r"\[budget\] and \[adaptive\]"):
         StudySpec.from_dict({"budget": {}, "adaptive": {}})
+
+
+def test_tables_report_what_each_kind_actually_spent(tmp_path, capsys):
+    from bp_qiskit.report import format_table
+    from bp_qiskit.results import AdaptiveCell, StudyResult
+
+    db = str(tmp_path / "s.sqlite")
+    spec = write_spec(tmp_path, "adaptive")
+    assert (
+        main(["run", str(spec), "--store", db, "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    )
+    printed = capsys.readouterr().out
+    adaptive = json.loads((tmp_path / "a" / "adaptive.json").read_text())["cells"]
+    rows = [line.split() for line in printed.splitlines() if line[:3].strip().isdigit()]
+    main_rows = [r for r in rows if len(r) == 9]  # n L samples shots mean var se floor resolved
+    assert [int(r[3]) for r in main_rows] == [c["final_shots"] for c in adaptive]
+    # Rounds at different N: the table shows the final N, not the least (shots_executed).
+    result = StudyResult.from_json((tmp_path / "a" / "results.json").read_text())
+    first = result.cells[0]
+    grown = AdaptiveCell(first.num_qubits, first.num_layers, 10, 777, 1, 0.1, True, 2)
+    row = format_table(result, (grown,)).splitlines()[2].split()
+    assert row[3] == "777" and first.shots_executed != 777
+
+    db2 = str(tmp_path / "b.sqlite")
+    budget = write_spec(tmp_path, "budget")
+    assert (
+        main(["run", str(budget), "--store", db2, "--out", str(tmp_path / "b"), "--no-progress"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["list", "--store", db2, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["shots"] == [4, 16] and row["samples"] is None  # the splits, not [sampling]
+    assert main(["status", "--store", db2, "--json"]) == 0
+    (status,) = json.loads(capsys.readouterr().out)
+    # 15 repetitions x 2 splits x 4000 shots per cell; S = 4000/8 + 4000/32 circuits each.
+    assert status["shots_used"] == 2 * 15 * 2 * 4000
+    assert [c["samples_done"] for c in status["cells"]] == [15 * (500 + 125)] * 2

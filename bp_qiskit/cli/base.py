@@ -182,7 +182,7 @@ def print_outcome(outcome: StudyOutcome, out: Path) -> int:
     elif outcome.budget is not None:
         link_latest(out, str(outcome.budget.spec["study"]["name"]))
     if outcome.result is not None:
-        print(format_table(outcome.result))
+        print(format_table(outcome.result, outcome.adaptive or ()))
     if outcome.adaptive:
         print(format_adaptive(outcome.adaptive))
     if outcome.budget is not None:

@@ -158,13 +158,20 @@ def study_summary(store: BaseStore, study: StudyRecord) -> dict[str, Any]:
     for j in jobs:
         by_state[j.state.value] = by_state.get(j.state.value, 0) + 1
     spec = StudySpec.from_dict(study.spec)
+    shots: int | list[int] = spec.sampling.shots
+    samples: int | None = spec.sampling.samples
+    if spec.budget is not None:
+        # A budget study spends its own splits; [sampling] shots and samples do not apply.
+        shots, samples = list(spec.budget.shots), None
+    elif spec.adaptive is not None:
+        samples = None  # chosen by the run; status shows what each cell reached
     return {
         "id": study.id,
         "name": study.name,
         "kind": study_kind(store, study.id).name,
         "backend": spec.backend.name,
-        "shots": spec.sampling.shots,
-        "samples": spec.sampling.samples,
+        "shots": shots,
+        "samples": samples,
         "state": study_state(store, study.id),
         "created_at": study.created_at,
         "version": study.version,

@@ -22,8 +22,14 @@ __all__ = [
 ]
 
 
-def format_table(result: StudyResult) -> str:
-    """A fixed-width table of the cells and the fit, as printed by ``bp-qiskit run``."""
+def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> str:
+    """A fixed-width table of the cells and the fit, as printed by ``bp-qiskit run``.
+
+    ``adaptive``: the allocation reports of an adaptive study. Its rounds ran at different N;
+    the shots column then shows the final N of each cell (results.json keeps the least N in
+    ``shots_executed``, the one that bounds every sample's shot noise).
+    """
+    final = {(r.num_qubits, r.num_layers): r.final_shots for r in adaptive}
     shots = any(c.shots for c in result.cells)
     head = (
         f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
@@ -33,7 +39,8 @@ def format_table(result: StudyResult) -> str:
     lines = [head, "-" * len(head)]
     for c in result.cells:
         row = (
-            f"{c.num_qubits:>3} {c.num_layers:>4} {c.samples:>8} {c.shots_executed:>7} "
+            f"{c.num_qubits:>3} {c.num_layers:>4} {c.samples:>8} "
+            f"{final.get((c.num_qubits, c.num_layers), c.shots_executed):>7} "
             f"{c.grad_mean:>11.3e} {c.grad_var:>11.4e} {c.grad_var_se:>10.2e}"
         )
         if shots:
@@ -113,10 +120,14 @@ def format_studies(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
         done = f"{r['jobs'].get('DONE', 0)}/{r['jobs_total']}"
-        shots = "exact" if not r["shots"] else str(r["shots"])
+        if isinstance(r["shots"], list):
+            shots = ",".join(map(str, r["shots"]))
+        else:
+            shots = "exact" if not r["shots"] else str(r["shots"])
+        samples = "-" if r["samples"] is None else str(r["samples"])
         lines.append(
             f"{r['id']:<12} {r['name']:<24} {r['kind']:<9} {r['backend']:<16} {shots:>7} "
-            f"{r['samples']:>8} {r['state']:<12} {done:>10} {created:<19}"
+            f"{samples:>8} {r['state']:<12} {done:>10} {created:<19}"
         )
     return "\n".join(lines)
 
@@ -128,10 +139,12 @@ def format_status(r: Mapping[str, Any]) -> str:
     usage = f"QPU seconds: {r['qpu_seconds_used']:.1f}" + (
         f" ({pending} job(s) not yet reported)" if pending else ""
     )
+    # A budget study's cells count circuits over all its splits, not gradient samples.
+    circuits = "circuits" if r["kind"] == "budget" else "samples"
     lines = [
         f"study {r['id']} {r['name']} ({r['kind']}, {r['backend']}): {r['state']}; "
         f"jobs: {states}; shots used: {r['shots_used']}; {usage}",
-        f"  {'n':>3} {'L':>4} {'jobs':>9} {'samples':>8} {'Var[grad]':>11} {'se':>10}",
+        f"  {'n':>3} {'L':>4} {'jobs':>9} {circuits:>8} {'Var[grad]':>11} {'se':>10}",
     ]
     for c in r["cells"]:
         var = "-" if c["grad_var"] is None else f"{c['grad_var']:.4e}"

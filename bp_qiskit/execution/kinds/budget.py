@@ -170,8 +170,13 @@ class BudgetKind(StudyKind):
         for n, layers in sorted({(j.num_qubits, j.num_layers) for j in jobs}):
             recs = [j for j in jobs if (j.num_qubits, j.num_layers) == (n, layers)]
             done = [j for j in recs if j.state.is_finished()]
-            used = (
-                len(done) * len(spec.budget.shots) * spec.budget.total_shots if spec.budget else 0
+            budget = spec.budget
+            used = len(done) * len(budget.shots) * budget.total_shots if budget else 0
+            # Each repetition evaluates S = total / (2 N) circuits for every split N.
+            circuits = (
+                len(done) * sum(budget.total_shots // (2 * shots) for shots in budget.shots)
+                if budget
+                else 0
             )
-            out.append(CellProgress(n, layers, len(done), len(recs), 0, used, None, None))
+            out.append(CellProgress(n, layers, len(done), len(recs), circuits, used, None, None))
         return out
