@@ -177,3 +177,41 @@ def test_work_that_can_never_succeed_is_refused_before_compute(tmp_path, capsys)
     with pytest.raises(SpecError, match=r"n = 30, L = 1 needs 16.0 GiB .* limit is 12.0 GiB"):
         check_resources(big, memory_bytes=12 * 2**30)
     check_resources(StudySpec.from_dict({"circuit": {"qubits": [29]}}), memory_bytes=12 * 2**30)
+
+
+def test_a_compare_run_keeps_every_backend_and_its_plot_rebuilds_from_the_store(
+    tmp_path, monkeypatch, capsys
+):
+    from bp_qiskit.execution import create_study, run_stored
+    from bp_qiskit.spec import StudySpec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cmp.toml").write_text(
+        SPEC.replace('"tiny"', '"cmp"') + '[backend]\nname = "aer"\ncompare = ["statevector"]\n'
+    )
+    store = ["--store", "s.sqlite"]
+    assert main(["run", "cmp.toml", *store, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    ids = [s.id for s in SQLiteStore(tmp_path / "s.sqlite").list_studies()]
+    # Both studies were created before either ran, and the rebuild command came first.
+    assert printed.splitlines()[0].endswith(f"bp-qiskit compare {' '.join(ids)} --store s.sqlite")
+    aer, sv = (tmp_path / "results" / f"cmp-{i}" for i in ids)
+    assert json.loads((aer / "results.json").read_text())["spec"]["backend"]["name"] == "aer"
+    assert json.loads((sv / "results.json").read_text())["spec"]["backend"]["name"] == "statevector"
+    plot = aer / "comparison.png"
+    first = plot.read_bytes()
+    plot.unlink()
+    assert main(["compare", *ids, *store]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(plot.read_bytes()) == len(first)
+    # A study that has not finished is named, with how to finish it, in one line.
+    with SQLiteStore(tmp_path / "s.sqlite") as s:
+        spec = StudySpec.from_dict(json.loads((aer / "results.json").read_text())["spec"])
+        pending = create_study(s, spec)
+    capsys.readouterr()
+    assert main(["compare", ids[0], pending, *store, "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"bp-qiskit resume {pending}" in err
+    with SQLiteStore(tmp_path / "s.sqlite") as s:
+        run_stored(s, pending, progress=False)
+    assert main(["compare", ids[0], pending, *store, "--out", "x"]) == 0
+    assert (tmp_path / "x" / "comparison.png").exists()

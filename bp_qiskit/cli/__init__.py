@@ -21,6 +21,7 @@ from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
 from .run import RunCommand
 from .studies import (
+    CompareCommand,
     DeleteCommand,
     ExportCommand,
     ListCommand,
@@ -36,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     StatusCommand(),
     ResumeCommand(),
     ReportCommand(),
+    CompareCommand(),
     ExportCommand(),
     ListCommand(),
     DeleteCommand(),

@@ -13,13 +13,14 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import UsageError
 from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
-from ..report import format_table, write_outputs
+from ..report import format_table, plot_comparison, write_outputs
 from ..report.tables import format_adaptive, format_budget
 from ..results import StudyOutcome
 from ..store import BaseStore, open_store
@@ -189,6 +190,23 @@ def print_outcome(outcome: StudyOutcome, out: Path) -> int:
         print(format_budget(outcome.budget))
     print("wrote " + ", ".join(str(p) for p in paths))
     print(f"study {outcome.study_id}")
+    return 0
+
+
+def write_comparison(store: BaseStore, study_ids: Sequence[str], out: Path) -> int:
+    """Draw ``comparison.png`` in ``out`` from finished studies in the store (one curve each)."""
+    results = []
+    for study_id in study_ids:
+        outcome = collect(store, study_id)  # a StoreError names the study and how to finish it
+        if outcome.result is None:
+            raise UsageError(
+                f"compare: study {study_id} is a {outcome.kind} study; only variance curves "
+                "can be compared"
+            )
+        results.append((str(outcome.result.spec["backend"]["name"]), outcome.result))
+    check_out(out)
+    plot_comparison(results, out / "comparison.png")
+    print(f"wrote {out / 'comparison.png'}")
     return 0
 
 

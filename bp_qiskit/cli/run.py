@@ -13,9 +13,7 @@ from ..errors import SpecError, UsageError
 from ..execution import create_study
 from ..execution.cost import CostEstimate, check_cost, estimate_cost
 from ..execution.dryrun import dry_run
-from ..report import plot_comparison
 from ..report.tables import format_dry_run
-from ..results import StudyResult
 from ..spec import StudySpec, load_spec, parse_qubits
 from ..store import BaseStore, open_store
 from .base import (
@@ -26,6 +24,7 @@ from .base import (
     default_store,
     finish_study,
     study_folder,
+    write_comparison,
 )
 
 __all__ = ["RunCommand"]
@@ -173,39 +172,52 @@ class RunCommand(Command):
         if args.out:
             check_out(Path(args.out))  # before anything is computed
         with open_store(args.store or default_store()) as store:
-            code, out = self._recorded(store, spec, args.out, args, ctx)
-            if code or not spec.backend.compare:
-                return code
-            results = [(spec.backend.name, self._summary(out))]
-            for name in spec.backend.compare:
-                other = dataclasses.replace(
-                    spec, backend=dataclasses.replace(spec.backend, name=name, compare=())
-                )
-                # With --out, each backend gets a subfolder; else each study its own folder.
-                sub = str(Path(args.out) / name.replace(":", "_")) if args.out else None
-                code, sub_out = self._recorded(store, other, sub, args, ctx)
-                if code:
-                    return code
-                results.append((name, self._summary(sub_out)))
-            plot_comparison(results, out / "comparison.png")
-            print(f"wrote {out / 'comparison.png'}")
-            return 0
+            if not spec.backend.compare:
+                return self._recorded(store, spec, create_study(store, spec), args.out, args, ctx)
+            return self._compared(store, spec, args, ctx)
 
-    @staticmethod
-    def _summary(out: Path) -> StudyResult:
-        return StudyResult.from_json((out / "results.json").read_text(encoding="utf-8"))
+    def _compared(
+        self, store: BaseStore, spec: StudySpec, args: argparse.Namespace, ctx: CommandContext
+    ) -> int:
+        """The same study on every backend of ``backend.compare``, then the comparison plot.
+
+        Every study is created before any runs, and the command that redraws the plot is
+        printed first: a run stopped at any point leaves each backend's study in the store,
+        to be resumed on its own, and the plot can be rebuilt from the store.
+        """
+        specs = [spec] + [
+            dataclasses.replace(
+                spec, backend=dataclasses.replace(spec.backend, name=name, compare=())
+            )
+            for name in spec.backend.compare
+        ]
+        ids = [create_study(store, s) for s in specs]
+        out = Path(args.out) if args.out else study_folder(spec.study.name, ids[0])
+        store_arg = f" --store {args.store}" if args.store else ""
+        print(
+            f"comparison of {len(ids)} studies; rebuild its plot with: "
+            f"bp-qiskit compare {' '.join(ids)}{store_arg}",
+            flush=True,
+        )
+        for i, (one, study_id) in enumerate(zip(specs, ids, strict=True)):
+            # With --out, each compared backend gets a subfolder; else each study its own.
+            sub = str(out / one.backend.name.replace(":", "_")) if args.out and i else None
+            code = self._recorded(store, one, study_id, args.out if i == 0 else sub, args, ctx)
+            if code:
+                return code
+        return write_comparison(store, ids, out)
 
     @staticmethod
     def _recorded(
         store: BaseStore,
         spec: StudySpec,
+        study_id: str,
         out: str | None,
         args: argparse.Namespace,
         ctx: CommandContext,
-    ) -> tuple[int, Path]:
-        study_id = create_study(store, spec)
+    ) -> int:
         folder = Path(out) if out else study_folder(spec.study.name, study_id)
         # Printed before running, so the id is known even if the run is interrupted.
         where = args.store or default_store()
         print(f"study {study_id} ({spec.study.name}, {spec.backend.name}) in {where}", flush=True)
-        return finish_study(store, study_id, folder, args, ctx), folder
+        return finish_study(store, study_id, folder, args, ctx)

@@ -1,4 +1,4 @@
-"""Commands on stored studies: ``resume``, ``report``, ``export``, ``list``, ``status``."""
+"""Commands on stored studies: resume, report, compare, export, list, status, delete."""
 
 from __future__ import annotations
 
@@ -23,9 +23,18 @@ from .base import (
     existing_store,
     finish_study,
     print_outcome,
+    write_comparison,
 )
 
-__all__ = ["ExportCommand", "ListCommand", "ReportCommand", "ResumeCommand", "StatusCommand"]
+__all__ = [
+    "CompareCommand",
+    "DeleteCommand",
+    "ExportCommand",
+    "ListCommand",
+    "ReportCommand",
+    "ResumeCommand",
+    "StatusCommand",
+]
 
 
 class ResumeCommand(Command):
@@ -101,6 +110,27 @@ class DeleteCommand(Command):
             store.delete_study(study.id)
         print(f"deleted {what}")
         return 0
+
+
+class CompareCommand(Command):
+    """Redraw the comparison plot of studies in the store (e.g. one ``backend.compare`` run)."""
+
+    name = "compare"
+    help = "plot finished studies' variance curves together (comparison.png)"
+    parents = ("store",)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The studies, and where the plot goes."""
+        parser.add_argument("studies", nargs="+", help="study ids, id prefixes or names")
+        parser.add_argument(
+            "--out", help="folder for comparison.png (default: the first study's folder)"
+        )
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Collect each study and draw their curves on one plot."""
+        with existing_store(args.store) as store:
+            ids = [store.get_study(ref).id for ref in args.studies]
+            return write_comparison(store, ids, default_out(store, ids[0], args.out))
 
 
 class ReportCommand(Command):
