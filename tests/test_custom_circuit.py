@@ -91,3 +91,94 @@ def test_shots_give_an_unbiased_corrected_variance_within_its_standard_error():
     np.testing.assert_array_equal(noisy.params, exact.params)
     diff = noisy.variance[0] - exact.variance[0]
     assert abs(diff) < 4 * noisy.variance_se[0]
+
+
+FACTORY = '''
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import SparsePauliOp
+
+
+def shared(num_qubits, num_layers):
+    """A parameter per layer shared by every qubit, plus one in an expression."""
+    qc = QuantumCircuit(num_qubits)
+    for layer in range(num_layers):
+        t = Parameter(f"t{layer}")
+        for q in range(num_qubits):
+            qc.ry(t, q)
+        for q in range(num_qubits - 1):
+            qc.cx(q, q + 1)
+        qc.rz(2 * t + 0.1, num_qubits - 1)
+    obs = SparsePauliOp.from_sparse_list([("XZ", [0, num_qubits - 1], 1.0)], num_qubits)
+    return qc, obs
+
+
+def no_layers(num_qubits):
+    qc = QuantumCircuit(num_qubits)
+    qc.rx(Parameter("a"), 0)
+    return qc
+'''
+
+
+def write_factory(tmp_path, monkeypatch):
+    (tmp_path / "my_ansatz.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_a_spec_factory_runs_through_the_store_and_matches_finite_differences(
+    tmp_path, monkeypatch
+):
+    import importlib
+
+    from bp_qiskit import StudySpec, run_study
+    from bp_qiskit.store import SQLiteStore
+
+    write_factory(tmp_path, monkeypatch)
+    spec = StudySpec.from_dict(
+        {
+            "study": {"name": "byo", "seed": 3},
+            "circuit": {"factory": "my_ansatz:shared", "qubits": [2, 3], "layers": 2},
+            "gradient": {"parameter": "all"},
+            "sampling": {"samples": 6, "chunk": 4},
+        }
+    )
+    assert spec.circuit.ansatz == "custom"
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    with SQLiteStore(tmp_path / "s.sqlite") as store:
+        outcome = run_study(spec, store=store, progress=False)
+    module = importlib.import_module("my_ansatz")
+    for data in outcome.data:
+        n = data.cell.num_qubits
+        circuit, obs = module.shared(n, 2)
+        assert data.params.shape == (6, 2) and data.grads.shape == (6, 2)
+        for s in range(6):
+            fd, _ = finite_difference(circuit, obs, data.params[s])
+            np.testing.assert_allclose(data.grads[s], fd, atol=1e-6)
+    low, high = spec.circuit.angles
+    assert all((d.params >= low).all() and (d.params < high).all() for d in outcome.data)
+
+
+def test_a_library_function_is_a_factory_and_bad_factories_are_one_line(tmp_path, monkeypatch):
+    from bp_qiskit import StudySpec, run_study
+
+    base = {"study": {"name": "su2"}, "sampling": {"samples": 4}}
+    spec = StudySpec.from_dict(
+        {**base, "circuit": {"factory": "qiskit.circuit.library:efficient_su2", "qubits": [3],
+                             "layers": 1}, "observable": {"kind": "zz"}}
+    )  # fmt: skip
+    (data,) = run_study(spec, progress=False).data
+    assert data.params.shape == (4, efficient_su2(3, reps=1).num_parameters)
+    write_factory(tmp_path, monkeypatch)
+    bad = [
+        ({"factory": "no_such_module_xyz:f"}, "cannot import module 'no_such_module_xyz'"),
+        ({"factory": "my_ansatz:missing"}, "has no 'missing'"),
+        ({"factory": "my_ansatz:no_layers", "layers": 2}, "takes none of num_layers"),
+        ({"factory": "not a reference"}, "circuit.factory: got 'not a reference'"),
+        ({"factory": "my_ansatz:shared", "ansatz": "mcclean"}, "circuit.ansatz: got 'mcclean'"),
+    ]
+    for circuit, message in bad:
+        with pytest.raises(SpecError, match=message):
+            run_study(
+                StudySpec.from_dict({**base, "circuit": {"qubits": [2], **circuit}}),
+                progress=False,
+            )

@@ -4,6 +4,7 @@ Each check names the cell and the limit, and raises :class:`~bp_qiskit.errors.Sp
 (exit code 2 on the command line): an error that would recur on every attempt is never
 retried, and the message never suggests ``resume``.
 
+- A ``circuit.factory`` must import and build a circuit for every cell.
 - A device (``aer:<device>``, ``fake:<device>``) must have at least n qubits.
 - A simulator's memory: a statevector of n qubits takes 16 * 2^n bytes, a density matrix
   16 * 4^n. Aer refuses to allocate more than ``max_memory_mb``, by default half the
@@ -20,6 +21,8 @@ from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
 from ..errors import SpecError
 from ..spec import StudySpec
+from .families import family_for, gradient_indices
+from .jobs import plan_cells
 
 __all__ = ["MAX_PAULI_TERMS", "check_resources", "memory_limit_bytes"]
 
@@ -38,6 +41,11 @@ def memory_limit_bytes() -> int:
 
 def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None:
     """Raise SpecError for the first cell the backend cannot run."""
+    if spec.circuit.factory:
+        # The user's factory is called for every cell now (and cached): an import error, a
+        # wrong return or an out-of-range gradient.parameter fails here, not in a job.
+        for cell in plan_cells(spec):
+            gradient_indices(spec, family_for(spec, cell))
     kind, device = parse_backend_name(spec.backend.name)
     limit = memory_limit_bytes() if memory_bytes is None else memory_bytes
     size = None

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..backends.options import estimator_options
-from ..core.gradients import parameter_indices
 from ..errors import CostLimitError
 from ..spec import StudySpec
 from ..store import BaseStore, JobRecord
+from .families import gradient_indices
 from .jobs import JobBuilder, job_of, plan_cells, plan_jobs, record_for
 
 __all__ = [
@@ -157,7 +157,7 @@ def estimate_cost(
     per_job: list[float] = []
     for rec in left:
         cell = job_of(rec).cell
-        k = len(parameter_indices(spec.gradient.parameter, cell.num_qubits * cell.num_layers))
+        k = len(gradient_indices(spec, builder.family(cell)))
         n_exec = math.ceil((rec.stop - rec.start) * k * 2 * rec.shots_requested * overhead)
         circuit, _ = builder.cell_objects(cell)
         per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)

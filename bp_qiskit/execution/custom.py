@@ -38,7 +38,13 @@ from ..backends import Backend, ExpectationTask, make_backend
 from ..core.statistics import corrected_variance
 from ..errors import SpecError
 
-__all__ = ["GradientVariance", "expand_occurrences", "gradient_variance"]
+__all__ = [
+    "GradientVariance",
+    "as_observable",
+    "expand_occurrences",
+    "gradient_variance",
+    "occurrence_offsets",
+]
 
 # Gates whose angle a enters as exp(-i a P / 2) for one Pauli string P (p: rz up to phase).
 PAULI_ROTATIONS = frozenset({"rx", "ry", "rz", "rxx", "ryy", "rzz", "rzx", "p"})
@@ -146,7 +152,13 @@ def expand_occurrences(
     return out, exprs, chain
 
 
-def _observable(observable: Any, num_qubits: int) -> SparseObservable:
+def occurrence_offsets(exprs: Sequence[ParameterExpression]) -> NDArray[np.float64]:
+    """Each occurrence's angle at all-zero parameters (the constant of a linear expression)."""
+    return np.array([float(e.bind(dict.fromkeys(e.parameters, 0.0))) for e in exprs])
+
+
+def as_observable(observable: Any, num_qubits: int) -> SparseObservable:
+    """A SparseObservable from a SparsePauliOp, SparseObservable or label, size-checked."""
     if isinstance(observable, SparseObservable):
         obs = observable
     elif isinstance(observable, SparsePauliOp):
@@ -209,13 +221,12 @@ def gradient_variance(
             if not 0 <= k < len(originals):
                 raise SpecError(f"parameters: {p!r} is not a parameter of the circuit")
             chosen.append(k)
-    obs = _observable(observable, circuit.num_qubits)
+    obs = as_observable(observable, circuit.num_qubits)
     expanded, exprs, chain = expand_occurrences(circuit)
     draw_ss, shots_ss = np.random.SeedSequence(seed).spawn(2)
     theta = np.random.default_rng(draw_ss).uniform(low, high, size=(samples, len(originals)))
     # phi_j = e_j(theta): linear, so phi = theta @ c^T + offset (offset = e_j at theta = 0).
-    offset = np.array([float(e.bind(dict.fromkeys(e.parameters, 0.0))) for e in exprs])
-    phi = theta @ chain.T + offset
+    phi = theta @ chain.T + occurrence_offsets(exprs)
     num_occ = len(exprs)
     values = np.repeat(phi[:, None, :], 1 + 2 * num_occ, axis=1)
     for j in range(num_occ):

@@ -10,11 +10,10 @@ from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
-from ..core.circuits import template_circuit
-from ..core.gradients import parameter_indices
 from ..spec import StudySpec
 from .checks import check_resources
 from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
+from .families import family_for, gradient_indices
 from .jobs import plan_cells, plan_jobs
 
 __all__ = ["CellCost", "dry_run"]
@@ -66,11 +65,12 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
     jobs = plan_jobs(spec)
     out = []
     for cell in plan_cells(spec):
-        circuit = template_circuit(cell.num_qubits, cell.num_layers, ansatz=spec.circuit.ansatz)
+        family = family_for(spec, cell)
+        circuit = family.template
         if isa is not None:
             circuit = isa(circuit).circuit
         two_q = sum(1 for inst in circuit.data if inst.operation.num_qubits == 2)
-        k = len(parameter_indices(spec.gradient.parameter, cell.num_qubits * cell.num_layers))
+        k = len(gradient_indices(spec, family))
         samples = spec.sampling.samples
         bindings = samples * k * 2
         shots = bindings * spec.sampling.shots

@@ -24,17 +24,11 @@ from qiskit.quantum_info import SparseObservable
 
 from ..backends import Backend, Evaluation, ExpectationTask
 from ..backends.protocol import OnSubmit
-from ..core.circuits import CircuitSamples, draw_samples, template_circuit, template_values
-from ..core.gradients import (
-    combine_shifts,
-    parameter_indices,
-    shift_parameters,
-    shot_noise_variance,
-)
-from ..core.observables import make_observable
+from ..core.circuits import CircuitSamples
 from ..results import Cell, CellData
 from ..spec import StudySpec
 from ..store import JobRecord, JobState
+from .families import CircuitFamily, family_for, gradient_indices
 
 __all__ = [
     "BuiltJob",
@@ -177,59 +171,58 @@ class BuiltJob:
     samples: CircuitSamples
     task: ExpectationTask
     seed: int
+    family: CircuitFamily
+    indices: NDArray[np.int64]
 
 
 class JobBuilder:
     """Builds, executes and combines the jobs of one study.
 
-    The template circuit and observable of each cell are built once per builder: the cache
-    lives exactly as long as the study run that owns the builder, and a runtime backend's
-    ISA transpiler (which caches by circuit object) then transpiles each cell once.
+    Each cell's circuits (:class:`~bp_qiskit.execution.families.CircuitFamily`: template,
+    observable, drawing and shift rule) are built once per builder: the cache lives exactly
+    as long as the study run that owns the builder, and a runtime backend's ISA transpiler
+    (which caches by circuit object) then transpiles each cell once.
     """
 
     def __init__(self, spec: StudySpec) -> None:
         self.spec = spec
-        self._cells: dict[Cell, tuple[QuantumCircuit, SparseObservable]] = {}
+        self._cells: dict[Cell, CircuitFamily] = {}
+
+    def family(self, cell: Cell) -> CircuitFamily:
+        """The cell's circuits."""
+        if cell not in self._cells:
+            self._cells[cell] = family_for(self.spec, cell)
+        return self._cells[cell]
 
     def cell_objects(self, cell: Cell) -> tuple[QuantumCircuit, SparseObservable]:
         """The cell's template circuit and observable."""
-        if cell not in self._cells:
-            circuit = template_circuit(
-                cell.num_qubits, cell.num_layers, ansatz=self.spec.circuit.ansatz
-            )
-            self._cells[cell] = (circuit, make_observable(self.spec.observable, cell.num_qubits))
-        return self._cells[cell]
+        family = self.family(cell)
+        return family.template, family.observable
 
     def build(self, job: JobKey, *, shots: int | None = None) -> BuiltJob:
         """Draw the job's circuits from its own stream and lay out every sample and shift."""
         spec = self.spec
         circuit_ss, shots_ss = job_seed(spec, job).spawn(2)
-        cell = job.cell
-        samples = draw_samples(
-            np.random.default_rng(circuit_ss),
-            job.size,
-            cell.num_qubits,
-            cell.num_layers,
-            ansatz=spec.circuit.ansatz,
-            angles=spec.circuit.angles,
-        )
-        indices = parameter_indices(spec.gradient.parameter, cell.num_qubits * cell.num_layers)
-        shifted = shift_parameters(samples.params, indices)
-        circuit, observable = self.cell_objects(cell)
+        family = self.family(job.cell)
+        samples = family.draw(np.random.default_rng(circuit_ss), job.size)
+        indices = gradient_indices(spec, family)
         n_shots = spec.sampling.shots if shots is None else shots
         task = ExpectationTask(
-            circuit, observable, template_values(samples.gates, shifted), n_shots
+            family.template, family.observable, family.values(samples, indices), n_shots
         )
-        return BuiltJob(samples, task, int(shots_ss.generate_state(1)[0]))
+        return BuiltJob(samples, task, int(shots_ss.generate_state(1)[0]), family, indices)
 
     @staticmethod
     def combine(built: BuiltJob, ev: Evaluation) -> JobResult:
         """Gradients and their shot-noise variances from the evaluated shifts."""
+        grads, shot_var = built.family.gradients(
+            np.asarray(ev.evs), np.asarray(ev.stds), built.indices
+        )
         return JobResult(
             gates=built.samples.gates,
             params=built.samples.params,
-            grads=combine_shifts(ev.evs),
-            shot_var=shot_noise_variance(ev.stds),
+            grads=grads,
+            shot_var=shot_var,
             shots=ev.shots,
             job_id=ev.job_id,
             usage_seconds=ev.usage_seconds,

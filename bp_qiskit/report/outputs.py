@@ -92,7 +92,7 @@ def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
     which = outcome.result.spec["gradient"]["parameter"]
     for d in outcome.data:
         # The parameter's index l*n + q in the circuit, not the column: "last" is L*n - 1.
-        index = parameter_indices(which, d.cell.num_qubits * d.cell.num_layers)
+        index = parameter_indices(which, d.params.shape[1])
         for s in range(d.grads.shape[0]):
             gates = "".join("XYZ"[g] for g in d.gates[s].ravel())
             for k in range(d.grads.shape[1]):

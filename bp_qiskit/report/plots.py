@@ -115,8 +115,9 @@ def describe(spec: dict[str, Any]) -> str:
     backend = spec.get("backend", {}).get("name", "?")
     shots = sampling.get("shots", 0)
     noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
+    ansatz = circuit.get("factory") or f"{circuit.get('ansatz', '?')} ansatz"
     return (
-        f"{circuit.get('ansatz', '?')} ansatz, L = {circuit.get('layers', '?')}, "
+        f"{ansatz}, L = {circuit.get('layers', '?')}, "
         f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
         f"{spec.get('observable', {}).get('kind', '?')} cost, {backend}"
         + (" (device noise)" if noisy else " (noiseless)")

@@ -91,6 +91,10 @@ class CircuitSpec(_Section):
             count (e.g. ``"4n"``). ``seed`` requires 1; ``identity_blocks`` requires an even L.
         qubits: Qubit counts to sweep.
         angles: ``[low, high]``; angles are drawn uniformly from [low, high).
+        factory: ``"module:function"``: bring your own circuit. The function builds the
+            circuit for n qubits (and L layers, passed as ``num_layers``, ``layers`` or
+            ``reps`` when it takes one), optionally returning ``(circuit, observable)``.
+            Then ``ansatz`` is ``"custom"`` and every parameter is drawn from ``angles``.
     """
 
     SECTION: ClassVar[str] = "circuit"
@@ -98,9 +102,22 @@ class CircuitSpec(_Section):
     layers: int | str = 1
     qubits: tuple[int, ...] = (2, 3, 4, 5, 6)
     angles: tuple[float, float] = (0.0, 2 * math.pi)
+    factory: str = ""
 
     def __post_init__(self) -> None:
-        if self.ansatz not in ANSATZE:
+        if not isinstance(self.factory, str) or (
+            self.factory and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", self.factory)
+        ):
+            raise fail(
+                "circuit.factory", self.factory, "'module:function', e.g. 'mypkg.ansatz:build'"
+            )
+        if self.factory and self.ansatz in ("seed", "custom"):
+            object.__setattr__(self, "ansatz", "custom")
+        elif self.factory:
+            raise fail(
+                "circuit.ansatz", self.ansatz, "'custom' (or leave it out) with circuit.factory"
+            )
+        elif self.ansatz not in ANSATZE:
             raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE))
         layers = self.layers
         if isinstance(layers, str):
@@ -127,6 +144,13 @@ class CircuitSpec(_Section):
                 raise fail(
                     "circuit.layers", self.layers, "an even number of layers for identity_blocks"
                 )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``factory`` only when set, so built-in specs stay as they were."""
+        out = super().to_dict()
+        if not self.factory:
+            del out["factory"]
+        return out
 
     def num_layers(self, num_qubits: int) -> int:
         """Return L for a given qubit count (resolves ``"<k>n"``)."""

@@ -71,7 +71,8 @@ class StudySpec:
                 f"qubit counts >= {need} for observable.kind = {self.observable.kind!r}",
             )
         p = self.gradient.parameter
-        if isinstance(p, int):
+        # A factory's parameter count is known only once it is called (execution checks it).
+        if isinstance(p, int) and not self.circuit.factory:
             for n in self.circuit.qubits:
                 num = n * self.circuit.num_layers(n)
                 if not -num <= p < num:

@@ -1,0 +1,256 @@
+"""Where a cell's circuits come from: a built-in random ansatz, or the user's own factory.
+
+A :class:`CircuitFamily` is everything the build -> execute -> combine pipeline needs to know
+about one cell's circuits: the template circuit that every sample binds into (one PUB per
+job), the observable, how many differentiable parameters there are, how to draw a job's
+samples from its random stream, how to lay out the shifted values, and how to combine the
+evaluated shifts into gradients. The job builder, the dry run and the resource checks see
+only this seam, so a new circuit source is one class here.
+
+- :class:`RandomAnsatz`: the built-in random-gate ansätze of :mod:`bp_qiskit.core.circuits`
+  (byte-for-byte what they always were).
+- :class:`FactoryCircuit`: ``circuit.factory = "module:function"`` in a spec. The function
+  builds the circuit for n qubits (and for L layers when it takes ``num_layers``, ``layers``
+  or ``reps``); it may return ``(circuit, observable)`` to bring its own cost. Every
+  parameter is drawn uniformly from ``circuit.angles``. Gradients use the general
+  shift rule of :mod:`bp_qiskit.execution.custom` (one shifted pair per occurrence of a
+  parameter, chain rule), so shared parameters and angle expressions are exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparseObservable
+
+from ..core.circuits import CircuitSamples, draw_samples, template_circuit, template_values
+from ..core.gradients import (
+    SHIFT,
+    combine_shifts,
+    parameter_indices,
+    shift_parameters,
+    shot_noise_variance,
+)
+from ..core.observables import make_observable
+from ..errors import SpecError
+from ..results import Cell
+from ..spec import ObservableSpec, StudySpec
+from .custom import as_observable, expand_occurrences, occurrence_offsets
+
+__all__ = [
+    "CircuitFamily",
+    "FactoryCircuit",
+    "RandomAnsatz",
+    "family_for",
+    "gradient_indices",
+    "load_factory",
+]
+
+_LAYER_KEYWORDS = ("num_layers", "layers", "reps")
+
+
+class CircuitFamily(Protocol):
+    """The circuits of one cell, as the job pipeline uses them."""
+
+    @property
+    def template(self) -> QuantumCircuit:
+        """The circuit every sample and shift of a job binds into (one PUB)."""
+
+    @property
+    def observable(self) -> SparseObservable:
+        """The cost."""
+
+    @property
+    def num_params(self) -> int:
+        """Parameters that ``gradient.parameter`` addresses."""
+
+    def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
+        """``size`` samples: gate codes (s, L, n) and angles (s, num_params)."""
+
+    def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The template's bound values for every sample and both shifts, as one array."""
+
+    def gradients(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(s, K) gradients and their shot-noise variances from the evaluated values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomAnsatz:
+    """A built-in random ansatz (``seed``, ``mcclean``, ``identity_blocks``)."""
+
+    template: QuantumCircuit
+    observable: SparseObservable
+    num_params: int
+    cell: Cell
+    ansatz: str
+    angles: tuple[float, float]
+
+    def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
+        """Gates and angles from the job's stream (core.circuits.draw_samples)."""
+        n, layers = self.cell.num_qubits, self.cell.num_layers
+        return draw_samples(rng, size, n, layers, ansatz=self.ansatz, angles=self.angles)
+
+    def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(s, K, 2, 3P) U-gate values: the gate type is chosen by the bound values."""
+        return template_values(samples.gates, shift_parameters(samples.params, indices))
+
+    def gradients(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The two-term shift rule: every parameter enters one Pauli rotation."""
+        return combine_shifts(evs), shot_noise_variance(stds)
+
+
+@dataclasses.dataclass(frozen=True)
+class FactoryCircuit:
+    """The user's circuit, rewritten with one parameter per occurrence.
+
+    ``chain[j, k]`` is d(angle of occurrence j)/d(parameter k); ``offset[j]`` the angle at
+    all-zero parameters. Both come from :func:`~bp_qiskit.execution.custom.expand_occurrences`.
+    """
+
+    template: QuantumCircuit
+    observable: SparseObservable
+    num_params: int
+    num_qubits: int
+    angles: tuple[float, float]
+    chain: NDArray[np.float64]
+    offset: NDArray[np.float64]
+
+    def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
+        """Every parameter uniform on ``angles``; there are no gate codes (shape (s, 0, n))."""
+        low, high = self.angles
+        params = rng.uniform(low, high, size=(size, self.num_params))
+        return CircuitSamples(np.zeros((size, 0, self.num_qubits), dtype=np.int8), params)
+
+    def _occurrences(self, indices: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The occurrences whose angle depends on any differentiated parameter."""
+        return np.flatnonzero(np.any(self.chain[:, indices] != 0, axis=1))
+
+    def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(s, J, 2, occurrences): each affected occurrence shifted by +-pi/2 on its own."""
+        phi = samples.params @ self.chain.T + self.offset
+        occ = self._occurrences(indices)
+        return shift_parameters(phi, occ, SHIFT)
+
+    def gradients(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The chain rule over the occurrences: dC/dtheta_k = sum_j c_jk dC/dphi_j.
+
+        The shifted pairs are independent estimates, so their shot-noise variances add with
+        weights c_jk^2.
+        """
+        c = self.chain[np.ix_(self._occurrences(indices), indices)]
+        return combine_shifts(evs) @ c, shot_noise_variance(stds) @ (c**2)
+
+
+def load_factory(reference: str) -> Callable[..., Any]:
+    """Import ``module:function``; a one-line SpecError names what failed."""
+    module_name, _, attr = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure of user code is the spec's problem
+        raise SpecError(
+            f"circuit.factory: cannot import module {module_name!r} ({type(exc).__name__}: "
+            f"{exc}); it must be importable, e.g. on PYTHONPATH"
+        ) from None
+    func: Any = module
+    for part in attr.split("."):
+        func = getattr(func, part, None)
+        if func is None:
+            raise SpecError(f"circuit.factory: module {module_name!r} has no {attr!r}")
+    if not callable(func):
+        raise SpecError(f"circuit.factory: {reference} is not callable")
+    return func
+
+
+def _call_factory(reference: str, num_qubits: int, num_layers: int) -> tuple[Any, Any]:
+    func = load_factory(reference)
+    try:
+        names = set(inspect.signature(func).parameters)
+    except (TypeError, ValueError):  # some builtins have no signature
+        names = set()
+    layer_kw = next((k for k in _LAYER_KEYWORDS if k in names), None)
+    kwargs = {layer_kw: num_layers} if layer_kw else {}
+    if layer_kw is None and num_layers != 1:
+        raise SpecError(
+            f"circuit.layers: got {num_layers}; allowed: 1, because {reference} takes none of "
+            f"{', '.join(_LAYER_KEYWORDS)}"
+        )
+    built = func(num_qubits, **kwargs)
+    return built if isinstance(built, tuple) else (built, None)
+
+
+@functools.lru_cache(maxsize=64)
+def _factory_family(
+    reference: str,
+    num_qubits: int,
+    num_layers: int,
+    angles: tuple[float, float],
+    spec_observable: ObservableSpec,
+) -> FactoryCircuit:
+    # Cached per process: a factory is called once per cell however many jobs the cell has.
+    circuit, observable = _call_factory(reference, num_qubits, num_layers)
+    if not isinstance(circuit, QuantumCircuit):
+        raise SpecError(
+            f"circuit.factory: {reference} returned {type(circuit).__name__}; allowed: a "
+            "QuantumCircuit, or (QuantumCircuit, observable)"
+        )
+    if circuit.num_qubits != num_qubits:
+        raise SpecError(
+            f"circuit.factory: {reference}({num_qubits}) has {circuit.num_qubits} qubits"
+        )
+    if circuit.num_parameters == 0:
+        raise SpecError(f"circuit.factory: {reference}({num_qubits}) has no parameters")
+    expanded, exprs, chain = expand_occurrences(circuit)
+    obs = (
+        as_observable(observable, num_qubits)
+        if observable is not None
+        else make_observable(spec_observable, num_qubits)
+    )
+    return FactoryCircuit(
+        template=expanded,
+        observable=obs,
+        num_params=circuit.num_parameters,
+        num_qubits=num_qubits,
+        angles=angles,
+        chain=chain,
+        offset=occurrence_offsets(exprs),
+    )
+
+
+def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
+    """The circuits of one cell of a study."""
+    c = spec.circuit
+    if c.factory:
+        return _factory_family(
+            c.factory, cell.num_qubits, cell.num_layers, c.angles, spec.observable
+        )
+    circuit = template_circuit(cell.num_qubits, cell.num_layers, ansatz=c.ansatz)
+    return RandomAnsatz(
+        template=circuit,
+        observable=make_observable(spec.observable, cell.num_qubits),
+        num_params=cell.num_qubits * cell.num_layers,
+        cell=cell,
+        ansatz=c.ansatz,
+        angles=c.angles,
+    )
+
+
+def gradient_indices(spec: StudySpec, family: CircuitFamily) -> NDArray[np.int64]:
+    """The differentiated parameters of a cell (``gradient.parameter`` resolved)."""
+    try:
+        return parameter_indices(spec.gradient.parameter, family.num_params)
+    except ValueError as exc:
+        raise SpecError(f"gradient.{exc}") from None
