@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {
     "seed_tutorial.toml": [],
     "mcclean2018.toml": [],  # about 11 s on 2 cores
-    "ibm_hardware.toml": [],
-    "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s  # local testing mode on fake:manila, about 6 s
+    "ibm_hardware.toml": [],  # local testing mode on fake:manila, about 6 s
+    "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s
     # The full study did not finish in 5 minutes (deep McClean circuits on the CX-basis
     # FakeLagosV2 stall in transpilation, docs/hardware.md): reduced, compare included.
     "noisy_fake_device.toml": ["--qubits", "2-3", "--samples", "4"],
