@@ -58,6 +58,14 @@ def test_out_that_is_a_file_fails_before_any_compute(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out:" in err and "is a file" in err
     assert not db.exists()  # nothing was recorded, nothing computed
+    # Below a file: one line too. And a run that stops early leaves no empty folder behind.
+    args[3] = str(tmp_path / "taken" / "sub")
+    assert main(args) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    args[3] = str(tmp_path / "new" / "deeper")
+    assert main([*args, "--backend", "aer:manila", "--qubits", "6"]) == 2  # after check_out
+    assert "manila has 5" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
 
 
 def test_export_into_a_missing_folder_is_one_line(tmp_path, capsys):

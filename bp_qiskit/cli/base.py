@@ -150,16 +150,24 @@ def default_out(store: BaseStore, study_id: str, out: str | None) -> Path:
 
 
 def check_out(out: Path) -> None:
-    """Fail before any compute if the output folder cannot be written (one line, exit 2)."""
+    """Fail before any compute if the output folder cannot be written (one line, exit 2).
+
+    Nothing is created: the probe goes into the folder, or into its nearest existing parent,
+    so a run that stops before writing leaves no empty folder behind.
+    """
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file, not a folder")
+    probe_dir = out
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise UsageError(f"--out: cannot create {out}: {probe_dir} is a file, not a folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".bp_qiskit_write_test"
+        probe = probe_dir / f".bp_qiskit_write_test_{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"--out: cannot write to {out} ({exc.strerror or exc})") from None
+        raise UsageError(f"--out: cannot write to {probe_dir} ({exc.strerror or exc})") from None
 
 
 def link_latest(out: Path, name: str) -> None:
@@ -205,6 +213,7 @@ def write_comparison(store: BaseStore, study_ids: Sequence[str], out: Path) -> i
             )
         results.append((str(outcome.result.spec["backend"]["name"]), outcome.result))
     check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
     plot_comparison(results, out / "comparison.png")
     print(f"wrote {out / 'comparison.png'}")
     return 0
