@@ -44,8 +44,8 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
     if spec.circuit.factory:
         # The user's factory is called for every cell now (and cached): an import error, a
         # wrong return or an out-of-range gradient.parameter fails here, not in a job.
-        for cell in plan_cells(spec):
-            gradient_indices(spec, family_for(spec, cell))
+        for planned in plan_cells(spec):
+            gradient_indices(spec, family_for(spec, planned))
     kind, device = parse_backend_name(spec.backend.name)
     limit = memory_limit_bytes() if memory_bytes is None else memory_bytes
     size = None
