@@ -40,7 +40,9 @@ def test_variance_plot_shows_reference_description_and_natural_log_slope():
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "exact (closed form)" in labels
-    assert any(label.startswith("fit: d ln Var / dn = ") for label in labels)
+    assert any(label.startswith("exp. fit: d ln Var / dn = ") for label in labels)
+    assert any(label.startswith("power law: Var ∝ n^(") for label in labels)
+    assert sum(label.endswith("(preferred)") for label in labels) == (result.preferred != "either")
     title = ax.get_title()
     assert "seed ansatz, L = 1, S = 60, N = exact, global cost, aer (noiseless)" in title
     ref = next(line for line in ax.get_lines() if line.get_label() == "exact (closed form)")

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from bp_qiskit.core.statistics import fit_exponential, summarize_gradients
+from bp_qiskit.core.fits import fit_decay
+from bp_qiskit.core.statistics import summarize_gradients
 
 SEED = 4242
 
@@ -60,11 +61,11 @@ def test_shot_noise_correction_and_resolution_flag():
 def test_fit_recovers_an_exact_exponential_and_weights_points():
     n = np.arange(2, 9)
     var = 0.3 * np.exp(-0.7 * n)
-    fit = fit_exponential(n, var, 0.05 * var)
+    fit = fit_decay(n, var, 0.05 * var)
     assert fit.slope == pytest.approx(-0.7, abs=1e-12)
     assert fit.intercept == pytest.approx(math.log(0.3), abs=1e-12)
     # Known errors, perfect line: slope se = sigma_log / sqrt(sum (n - nbar)^2).
     assert fit.slope_se == pytest.approx(0.05 / np.sqrt(np.sum((n - n.mean()) ** 2)), rel=1e-9)
-    assert fit_exponential([2], [0.1], [0.01]) is None
-    skipped = fit_exponential([2, 3, 4], [0.1, -0.01, 0.01], [0.01, 0.01, 0.001])
+    assert fit_decay([2], [0.1], [0.01]) is None
+    skipped = fit_decay([2, 3, 4], [0.1, -0.01, 0.01], [0.01, 0.01, 0.001])
     assert skipped.points == (2, 4)

@@ -1,4 +1,4 @@
-"""Pure statistics of gradient samples: variances, their standard errors, exponential fits.
+"""Pure statistics of gradient samples: variances and their standard errors (fits: core.fits).
 
 Standard error of a variance. The gradients of random circuits are far from normal (about a
 third of the seed circuit's are exactly 0), so the normal-theory sqrt(2/(S-1)) * var would
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,10 +24,8 @@ from numpy.typing import NDArray
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "CellStatistics",
-    "ExponentialFit",
     "bootstrap_t_interval",
     "corrected_variance",
-    "fit_exponential",
     "summarize_gradients",
 ]
 
@@ -157,54 +154,3 @@ def corrected_variance(
     _, y, v = _contributions(grads, shot_var)
     z = y - v
     return float(z.mean()), float(np.std(z, ddof=1) / math.sqrt(len(z)))
-
-
-@dataclasses.dataclass(frozen=True)
-class ExponentialFit:
-    """Fit of ``log(var) = slope * n + intercept``.
-
-    Attributes:
-        slope: Decay rate per qubit (natural log).
-        slope_se: Its standard error (see :func:`fit_exponential`).
-        intercept: Intercept of log(var).
-        points: Qubit counts used in the fit.
-    """
-
-    slope: float
-    slope_se: float
-    intercept: float
-    points: tuple[int, ...]
-
-
-def fit_exponential(
-    num_qubits: Sequence[int], variances: Sequence[float], variance_se: Sequence[float]
-) -> ExponentialFit | None:
-    """Weighted least-squares line through log(variance) against n.
-
-    Each point is weighted by its delta-method error ``se / var``. The slope's error is
-    the usual (X^T W X)^-1 term, inflated by sqrt(chi2 / dof) when the scatter exceeds the
-    error bars (Birge ratio), so a curve that is not a pure exponential (McClean's approach
-    to the 2-design limit) does not get an overconfident slope. Points with a non-positive
-    variance or no error bar are left out; returns None with fewer than 2 points.
-    """
-    n = np.asarray(num_qubits, dtype=float)
-    var = np.asarray(variances, dtype=float)
-    se = np.asarray(variance_se, dtype=float)
-    keep = (var > 0) & (se > 0) & np.isfinite(var) & np.isfinite(se)
-    if keep.sum() < 2 or len(set(n[keep])) < 2:
-        return None
-    x, yv, sig = n[keep], np.log(var[keep]), se[keep] / var[keep]
-    w = 1.0 / sig**2
-    design = np.stack([x, np.ones_like(x)], axis=1)
-    cov = np.linalg.inv(design.T @ (design * w[:, None]))
-    slope, intercept = cov @ (design.T @ (w * yv))
-    dof = len(x) - 2
-    if dof > 0:
-        chi2 = float(np.sum(w * (yv - slope * x - intercept) ** 2))
-        cov = cov * max(1.0, chi2 / dof)
-    return ExponentialFit(
-        slope=float(slope),
-        slope_se=float(math.sqrt(cov[0, 0])),
-        intercept=float(intercept),
-        points=tuple(int(v) for v in x),
-    )

@@ -83,14 +83,27 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
     if any(c.shots for c in cells):
         floor = np.array([c.shot_noise_var for c in cells])
         ax.semilogy(n, floor, "--", color="0.5", label="shot-noise floor")
+    xs = np.linspace(n.min(), n.max(), 50)
+    mark = {"exponential": "", "power_law": ""}
+    if result.preferred in mark:
+        mark[result.preferred] = " (preferred)"
     if result.fit is not None:
         f = result.fit
-        xs = np.linspace(n.min(), n.max(), 50)
         ax.semilogy(
             xs,
             np.exp(f.slope * xs + f.intercept),
             "-.",
-            label=f"fit: d ln Var / dn = {f.slope:.3f} ± {f.slope_se:.3f}",
+            label=f"exp. fit: d ln Var / dn = {f.slope:.3f} ± {f.slope_se:.3f}"
+            + mark["exponential"],
+        )
+    if result.fit_power is not None:
+        p = result.fit_power
+        ax.semilogy(
+            xs,
+            np.exp(p.slope * np.log(xs) + p.intercept),
+            linestyle=(0, (5, 2, 1, 2)),
+            color="C4",
+            label=f"power law: Var ∝ n^({p.slope:.2f} ± {p.slope_se:.2f})" + mark["power_law"],
         )
     reference = reference_curve(result.spec)
     if reference is not None:

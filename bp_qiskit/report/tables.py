@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.planning import NoiseModel, Plan
 from ..execution.dryrun import CellCost
-from ..results import AdaptiveCell, BudgetResult, StudyResult
+from ..results import AdaptiveCell, BudgetResult, FitResult, StudyResult
 from ..spec import StudySpec
 
 __all__ = [
@@ -46,15 +46,36 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         if shots:
             row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
         lines.append(row)
-    if result.fit is not None:
-        f = result.fit
-        lines.append(
-            f"fit over n={list(f.points)}: log Var = ({f.slope:.4f} +/- {f.slope_se:.4f}) n "
-            f"+ {f.intercept:.3f}"
-        )
-    else:
-        lines.append("fit: fewer than 2 resolved cells, no fit")
+    lines.extend(format_fits(result))
     return "\n".join(lines)
+
+
+def _chi2(f: FitResult) -> str:
+    return "" if f.chi2_dof is None else f", chi2/dof = {f.chi2_dof:.2f}"
+
+
+def format_fits(result: StudyResult) -> list[str]:
+    """The exponential and power-law fits, and which one the cells prefer."""
+    f, p = result.fit, result.fit_power
+    if f is None:
+        return ["fit: fewer than 2 cells with a variance and an error bar, no fit"]
+    lines = [
+        f"fit over n={list(f.points)}: ln Var = ({f.slope:.4f} +/- {f.slope_se:.4f}) n "
+        f"+ {f.intercept:.3f}{_chi2(f)}  [exponential; slope = d ln Var / dn]"
+    ]
+    if p is not None:
+        lines.append(
+            f"                power law: ln Var = ({p.slope:.4f} +/- {p.slope_se:.4f}) ln n "
+            f"+ {p.intercept:.3f}{_chi2(p)}"
+        )
+    if result.preferred is not None and result.delta_aic is not None:
+        verdict = {
+            "exponential": "the data prefer the exponential (a barren plateau)",
+            "power_law": "the data prefer the power law (no exponential decay)",
+            "either": "the data cannot tell the models apart",
+        }[result.preferred]
+        lines.append(f"model: {verdict}; AIC(exp) - AIC(power) = {result.delta_aic:.1f}")
+    return lines
 
 
 def format_dry_run(spec: StudySpec, costs: Sequence[CellCost]) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core.statistics import fit_exponential, summarize_gradients
+from ..core.fits import DecayFit, ModelComparison, compare_models, fit_decay
+from ..core.statistics import summarize_gradients
 from .data import CellData
 
 __all__ = ["CellResult", "FitResult", "StudyResult", "build_result"]
@@ -71,12 +72,19 @@ class CellResult:
 
 @dataclasses.dataclass(frozen=True)
 class FitResult:
-    """The exponential fit over resolved cells: ``log(var) = slope * n + intercept``."""
+    """A decay fit over the cells: ``ln Var = slope * x + intercept``.
+
+    x = n for the exponential model (slope = d ln Var / dn), x = ln n for the power law
+    (slope = the exponent). See :mod:`bp_qiskit.core.fits`.
+    """
 
     slope: float
     slope_se: float
     intercept: float
     points: tuple[int, ...]
+    model: str = "exponential"
+    chi2_dof: float | None = None
+    method: str = "log-wls"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON."""
@@ -87,15 +95,31 @@ class FitResult:
         """Inverse of :meth:`to_dict`."""
         return cls(**{**data, "points": tuple(data["points"])})
 
+    @classmethod
+    def of(cls, fit: DecayFit | None) -> FitResult | None:
+        """The stored form of a :class:`~bp_qiskit.core.fits.DecayFit`."""
+        if fit is None:
+            return None
+        return cls(
+            fit.slope, fit.slope_se, fit.intercept, fit.points, fit.model, fit.chi2_dof, fit.method
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class StudyResult:
-    """A finished study: its resolved spec, one result per cell, and the fit."""
+    """A finished study: its resolved spec, one result per cell, and the fits.
+
+    ``fit`` is the exponential fit over n, ``fit_power`` the power law on the same cells,
+    and ``preferred``/``delta_aic`` say which the data prefer (:func:`compare_models`).
+    """
 
     spec: dict[str, Any]
     cells: tuple[CellResult, ...]
     fit: FitResult | None
     version: str = __version__
+    fit_power: FitResult | None = None
+    delta_aic: float | None = None
+    preferred: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``results.json``."""
@@ -104,16 +128,25 @@ class StudyResult:
             "spec": self.spec,
             "cells": [c.to_dict() for c in self.cells],
             "fit": None if self.fit is None else self.fit.to_dict(),
+            "fit_power": None if self.fit_power is None else self.fit_power.to_dict(),
+            "model_comparison": None
+            if self.preferred is None
+            else {"delta_aic": self.delta_aic, "preferred": self.preferred},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudyResult:
         """Inverse of :meth:`to_dict`."""
+        power = data.get("fit_power")
+        comparison = data.get("model_comparison") or {}
         return cls(
             spec=data["spec"],
             cells=tuple(CellResult.from_dict(c) for c in data["cells"]),
             fit=None if data.get("fit") is None else FitResult.from_dict(data["fit"]),
             version=data.get("version", __version__),
+            fit_power=None if power is None else FitResult.from_dict(power),
+            delta_aic=comparison.get("delta_aic"),
+            preferred=comparison.get("preferred"),
         )
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -178,11 +211,32 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 resolved=st.resolved,
             )
         )
-    resolved = [c for c in cells if c.resolved]
-    fit = fit_exponential(
-        [c.num_qubits for c in resolved],
-        [c.grad_var for c in resolved],
-        [c.grad_var_se for c in resolved],
+    exponential, power, comparison = fit_cells(cells, seed)
+    return StudyResult(
+        spec=spec,
+        cells=tuple(cells),
+        fit=FitResult.of(exponential),
+        fit_power=FitResult.of(power),
+        delta_aic=None if comparison is None else comparison.delta_aic,
+        preferred=None if comparison is None else comparison.preferred,
     )
-    fr = None if fit is None else FitResult(fit.slope, fit.slope_se, fit.intercept, fit.points)
-    return StudyResult(spec=spec, cells=tuple(cells), fit=fr)
+
+
+def fit_cells(
+    cells: Sequence[CellResult], seed: int
+) -> tuple[DecayFit | None, DecayFit | None, ModelComparison | None]:
+    """Both decay models over the cells (every cell: with shots, none is dropped)."""
+    args = (
+        [c.num_qubits for c in cells],
+        [c.grad_var for c in cells],
+        [c.grad_var_se for c in cells],
+        [c.shot_noise_var for c in cells],
+    )
+    # The bias-correcting bootstrap has its own stream, like every other.
+    boot = np.random.SeedSequence(seed, spawn_key=(1 << 30, 1))
+    exponential = fit_decay(*args, model="exponential", seed=boot)
+    power = fit_decay(*args, model="power_law", seed=boot)
+    comparison = None
+    if exponential is not None and power is not None:
+        comparison = compare_models(exponential, power)
+    return exponential, power, comparison
