@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from bp_qiskit.cli import main
+from bp_qiskit.core.references import mcclean_two_design_limit
+from bp_qiskit.results import StudyResult
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +20,7 @@ SHIPPED = {
     "mcclean2018.toml": [],  # about 11 s on 2 cores
     "ibm_hardware.toml": [],  # local testing mode on fake:manila, about 6 s
     "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s
+    "mcclean_depth.toml": [],  # a depth axis, about 25 s
     # The full study did not finish in 5 minutes (deep McClean circuits on the CX-basis
     # FakeLagosV2 stall in transpilation, docs/hardware.md): reduced, compare included.
     "noisy_fake_device.toml": ["--qubits", "2-3", "--samples", "4"],
@@ -40,6 +43,32 @@ def test_shipped_spec_runs(name, tmp_path, capsys):
     assert result["cells"] and all(c["grad_var"] >= 0 or c["shots"] for c in result["cells"])
     if result["spec"]["backend"].get("compare"):
         assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    if name in DOC_CLAIMS:
+        printed = capsys.readouterr().out
+        docs = (ROOT / "docs" / "specs.md").read_text()
+        for claim in DOC_CLAIMS[name](StudyResult.from_dict(result), printed):
+            assert claim in docs, f"docs/specs.md no longer matches the run: {claim!r}"
+
+
+def _mcclean_claims(result, printed):
+    fit = result.fit
+    high = [(c.grad_var - mcclean_two_design_limit(c.num_qubits)) / c.grad_var_se
+            for c in result.cells]  # fmt: skip
+    last_near = max(c.num_qubits for c, z in zip(result.cells, high, strict=True) if z <= 3)
+    far = [z for c, z in zip(result.cells, high, strict=True) if c.num_qubits > last_near]
+    return [
+        f"ln Var = ({fit.slope:.4f} +/- {fit.slope_se:.4f}) n with chi2/dof = {fit.chi2_dof:.2f}",
+        f"z <= 3 up to n = {last_near} and z between {int(min(far))} and {int(max(far)) + 1} from\n"
+        f"n = {last_near + 1} on",
+    ]
+
+
+def _depth_claims(result, printed):
+    return [next(line for line in printed.splitlines() if line.startswith("within 3 se"))]
+
+
+# spec -> the statements of docs/specs.md that its run as shipped produces
+DOC_CLAIMS = {"mcclean2018.toml": _mcclean_claims, "mcclean_depth.toml": _depth_claims}
 
 
 def test_the_budget_spec_is_tested_as_shipped_elsewhere():

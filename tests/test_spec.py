@@ -110,3 +110,43 @@ def test_layers_per_qubit_and_overrides():
     assert spec2.study.seed == spec.study.seed
     with pytest.raises(SpecError, match=r"sampling\.samples"):
         spec.with_overrides(**{"sampling.samples": 0})
+
+
+def test_layers_as_a_depth_axis():
+    from bp_qiskit.execution import plan_cells
+    from bp_qiskit.results import Cell
+
+    spec = make(circuit={"ansatz": "mcclean", "layers": [2, "1n", 8], "qubits": [2, 4]})
+    assert spec.circuit.layers == (2, "1n", 8)
+    assert spec.circuit.layer_counts(2) == (2, 8)  # 1n = 2 at n = 2: one cell, not two
+    assert spec.circuit.layer_counts(4) == (2, 4, 8)
+    assert plan_cells(spec) == [Cell(2, 2), Cell(2, 8), Cell(4, 2), Cell(4, 4), Cell(4, 8)]
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    assert spec.to_dict()["circuit"]["layers"] == [2, "1n", 8]
+    with pytest.raises(SpecError, match=r"circuit\.layers: got .*one layer count here"):
+        spec.circuit.num_layers(4)
+    for bad, allowed in (([], "a list of them"), ([2, 2], "distinct layer counts"),
+                         ([1, 0], "an integer >= 1"), ([1, "x"], "'4n'")):  # fmt: skip
+        with pytest.raises(SpecError, match=f"circuit.layers: got .*allowed: .*{allowed}"):
+            make(circuit={"ansatz": "mcclean", "layers": bad, "qubits": [2]})
+    with pytest.raises(SpecError, match="an even number of layers for identity_blocks"):
+        make(circuit={"ansatz": "identity_blocks", "layers": [2, 3], "qubits": [2]})
+
+
+def test_a_depth_axis_from_the_command_line_fits_each_curve(tmp_path, capsys):
+    import json
+
+    from bp_qiskit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "mcclean2018.toml"
+    out = tmp_path / "o"
+    args = ["run", str(spec), "--qubits", "2-4", "--layers", "1,3", "--samples", "30"]
+    args += ["--store", str(tmp_path / "s.sqlite"), "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    assert [s["layers"] for s in data["series"]] == [1, 3]
+    assert [len(s["fit"]["points"]) for s in data["series"]] == [3, 3]
+    assert data["fit"] is None  # no fit across depths
+    assert "L = 1:" in printed and "L = 3:" in printed and "theory" in printed
+    assert (out / "variance.png").read_bytes()[:4] == b"\x89PNG"

@@ -30,8 +30,10 @@ from .base import (
 __all__ = ["RunCommand"]
 
 
-def _layers(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
+def _layers(text: str) -> int | str | list[int | str]:
+    """``4``, ``4n``, or a depth axis ``1,2,4,8`` (the spec validates each item)."""
+    items: list[int | str] = [int(t) if t.strip().isdigit() else t for t in text.split(",")]
+    return items if len(items) > 1 else items[0]
 
 
 def spec_from_args(args: argparse.Namespace) -> StudySpec:
@@ -134,7 +136,9 @@ class RunCommand(Command):
         parser.add_argument("spec", help="path to a study spec, e.g. jobs/seed_tutorial.toml")
         parser.add_argument("--samples", type=int, help="random circuits per cell")
         parser.add_argument("--qubits", help="qubit counts, e.g. 2-6 or 2,4,8")
-        parser.add_argument("--layers", type=_layers, help="layers L, or e.g. 4n")
+        parser.add_argument(
+            "--layers", type=_layers, help="layers L, e.g. 4n, or a depth axis 1,2,4,8"
+        )
         parser.add_argument("--seed", type=int, help="study seed")
         parser.add_argument("--shots", type=int, help="shots per shifted value (0 = exact)")
         parser.add_argument("--backend", help=f"one of: {', '.join(BACKEND_FORMS)}")

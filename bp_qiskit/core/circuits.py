@@ -42,6 +42,7 @@ __all__ = [
     "build_circuit",
     "draw_samples",
     "layer_kinds",
+    "resolve_layers",
     "template_circuit",
     "template_values",
 ]
@@ -50,6 +51,11 @@ ANSATZE = ("seed", "mcclean", "identity_blocks")
 GATE_NAMES = ("rx", "ry", "rz")
 RX, RY, RZ = 0, 1, 2
 _INITIAL_RY = math.pi / 4
+
+
+def resolve_layers(item: int | str, num_qubits: int) -> int:
+    """A spec's layer count item for n qubits: ``4`` -> 4, ``"4n"`` -> 4 n."""
+    return int(item[:-1]) * num_qubits if isinstance(item, str) else int(item)
 
 
 def layer_kinds(ansatz: str, num_layers: int) -> list[str]:

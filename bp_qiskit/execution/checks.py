@@ -52,7 +52,8 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
     if kind in ("aer", "fake") and device:
         size = int(fake_backend(device).num_qubits)
     for n in spec.circuit.qubits:
-        cell = f"n = {n}, L = {spec.circuit.num_layers(n)}"
+        depths = ", ".join(str(k) for k in spec.circuit.layer_counts(n))
+        cell = f"n = {n}, L = {depths}"
         if size is not None and n > size:
             raise SpecError(
                 f"circuit.qubits: the cell {cell} needs {n} qubits; {spec.backend.name} has {size}"

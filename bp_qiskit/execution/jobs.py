@@ -95,7 +95,7 @@ class JobResult:
 
 def plan_cells(spec: StudySpec) -> list[Cell]:
     """Return the cells of a study, in sweep order."""
-    return [Cell(n, spec.circuit.num_layers(n)) for n in spec.circuit.qubits]
+    return [Cell(n, layers) for n in spec.circuit.qubits for layers in spec.circuit.layer_counts(n)]
 
 
 def plan_jobs(spec: StudySpec, cells: Iterable[Cell] | None = None) -> list[JobKey]:

@@ -21,7 +21,7 @@ from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
 from ..results import BudgetResult, StudyResult
 
-__all__ = ["describe", "plot_budget", "plot_comparison", "plot_variance"]
+__all__ = ["describe", "plot_budget", "plot_comparison", "plot_depth", "plot_variance"]
 
 
 def _save(fig: Figure, path: Path | None) -> Figure:
@@ -33,7 +33,12 @@ def _save(fig: Figure, path: Path | None) -> Figure:
 
 
 def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
-    """Semilog plot of Var[grad] against n with error bars, the fit and the shot-noise floor."""
+    """Semilog plot of Var[grad] against n with error bars, the fit and the shot-noise floor.
+
+    A depth axis (``circuit.layers`` a list) is drawn by :func:`plot_depth` instead.
+    """
+    if result.series:
+        return plot_depth(result, path)
     cells = result.cells
     n = np.array([c.num_qubits for c in cells], dtype=float)
     var = np.array([c.grad_var for c in cells])
@@ -129,12 +134,75 @@ def describe(spec: dict[str, Any]) -> str:
     shots = sampling.get("shots", 0)
     noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
     ansatz = circuit.get("factory") or f"{circuit.get('ansatz', '?')} ansatz"
+    layers = circuit.get("layers", "?")
+    if isinstance(layers, list):  # a depth axis
+        layers = f"{layers[0]}..{layers[-1]} ({len(layers)} depths)"
     return (
-        f"{ansatz}, L = {circuit.get('layers', '?')}, "
+        f"{ansatz}, L = {layers}, "
         f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
         f"{spec.get('observable', {}).get('kind', '?')} cost, {backend}"
         + (" (device noise)" if noisy else " (noiseless)")
     )
+
+
+def plot_depth(result: StudyResult, path: Path | None = None) -> Figure:
+    """A depth axis: Var[grad] against L for each n (McClean's saturation plot).
+
+    With a single depth per curve and several n, the curves are drawn against n instead,
+    one per layer item. The 2-design limit of McClean's cost is drawn where it applies.
+    """
+    cells = result.cells
+    qubits = sorted({c.num_qubits for c in cells})
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
+    reference = reference_curve(result.spec)
+    against_depth = len({c.num_layers for c in cells}) > len(result.series) or len(qubits) == 1
+    if against_depth:
+        for i, n in enumerate(qubits):
+            on = sorted((c for c in cells if c.num_qubits == n), key=lambda c: c.num_layers)
+            layers = [c.num_layers for c in on]
+            ax.errorbar(
+                layers,
+                [c.grad_var for c in on],
+                yerr=[c.grad_var_se for c in on],
+                fmt="o-",
+                color=f"C{i}",
+                capsize=3,
+                label=f"n = {n}",
+            )
+            if reference is not None and reference[0].startswith("2-design"):
+                ax.axhline(reference[1](n), color=f"C{i}", ls=":", lw=1)
+        if reference is not None and reference[0].startswith("2-design"):
+            ax.plot([], [], ":", color="k", label="2-design limit 2^n / (3 (4^n - 1))")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("L layers")
+    else:
+        for i, series in enumerate(result.series):
+            on = [c for c in cells if (c.num_qubits, c.num_layers) in set(series.cells)]
+            label = f"L = {series.layers}"
+            if series.fit is not None:
+                label += f" (d ln Var / dn = {series.fit.slope:.3f} ± {series.fit.slope_se:.3f})"
+            ax.errorbar(
+                [c.num_qubits for c in on],
+                [c.grad_var for c in on],
+                yerr=[c.grad_var_se for c in on],
+                fmt="o-",
+                color=f"C{i}",
+                capsize=3,
+                label=label,
+            )
+        if reference is not None:
+            ns = np.array(qubits)
+            ax.plot(ns, [reference[1](int(k)) for k in ns], ":", color="k", label=reference[0])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("N qubits")
+    ax.set_yscale("log")
+    ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$")
+    name = result.spec.get("study", {}).get("name", "study")
+    ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
 
 
 def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:

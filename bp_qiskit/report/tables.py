@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.planning import NoiseModel, Plan
+from ..core.references import reference_curve
 from ..execution.dryrun import CellCost
-from ..results import AdaptiveCell, BudgetResult, FitResult, StudyResult
+from ..results import AdaptiveCell, BudgetResult, FitResult, SeriesFit, StudyResult
 from ..spec import StudySpec
 
 __all__ = [
@@ -36,6 +38,11 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     )
     if shots:
         head += f" {'floor':>10} {'resolved':>8}"
+    # What theory expects, where a closed form or limit is known, and how far the cell is
+    # from it in its own standard errors.
+    reference = reference_curve(result.spec)
+    if reference is not None:
+        head += f" {'theory':>11} {'z':>6}"
     lines = [head, "-" * len(head)]
     for c in result.cells:
         row = (
@@ -45,20 +52,65 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         )
         if shots:
             row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
+        if reference is not None:
+            expected = reference[1](c.num_qubits)
+            z = (c.grad_var - expected) / c.grad_var_se if c.grad_var_se > 0 else math.nan
+            row += f" {expected:>11.4e} {z:>6.1f}"
         lines.append(row)
+    if reference is not None:
+        lines.append(f"theory: {reference[0]}; z = (Var - theory) / se")
+        lines.extend(format_limit_depths(result))
     lines.extend(format_fits(result))
     return "\n".join(lines)
+
+
+def limit_depths(result: StudyResult, within: float = 3.0) -> dict[int, int | None]:
+    """Per n of a depth axis: the least L from which every deeper cell is near the limit.
+
+    Near: within ``within`` standard errors of the 2-design limit. None when the deepest
+    cell is not.
+    """
+    reference = reference_curve(result.spec)
+    if reference is None or not reference[0].startswith("2-design") or not result.series:
+        return {}
+    out: dict[int, int | None] = {}
+    for n in sorted({c.num_qubits for c in result.cells}):
+        cells = sorted((c for c in result.cells if c.num_qubits == n), key=lambda c: c.num_layers)
+        depth = None
+        for c in reversed(cells):
+            if abs(c.grad_var - reference[1](n)) >= within * c.grad_var_se:
+                break
+            depth = c.num_layers
+        out[n] = depth
+    return out
+
+
+def format_limit_depths(result: StudyResult) -> list[str]:
+    """One line: the depth at which each n reaches the 2-design limit (a depth axis only)."""
+    depths = limit_depths(result)
+    if not depths:
+        return []
+    parts = [f"n = {n}: {'not reached' if L is None else f'L >= {L}'}" for n, L in depths.items()]
+    return ["within 3 se of the 2-design limit from: " + ", ".join(parts)]
 
 
 def _chi2(f: FitResult) -> str:
     return "" if f.chi2_dof is None else f", chi2/dof = {f.chi2_dof:.2f}"
 
 
-def format_fits(result: StudyResult) -> list[str]:
-    """The exponential and power-law fits, and which one the cells prefer."""
+def format_fits(result: StudyResult | SeriesFit) -> list[str]:
+    """The exponential and power-law fits, and which one the cells prefer (per depth curve)."""
+    if isinstance(result, StudyResult) and result.series:
+        if all(s.fit is None for s in result.series):
+            return ["fits over n: none (one qubit count per depth); Var against L: variance.png"]
+        lines = []
+        for series in result.series:
+            lines.append(f"L = {series.layers}:")
+            lines.extend("  " + line for line in format_fits(series))
+        return lines
     f, p = result.fit, result.fit_power
     if f is None:
-        return ["fit: fewer than 2 cells with a variance and an error bar, no fit"]
+        return ["fit: no fit over n (fewer than 2 qubit counts with a variance and an error bar)"]
     lines = [
         f"fit over n={list(f.points)}: ln Var = ({f.slope:.4f} +/- {f.slope_se:.4f}) n "
         f"+ {f.intercept:.3f}{_chi2(f)}  [exponential; slope = d ln Var / dn]"

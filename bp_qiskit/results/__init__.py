@@ -9,7 +9,7 @@ from __future__ import annotations
 from .data import Cell, CellData
 from .files import cell_arrays, read_npz, write_npz
 from .outcome import AdaptiveCell, BudgetPoint, BudgetResult, StudyOutcome
-from .schema import CellResult, FitResult, StudyResult, build_result
+from .schema import CellResult, FitResult, SeriesFit, StudyResult, build_result
 
 __all__ = [
     "AdaptiveCell",
@@ -19,6 +19,7 @@ __all__ = [
     "CellData",
     "CellResult",
     "FitResult",
+    "SeriesFit",
     "StudyOutcome",
     "StudyResult",
     "build_result",

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..core.circuits import resolve_layers
 from ..core.fits import DecayFit, ModelComparison, compare_models, fit_decay
 from ..core.statistics import summarize_gradients
 from .data import CellData
 
-__all__ = ["CellResult", "FitResult", "StudyResult", "build_result"]
+__all__ = ["CellResult", "FitResult", "SeriesFit", "StudyResult", "build_result"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +107,52 @@ class FitResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class SeriesFit:
+    """One curve of a depth axis (``circuit.layers`` a list): its cells' fits over n.
+
+    Attributes:
+        layers: The spec's item (``4`` or ``"4n"``).
+        cells: (n, L) of the cells on this curve.
+        fit, fit_power, delta_aic, preferred: as in :class:`StudyResult`, over these cells
+            (None with fewer than two qubit counts).
+    """
+
+    layers: int | str
+    cells: tuple[tuple[int, int], ...]
+    fit: FitResult | None
+    fit_power: FitResult | None
+    delta_aic: float | None
+    preferred: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        return {
+            "layers": self.layers,
+            "cells": [list(c) for c in self.cells],
+            "fit": None if self.fit is None else self.fit.to_dict(),
+            "fit_power": None if self.fit_power is None else self.fit_power.to_dict(),
+            "model_comparison": None
+            if self.preferred is None
+            else {"delta_aic": self.delta_aic, "preferred": self.preferred},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SeriesFit:
+        """Inverse of :meth:`to_dict`."""
+        comparison = data.get("model_comparison") or {}
+        return cls(
+            layers=data["layers"],
+            cells=tuple((int(n), int(k)) for n, k in data["cells"]),
+            fit=None if data.get("fit") is None else FitResult.from_dict(data["fit"]),
+            fit_power=None
+            if data.get("fit_power") is None
+            else FitResult.from_dict(data["fit_power"]),
+            delta_aic=comparison.get("delta_aic"),
+            preferred=comparison.get("preferred"),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyResult:
     """A finished study: its resolved spec, one result per cell, and the fits.
 
@@ -120,6 +167,7 @@ class StudyResult:
     fit_power: FitResult | None = None
     delta_aic: float | None = None
     preferred: str | None = None
+    series: tuple[SeriesFit, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``results.json``."""
@@ -132,6 +180,7 @@ class StudyResult:
             "model_comparison": None
             if self.preferred is None
             else {"delta_aic": self.delta_aic, "preferred": self.preferred},
+            **({"series": [s.to_dict() for s in self.series]} if self.series else {}),
         }
 
     @classmethod
@@ -147,6 +196,7 @@ class StudyResult:
             fit_power=None if power is None else FitResult.from_dict(power),
             delta_aic=comparison.get("delta_aic"),
             preferred=comparison.get("preferred"),
+            series=tuple(SeriesFit.from_dict(s) for s in data.get("series", ())),
         )
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -211,21 +261,41 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 resolved=st.resolved,
             )
         )
-    exponential, power, comparison = fit_cells(cells, seed)
-    return StudyResult(
-        spec=spec,
-        cells=tuple(cells),
-        fit=FitResult.of(exponential),
-        fit_power=FitResult.of(power),
-        delta_aic=None if comparison is None else comparison.delta_aic,
-        preferred=None if comparison is None else comparison.preferred,
-    )
+    items = spec["circuit"].get("layers", 1)
+    if not isinstance(items, list):
+        exponential, power, comparison = fit_cells(cells, seed)
+        return StudyResult(
+            spec=spec,
+            cells=tuple(cells),
+            fit=FitResult.of(exponential),
+            fit_power=FitResult.of(power),
+            delta_aic=None if comparison is None else comparison.delta_aic,
+            preferred=None if comparison is None else comparison.preferred,
+        )
+    # A depth axis: one fit over n per layer item (a curve), none across depths.
+    series = []
+    for item in items:
+        on = [c for c in cells if c.num_layers == resolve_layers(item, c.num_qubits)]
+        exponential, power, comparison = fit_cells(on, seed)
+        series.append(
+            SeriesFit(
+                layers=item,
+                cells=tuple((c.num_qubits, c.num_layers) for c in on),
+                fit=FitResult.of(exponential),
+                fit_power=FitResult.of(power),
+                delta_aic=None if comparison is None else comparison.delta_aic,
+                preferred=None if comparison is None else comparison.preferred,
+            )
+        )
+    return StudyResult(spec=spec, cells=tuple(cells), fit=None, series=tuple(series))
 
 
 def fit_cells(
     cells: Sequence[CellResult], seed: int
 ) -> tuple[DecayFit | None, DecayFit | None, ModelComparison | None]:
     """Both decay models over the cells (every cell: with shots, none is dropped)."""
+    if len({c.num_qubits for c in cells}) < 2:
+        return None, None, None
     args = (
         [c.num_qubits for c in cells],
         [c.grad_var for c in cells],

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..backends import BackendNameError, parse_backend_name
 from ..backends.options import validate_options
-from ..core.circuits import ANSATZE
+from ..core.circuits import ANSATZE, resolve_layers
 from ..core.observables import OBSERVABLES, parse_pauli_term
 from .parsing import check_int, check_keys, fail, parse_angle, parse_qubits
 
@@ -88,7 +88,8 @@ class CircuitSpec(_Section):
             CZ ladder after each) or ``identity_blocks`` (Grant et al.: blocks whose second half
             undoes the first at initialisation).
         layers: Number of rotation layers L, or a string ``"<k>n"`` for L = k * n per qubit
-            count (e.g. ``"4n"``). ``seed`` requires 1; ``identity_blocks`` requires an even L.
+            count (e.g. ``"4n"``), or a list of these: a depth axis, one curve per item
+            (``[1, 2, 4, 8]``). ``seed`` requires 1; ``identity_blocks`` requires an even L.
         qubits: Qubit counts to sweep.
         angles: ``[low, high]``; angles are drawn uniformly from [low, high).
         factory: ``"module:function"``: bring your own circuit. The function builds the
@@ -99,7 +100,7 @@ class CircuitSpec(_Section):
 
     SECTION: ClassVar[str] = "circuit"
     ansatz: str = "seed"
-    layers: int | str = 1
+    layers: int | str | tuple[int | str, ...] = 1
     qubits: tuple[int, ...] = (2, 3, 4, 5, 6)
     angles: tuple[float, float] = (0.0, 2 * math.pi)
     factory: str = ""
@@ -120,14 +121,16 @@ class CircuitSpec(_Section):
         elif self.ansatz not in ANSATZE:
             raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE))
         layers = self.layers
-        if isinstance(layers, str):
-            m = re.fullmatch(r"\s*(\d+)\s*\*?\s*n\s*", layers)
-            if not m or int(m.group(1)) < 1:
-                raise fail("circuit.layers", layers, "an integer >= 1 or a string like '4n'")
-            layers = f"{int(m.group(1))}n"
+        if isinstance(layers, (list, tuple)):
+            # A depth axis: several layer counts per qubit count (each one a curve).
+            if not layers:
+                raise fail("circuit.layers", list(layers), _LAYERS_ALLOWED)
+            items = tuple(_layer_item(item) for item in layers)
+            if len(set(items)) != len(items):
+                raise fail("circuit.layers", list(layers), "distinct layer counts")
+            object.__setattr__(self, "layers", items)
         else:
-            check_int("circuit.layers", layers, minimum=1)
-        object.__setattr__(self, "layers", layers)
+            object.__setattr__(self, "layers", _layer_item(layers))
         object.__setattr__(self, "qubits", parse_qubits("circuit.qubits", self.qubits))
         angles = self.angles
         if not isinstance(angles, (list, tuple)) or len(angles) != 2:
@@ -137,10 +140,10 @@ class CircuitSpec(_Section):
         if not lo < hi:
             raise fail("circuit.angles", angles, "[low, high] with low < high")
         object.__setattr__(self, "angles", (lo, hi))
-        if self.ansatz == "seed" and layers != 1:
+        if self.ansatz == "seed" and self.layers != 1:
             raise fail("circuit.layers", self.layers, "1 for ansatz 'seed' (use 'mcclean')")
         for n in self.qubits:
-            if self.ansatz == "identity_blocks" and self.num_layers(n) % 2:
+            if self.ansatz == "identity_blocks" and any(k % 2 for k in self.layer_counts(n)):
                 raise fail(
                     "circuit.layers", self.layers, "an even number of layers for identity_blocks"
                 )
@@ -152,11 +155,41 @@ class CircuitSpec(_Section):
             del out["factory"]
         return out
 
+    @property
+    def layer_series(self) -> tuple[int | str, ...]:
+        """The layer counts as a tuple of items (``2``, ``"4n"``): one curve each."""
+        return self.layers if isinstance(self.layers, tuple) else (self.layers,)
+
+    def layer_counts(self, num_qubits: int) -> tuple[int, ...]:
+        """Every L of a qubit count, in spec order, each once."""
+        counts = [resolve_layers(item, num_qubits) for item in self.layer_series]
+        return tuple(dict.fromkeys(counts))
+
     def num_layers(self, num_qubits: int) -> int:
-        """Return L for a given qubit count (resolves ``"<k>n"``)."""
-        if isinstance(self.layers, str):
-            return int(self.layers[:-1]) * num_qubits
-        return self.layers
+        """Return the one L of a qubit count (resolves ``"<k>n"``).
+
+        Raises:
+            SpecError: when ``layers`` is a depth axis (use :meth:`layer_counts`).
+        """
+        counts = self.layer_counts(num_qubits)
+        if len(counts) != 1:
+            raise fail("circuit.layers", list(self.layer_series), "one layer count here")
+        return counts[0]
+
+
+_LAYERS_ALLOWED = "an integer >= 1, a string like '4n', or a list of them (a depth axis)"
+
+
+def _layer_item(item: Any) -> int | str:
+    """One layer count: an integer >= 1 or ``"<k>n"`` (L = k n)."""
+    if isinstance(item, str):
+        m = re.fullmatch(r"\s*(\d+)\s*\*?\s*n\s*", item)
+        if not m or int(m.group(1)) < 1:
+            raise fail("circuit.layers", item, _LAYERS_ALLOWED)
+        return f"{int(m.group(1))}n"
+    if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+        raise fail("circuit.layers", item, _LAYERS_ALLOWED)
+    return item
 
 
 @dataclasses.dataclass(frozen=True)

@@ -74,7 +74,7 @@ class StudySpec:
         # A factory's parameter count is known only once it is called (execution checks it).
         if isinstance(p, int) and not self.circuit.factory:
             for n in self.circuit.qubits:
-                num = n * self.circuit.num_layers(n)
+                num = n * min(self.circuit.layer_counts(n))
                 if not -num <= p < num:
                     raise fail("gradient.parameter", p, f"an index in [{-num}, {num - 1}] at n={n}")
         caps = capabilities_of(self.backend.name)
