@@ -208,9 +208,12 @@ def test_tables_report_what_each_kind_actually_spent(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     adaptive = json.loads((tmp_path / "a" / "adaptive.json").read_text())["cells"]
-    rows = [line.split() for line in printed.splitlines() if line[:3].strip().isdigit()]
-    main_rows = [r for r in rows if len(r) == 9]  # n L samples shots mean var se floor resolved
-    assert [int(r[3]) for r in main_rows] == [c["final_shots"] for c in adaptive]
+    lines = printed.splitlines()
+    head = next(
+        i for i, line in enumerate(lines) if line.split()[:4] == ["n", "L", "samples", "shots"]
+    )
+    rows = [line.split() for line in lines[head + 2 : head + 2 + len(adaptive)]]
+    assert [int(r[3]) for r in rows] == [c["final_shots"] for c in adaptive]
     # Rounds at different N: the table shows the final N, not the least (shots_executed).
     result = StudyResult.from_json((tmp_path / "a" / "results.json").read_text())
     first = result.cells[0]

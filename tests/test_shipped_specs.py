@@ -21,6 +21,7 @@ SHIPPED = {
     "ibm_hardware.toml": [],  # local testing mode on fake:manila, about 6 s
     "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s
     "mcclean_depth.toml": [],  # a depth axis, about 25 s
+    "cost_concentration.toml": [],  # about 7 s
     # The full study did not finish in 5 minutes (deep McClean circuits on the CX-basis
     # FakeLagosV2 stall in transpilation, docs/hardware.md): reduced, compare included.
     "noisy_fake_device.toml": ["--qubits", "2-3", "--samples", "4"],
@@ -63,12 +64,23 @@ def _mcclean_claims(result, printed):
     ]
 
 
+def _printed_lines(*starts):
+    def claims(result, printed):
+        return [next(ln for ln in printed.splitlines() if ln.startswith(s)) for s in starts]
+
+    return claims
+
+
 def _depth_claims(result, printed):
     return [next(line for line in printed.splitlines() if line.startswith("within 3 se"))]
 
 
 # spec -> the statements of docs/specs.md that its run as shipped produces
-DOC_CLAIMS = {"mcclean2018.toml": _mcclean_claims, "mcclean_depth.toml": _depth_claims}
+DOC_CLAIMS = {
+    "mcclean2018.toml": _mcclean_claims,
+    "mcclean_depth.toml": _depth_claims,
+    "cost_concentration.toml": _printed_lines("fit over n=", "cost concentration:"),
+}
 
 
 def test_the_budget_spec_is_tested_as_shipped_elsewhere():

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -83,6 +84,11 @@ class CircuitFamily(Protocol):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(s, K) gradients and their shot-noise variances from the evaluated values."""
 
+    def costs(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """(s,) costs at random angles and their shot-noise variances, or None if unknown."""
+
 
 @dataclasses.dataclass(frozen=True)
 class RandomAnsatz:
@@ -109,6 +115,21 @@ class RandomAnsatz:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The two-term shift rule: every parameter enters one Pauli rotation."""
         return combine_shifts(evs), shot_noise_variance(stds)
+
+    def costs(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """The cost at uniformly random angles, at no extra circuit.
+
+        Why the "+" shifted value is such a draw: the shifted parameter enters one rotation,
+        and theta + pi/2 (mod 2 pi) is uniform when theta is uniform over whole turns, the
+        other angles untouched. Over a partial range it is not, and None is returned.
+        """
+        low, high = self.angles
+        turns = (high - low) / (2 * math.pi)
+        if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
+            return None
+        return np.asarray(evs[:, 0, 0], dtype=float), np.asarray(stds[:, 0, 0], dtype=float) ** 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +174,15 @@ class FactoryCircuit:
         """
         c = self.chain[np.ix_(self._occurrences(indices), indices)]
         return combine_shifts(evs) @ c, shot_noise_variance(stds) @ (c**2)
+
+    def costs(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """Not derived: a shifted occurrence of a shared parameter is not a uniform draw.
+
+        ``bp_qiskit.gradient_variance`` evaluates the unshifted cost for such circuits.
+        """
+        return None
 
 
 def load_factory(reference: str) -> Callable[..., Any]:

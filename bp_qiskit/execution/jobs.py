@@ -73,6 +73,8 @@ class JobResult:
         shots: Shots executed per expectation value (0 = exact).
         job_id: The estimator job id.
         usage_seconds: QPU usage the service reported (None for simulators).
+        costs: (s,) the cost at random angles (None where the circuits cannot give it).
+        cost_shot_var: (s,) the shot-noise variance of each cost (0 when exact).
     """
 
     gates: NDArray[np.int8]
@@ -82,15 +84,21 @@ class JobResult:
     shots: int
     job_id: str | None
     usage_seconds: float | None = None
+    costs: NDArray[np.float64] | None = None
+    cost_shot_var: NDArray[np.float64] | None = None
 
     def arrays(self) -> dict[str, NDArray[Any]]:
         """The arrays the store keeps for the job."""
-        return {
+        out: dict[str, NDArray[Any]] = {
             "gates": self.gates,
             "params": self.params,
             "grads": self.grads,
             "shot_var": self.shot_var,
         }
+        if self.costs is not None and self.cost_shot_var is not None:
+            out["costs"] = self.costs
+            out["cost_shot_var"] = self.cost_shot_var
+        return out
 
 
 def plan_cells(spec: StudySpec) -> list[Cell]:
@@ -161,6 +169,9 @@ def job_result(arrays: Mapping[str, NDArray[Any]], rec: JobRecord) -> JobResult:
         shot_var=arrays["shot_var"],
         shots=int(rec.shots_executed or 0),
         job_id=rec.remote_job_id,
+        # Stores written before costs were recorded hold none: Var[C] is then left out.
+        costs=arrays.get("costs"),
+        cost_shot_var=arrays.get("cost_shot_var"),
     )
 
 
@@ -215,9 +226,9 @@ class JobBuilder:
     @staticmethod
     def combine(built: BuiltJob, ev: Evaluation) -> JobResult:
         """Gradients and their shot-noise variances from the evaluated shifts."""
-        grads, shot_var = built.family.gradients(
-            np.asarray(ev.evs), np.asarray(ev.stds), built.indices
-        )
+        evs, stds = np.asarray(ev.evs), np.asarray(ev.stds)
+        grads, shot_var = built.family.gradients(evs, stds, built.indices)
+        costs = built.family.costs(evs, stds)
         return JobResult(
             gates=built.samples.gates,
             params=built.samples.params,
@@ -226,6 +237,8 @@ class JobBuilder:
             shots=ev.shots,
             job_id=ev.job_id,
             usage_seconds=ev.usage_seconds,
+            costs=None if costs is None else costs[0],
+            cost_shot_var=None if costs is None else costs[1],
         )
 
     def execute(
@@ -254,4 +267,13 @@ def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
         grads=np.concatenate([r.grads for r in results]),
         shot_var=np.concatenate([r.shot_var for r in results]),
         shots=min((r.shots for r in results), default=0),
+        costs=_joined([r.costs for r in results]),
+        cost_shot_var=_joined([r.cost_shot_var for r in results]),
     )
+
+
+def _joined(parts: Sequence[NDArray[np.float64] | None]) -> NDArray[np.float64] | None:
+    """Concatenate per-job arrays, or None when any job lacks them (an older store)."""
+    if not parts or any(p is None for p in parts):
+        return None
+    return np.concatenate([p for p in parts if p is not None])

@@ -110,6 +110,21 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
             color="C4",
             label=f"power law: Var ∝ n^({p.slope:.2f} ± {p.slope_se:.2f})" + mark["power_law"],
         )
+    with_cost = [c for c in cells if c.cost_var is not None and c.cost_var > 0]
+    if with_cost:
+        label = "Var[C] (cost concentration)"
+        if result.cost_fit is not None:
+            label += f": d ln Var[C] / dn = {result.cost_fit.slope:.3f}"
+        ax.errorbar(
+            [c.num_qubits for c in with_cost],
+            [float(c.cost_var or 0.0) for c in with_cost],
+            yerr=[c.cost_var_se or 0.0 for c in with_cost],
+            fmt="s",
+            mfc="none",
+            color="C2",
+            capsize=3,
+            label=label,
+        )
     reference = reference_curve(result.spec)
     if reference is not None:
         label, curve = reference
@@ -118,7 +133,7 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")
-    ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$")
+    ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$" + (", Var[C]" if with_cost else ""))
     name = result.spec.get("study", {}).get("name", "study")
     ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
     ax.legend(fontsize=8)

@@ -38,6 +38,10 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     )
     if shots:
         head += f" {'floor':>10} {'resolved':>8}"
+    # Cost concentration: Var[C] over the random angles, next to Var[dC].
+    costs = any(c.cost_var is not None for c in result.cells)
+    if costs:
+        head += f" {'Var[C]':>11} {'se':>9}"
     # What theory expects, where a closed form or limit is known, and how far the cell is
     # from it in its own standard errors.
     reference = reference_curve(result.spec)
@@ -52,6 +56,11 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         )
         if shots:
             row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
+        if costs:
+            if c.cost_var is None or c.cost_var_se is None:
+                row += f" {'-':>11} {'-':>9}"
+            else:
+                row += f" {c.cost_var:>11.4e} {c.cost_var_se:>9.2e}"
         if reference is not None:
             expected = reference[1](c.num_qubits)
             z = (c.grad_var - expected) / c.grad_var_se if c.grad_var_se > 0 else math.nan
@@ -127,6 +136,12 @@ def format_fits(result: StudyResult | SeriesFit) -> list[str]:
             "either": "the data cannot tell the models apart",
         }[result.preferred]
         lines.append(f"model: {verdict}; AIC(exp) - AIC(power) = {result.delta_aic:.1f}")
+    if isinstance(result, StudyResult) and result.cost_fit is not None:
+        c = result.cost_fit
+        lines.append(
+            f"cost concentration: ln Var[C] = ({c.slope:.4f} +/- {c.slope_se:.4f}) n "
+            f"+ {c.intercept:.3f}{_chi2(c)}"
+        )
     return lines
 
 

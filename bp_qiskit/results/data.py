@@ -34,6 +34,8 @@ class CellData:
         grads: (S, K) gradients.
         shot_var: (S, K) shot-noise variance of each gradient (0 when exact).
         shots: Shots executed per expectation value (0 = exact; the least over jobs).
+        costs: (S,) the cost at random angles (cost concentration), or None.
+        cost_shot_var: (S,) the shot-noise variance of each cost, or None.
     """
 
     cell: Cell
@@ -42,3 +44,5 @@ class CellData:
     grads: NDArray[np.float64]
     shot_var: NDArray[np.float64]
     shots: int
+    costs: NDArray[np.float64] | None = None
+    cost_shot_var: NDArray[np.float64] | None = None

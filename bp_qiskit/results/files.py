@@ -33,6 +33,10 @@ def cell_arrays(data: Sequence[CellData], *, with_shot_var: bool) -> dict[str, N
         if with_shot_var:
             sv = d.shot_var[:, 0] if d.shot_var.shape[1] == 1 else d.shot_var
             out[f"shot_var_{t}"] = sv
+        if d.costs is not None:
+            out[f"costs_{t}"] = d.costs
+            if with_shot_var and d.cost_shot_var is not None:
+                out[f"cost_shot_var_{t}"] = d.cost_shot_var
     return out
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from .._version import __version__
 from ..core.circuits import resolve_layers
 from ..core.fits import DecayFit, ModelComparison, compare_models, fit_decay
-from ..core.statistics import summarize_gradients
+from ..core.statistics import corrected_variance, summarize_gradients
 from .data import CellData
 
 __all__ = ["CellResult", "FitResult", "SeriesFit", "StudyResult", "build_result"]
@@ -39,8 +39,12 @@ class CellResult:
         grad_var_raw: Sample variance of the measured gradients (ddof=1).
         shot_noise_var: Mean shot-noise variance per gradient (the floor).
         grad_var_corrected: ``grad_var_raw - shot_noise_var``.
-        grad_var_ci: Analytic 95% interval of the corrected variance.
+        grad_var_ci: 95% bootstrap-t interval of the corrected variance.
         resolved: Whether the interval excludes 0.
+        cost_mean: Mean cost at random angles (None where not measured).
+        cost_var: Shot-noise-corrected Var[C] over the random angles: cost concentration
+            (Arrasmith et al. 2022). None where not measured.
+        cost_var_se: Its standard error.
     """
 
     num_qubits: int
@@ -56,6 +60,9 @@ class CellResult:
     grad_var_corrected: float
     grad_var_ci: tuple[float, float]
     resolved: bool
+    cost_mean: float | None = None
+    cost_var: float | None = None
+    cost_var_se: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON."""
@@ -168,6 +175,7 @@ class StudyResult:
     delta_aic: float | None = None
     preferred: str | None = None
     series: tuple[SeriesFit, ...] = ()
+    cost_fit: FitResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``results.json``."""
@@ -181,6 +189,7 @@ class StudyResult:
             if self.preferred is None
             else {"delta_aic": self.delta_aic, "preferred": self.preferred},
             **({"series": [s.to_dict() for s in self.series]} if self.series else {}),
+            "cost_fit": None if self.cost_fit is None else self.cost_fit.to_dict(),
         }
 
     @classmethod
@@ -197,6 +206,9 @@ class StudyResult:
             delta_aic=comparison.get("delta_aic"),
             preferred=comparison.get("preferred"),
             series=tuple(SeriesFit.from_dict(s) for s in data.get("series", ())),
+            cost_fit=None
+            if data.get("cost_fit") is None
+            else FitResult.from_dict(data["cost_fit"]),
         )
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -244,6 +256,10 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
             seed, spawn_key=(d.cell.num_qubits, d.cell.num_layers, 1 << 30)
         )
         st = summarize_gradients(d.grads, d.shot_var if shots else None, seed=boot)
+        cost_var = cost_se = cost_mean = None
+        if d.costs is not None and len(d.costs) >= 2:
+            cost_var, cost_se = corrected_variance(d.costs, d.cost_shot_var if shots else None)
+            cost_mean = float(np.mean(d.costs))
         cells.append(
             CellResult(
                 num_qubits=d.cell.num_qubits,
@@ -259,6 +275,9 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 grad_var_corrected=st.grad_var,
                 grad_var_ci=st.grad_var_ci,
                 resolved=st.resolved,
+                cost_mean=cost_mean,
+                cost_var=cost_var,
+                cost_var_se=cost_se,
             )
         )
     items = spec["circuit"].get("layers", 1)
@@ -271,6 +290,7 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
             fit_power=FitResult.of(power),
             delta_aic=None if comparison is None else comparison.delta_aic,
             preferred=None if comparison is None else comparison.preferred,
+            cost_fit=FitResult.of(fit_cost_concentration(cells)),
         )
     # A depth axis: one fit over n per layer item (a curve), none across depths.
     series = []
@@ -288,6 +308,20 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
             )
         )
     return StudyResult(spec=spec, cells=tuple(cells), fit=None, series=tuple(series))
+
+
+def fit_cost_concentration(cells: Sequence[CellResult]) -> DecayFit | None:
+    """The exponential decay of Var[C] over n (Arrasmith et al.: the same rate as Var[dC])."""
+    measured = [c for c in cells if c.cost_var is not None and c.cost_var_se is not None]
+    if len({c.num_qubits for c in measured}) < 2 or any(c.shots for c in measured):
+        # With shots the cost's floor per cell is not recorded; the fit is left to the user.
+        return None
+    return fit_decay(
+        [c.num_qubits for c in measured],
+        [float(c.cost_var or 0.0) for c in measured],
+        [float(c.cost_var_se or 0.0) for c in measured],
+        model="exponential",
+    )
 
 
 def fit_cells(
