@@ -59,6 +59,7 @@ __all__ = [
 MODELS = ("exponential", "power_law")
 AIC_MARGIN = 2.0
 BIAS_BOOTSTRAP = 200
+NUMERICAL_ZERO = 1e-15
 _MAX_ITER = 200
 
 
@@ -152,7 +153,11 @@ def fit_decay(
     x_all = _abscissa(model, n)
     if np.any(floor > 0):
         return _fit_with_shots(model, n, x_all, var, se, floor, seed)
-    keep = (var > 0) & (se > 0) & np.isfinite(var) & np.isfinite(se)
+    finite = np.isfinite(var) & np.isfinite(se)
+    # A variance at rounding level (a conserved cost: the gradient is exactly 0 in theory)
+    # is no point on a decay curve.
+    zero = var <= NUMERICAL_ZERO * np.max(np.abs(var[finite]), initial=0.0)
+    keep = finite & (var > 0) & (se > 0) & ~zero
     if keep.sum() < 2 or len(set(n[keep])) < 2:
         return None
     x, y, sig = x_all[keep], np.log(var[keep]), se[keep] / var[keep]

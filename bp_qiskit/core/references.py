@@ -39,6 +39,8 @@ def reference_curve(spec: Mapping[str, Any]) -> tuple[str, Callable[[int], float
     low, high = (float(a) for a in circuit.get("angles", (0.0, 2 * math.pi)))
     full_turn = math.isclose(low, 0.0) and math.isclose(high, 2 * math.pi)
     layers = circuit.get("layers", 1)
+    if any(k in circuit for k in ("initial", "rotations", "random_set", "entangler", "factory")):
+        return None  # a different circuit from the one the closed forms are about
     if ansatz == "seed" and kind == "global" and parameter == "last" and full_turn:
         if layers in (1, "1"):
             return "exact (closed form)", seed_exact_variance

@@ -40,6 +40,7 @@ from ..core.gradients import (
     shift_parameters,
     shot_noise_variance,
 )
+from ..core.grammar import Grammar
 from ..core.observables import make_observable
 from ..errors import SpecError
 from ..results import Cell
@@ -49,6 +50,7 @@ from .custom import as_observable, expand_occurrences, occurrence_offsets
 __all__ = [
     "CircuitFamily",
     "FactoryCircuit",
+    "GrammarAnsatz",
     "RandomAnsatz",
     "family_for",
     "gradient_indices",
@@ -125,11 +127,52 @@ class RandomAnsatz:
         and theta + pi/2 (mod 2 pi) is uniform when theta is uniform over whole turns, the
         other angles untouched. Over a partial range it is not, and None is returned.
         """
-        low, high = self.angles
-        turns = (high - low) / (2 * math.pi)
-        if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
-            return None
-        return np.asarray(evs[:, 0, 0], dtype=float), np.asarray(stds[:, 0, 0], dtype=float) ** 2
+        return _shifted_costs(self.angles, evs, stds)
+
+
+def _shifted_costs(
+    angles: tuple[float, float], evs: NDArray[np.float64], stds: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    low, high = angles
+    turns = (high - low) / (2 * math.pi)
+    if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
+        return None
+    return np.asarray(evs[:, 0, 0], dtype=float), np.asarray(stds[:, 0, 0], dtype=float) ** 2
+
+
+@dataclasses.dataclass(frozen=True)
+class GrammarAnsatz:
+    """An ansatz of the grammar (:mod:`bp_qiskit.core.grammar`): a preset or explicit keys."""
+
+    template: QuantumCircuit
+    observable: SparseObservable
+    num_params: int
+    cell: Cell
+    grammar: Grammar
+    angles: tuple[float, float]
+
+    def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
+        """Gate codes into ``random_set`` (S, L, n or 0), then every angle."""
+        n, layers = self.cell.num_qubits, self.cell.num_layers
+        drawn = self.grammar.draw(rng, size, n, layers, self.angles)
+        return CircuitSamples(drawn.gates, drawn.params)
+
+    def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Template values of every sample and both shifts."""
+        shifted = shift_parameters(samples.params, indices)
+        return self.grammar.values(samples.gates, shifted, self.cell.num_qubits)
+
+    def gradients(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The two-term shift rule: every parameter enters one Pauli rotation."""
+        return combine_shifts(evs), shot_noise_variance(stds)
+
+    def costs(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """As for the built-in ansätze: the "+" shifted cost over whole turns."""
+        return _shifted_costs(self.angles, evs, stds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,6 +309,16 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
     if c.factory:
         return _factory_family(
             c.factory, cell.num_qubits, cell.num_layers, c.angles, spec.observable
+        )
+    grammar = c.grammar()
+    if grammar is not None:
+        return GrammarAnsatz(
+            template=grammar.template(cell.num_qubits, cell.num_layers),
+            observable=make_observable(spec.observable, cell.num_qubits),
+            num_params=grammar.num_params(cell.num_qubits, cell.num_layers),
+            cell=cell,
+            grammar=grammar,
+            angles=c.angles,
         )
     circuit = template_circuit(cell.num_qubits, cell.num_layers, ansatz=c.ansatz)
     return RandomAnsatz(

@@ -16,7 +16,9 @@ from typing import Any, ClassVar, TypeVar
 from ..backends import BackendNameError, parse_backend_name
 from ..backends.options import validate_options
 from ..core.circuits import ANSATZE, resolve_layers
+from ..core.grammar import PRESETS, Grammar
 from ..core.observables import OBSERVABLES, parse_pauli_term
+from ..errors import SpecError
 from .parsing import check_int, check_keys, fail, parse_angle, parse_qubits
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 GRADIENT_KEYWORDS = ("first", "last", "all")
+GRAMMAR_KEYS = ("initial", "rotations", "random_set", "entangler")
 
 T = TypeVar("T", bound="_Section")
 
@@ -85,8 +88,10 @@ class CircuitSpec(_Section):
 
     Attributes:
         ansatz: ``seed`` (the demo's one-layer circuit), ``mcclean`` (L random layers with a
-            CZ ladder after each) or ``identity_blocks`` (Grant et al.: blocks whose second half
-            undoes the first at initialisation).
+            CZ ladder after each), ``identity_blocks`` (Grant et al.: blocks whose second half
+            undoes the first at initialisation), or a grammar preset: ``product``,
+            ``hardware_efficient``, ``alternating_layered``, ``matchgate``
+            (:mod:`bp_qiskit.core.grammar`).
         layers: Number of rotation layers L, or a string ``"<k>n"`` for L = k * n per qubit
             count (e.g. ``"4n"``), or a list of these: a depth axis, one curve per item
             (``[1, 2, 4, 8]``). ``seed`` requires 1; ``identity_blocks`` requires an even L.
@@ -96,6 +101,9 @@ class CircuitSpec(_Section):
             circuit for n qubits (and L layers, passed as ``num_layers``, ``layers`` or
             ``reps`` when it takes one), optionally returning ``(circuit, observable)``.
             Then ``ansatz`` is ``"custom"`` and every parameter is drawn from ``angles``.
+        initial, rotations, random_set, entangler: the grammar (:mod:`bp_qiskit.core.grammar`);
+            each one set overrides the ansatz's own (``seed`` and ``mcclean`` are
+            ``ry_pi4``, ``["random"]``, ``["X", "Y", "Z"]``, ``cz_ladder``).
     """
 
     SECTION: ClassVar[str] = "circuit"
@@ -104,6 +112,10 @@ class CircuitSpec(_Section):
     qubits: tuple[int, ...] = (2, 3, 4, 5, 6)
     angles: tuple[float, float] = (0.0, 2 * math.pi)
     factory: str = ""
+    initial: str | None = None
+    rotations: tuple[str, ...] | None = None
+    random_set: tuple[str, ...] | None = None
+    entangler: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.factory, str) or (
@@ -118,8 +130,9 @@ class CircuitSpec(_Section):
             raise fail(
                 "circuit.ansatz", self.ansatz, "'custom' (or leave it out) with circuit.factory"
             )
-        elif self.ansatz not in ANSATZE:
-            raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE))
+        elif self.ansatz not in ANSATZE + tuple(PRESETS):
+            raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE + tuple(PRESETS)))
+        self._check_grammar()
         layers = self.layers
         if isinstance(layers, (list, tuple)):
             # A depth axis: several layer counts per qubit count (each one a curve).
@@ -148,11 +161,45 @@ class CircuitSpec(_Section):
                     "circuit.layers", self.layers, "an even number of layers for identity_blocks"
                 )
 
+    def _check_grammar(self) -> None:
+        for key in GRAMMAR_KEYS:
+            value = getattr(self, key)
+            if key in ("rotations", "random_set") and isinstance(value, (str, list)):
+                object.__setattr__(self, key, (value,) if isinstance(value, str) else tuple(value))
+            elif value is not None and not isinstance(value, (str, tuple)):
+                raise fail(f"circuit.{key}", value, "a string")
+        if not any(getattr(self, k) is not None for k in GRAMMAR_KEYS):
+            return
+        if self.factory or self.ansatz == "identity_blocks":
+            key = next(k for k in GRAMMAR_KEYS if getattr(self, k) is not None)
+            raise fail(
+                f"circuit.{key}",
+                getattr(self, key),
+                "nothing with circuit.factory or ansatz 'identity_blocks' (its blocks are fixed)",
+            )
+        try:
+            self.grammar()
+        except (ValueError, TypeError) as exc:
+            key = str(exc).split(":", 1)[0]
+            raise SpecError(f"circuit.{exc}" if key in GRAMMAR_KEYS else str(exc)) from None
+
+    def grammar(self) -> Grammar | None:
+        """The grammar of this circuit, or None for the built-in seed/mcclean/identity_blocks."""
+        overrides = {k: getattr(self, k) for k in GRAMMAR_KEYS if getattr(self, k) is not None}
+        if self.ansatz in PRESETS:
+            return dataclasses.replace(PRESETS[self.ansatz], **overrides)
+        if overrides and self.ansatz in ("seed", "mcclean"):
+            return Grammar(**overrides)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data; ``factory`` only when set, so built-in specs stay as they were."""
+        """Plain data; optional keys only when set, so built-in specs stay as they were."""
         out = super().to_dict()
         if not self.factory:
             del out["factory"]
+        for key in GRAMMAR_KEYS:
+            if out[key] is None:
+                del out[key]
         return out
 
     @property

@@ -73,8 +73,10 @@ class StudySpec:
         p = self.gradient.parameter
         # A factory's parameter count is known only once it is called (execution checks it).
         if isinstance(p, int) and not self.circuit.factory:
+            grammar = self.circuit.grammar()
             for n in self.circuit.qubits:
-                num = n * min(self.circuit.layer_counts(n))
+                depth = min(self.circuit.layer_counts(n))
+                num = grammar.num_params(n, depth) if grammar else n * depth
                 if not -num <= p < num:
                     raise fail("gradient.parameter", p, f"an index in [{-num}, {num - 1}] at n={n}")
         caps = capabilities_of(self.backend.name)

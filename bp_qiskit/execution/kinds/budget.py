@@ -44,6 +44,7 @@ def model_for(spec: StudySpec, num_qubits: int) -> NoiseModel | None:
     last = parameter_indices(spec.gradient.parameter, num_qubits * layers)
     eligible = (
         c.ansatz in ("seed", "mcclean")
+        and c.grammar() is None
         and layers == 1
         and spec.observable.kind == "global"
         and list(last) == [num_qubits - 1]
