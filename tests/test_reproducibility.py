@@ -114,7 +114,13 @@ CASES = {
 
 ADDED_KEYS = ("fit_power", "model_comparison", "cost_fit")
 ADDED_FIT_KEYS = ("model", "chi2_dof", "method")
-ADDED_CELL_KEYS = ("cost_mean", "cost_var", "cost_var_se")
+ADDED_CELL_KEYS = (
+    "cost_mean",
+    "cost_var",
+    "cost_var_se",
+    "grad_var_params",
+    "grad_var_params_se",
+)
 # samples.npz arrays added since the recording (cost concentration): the file is rewritten
 # without them by the same deterministic writer, which gives the recorded bytes.
 ADDED_ARRAYS = ("costs_", "cost_shot_var_")

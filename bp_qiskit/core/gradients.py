@@ -11,6 +11,7 @@ the same shape would get identical noise that cancels in the difference.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,8 +27,18 @@ __all__ = [
 SHIFT = math.pi / 2
 
 
-def parameter_indices(parameter: str | int, num_params: int) -> NDArray[np.int64]:
-    """Resolve ``"first"``, ``"last"``, ``"all"`` or an index (negative counts from the end)."""
+def parameter_indices(
+    parameter: str | int | Sequence[int], num_params: int, num_layers: int = 1
+) -> NDArray[np.int64]:
+    """Resolve ``"first"``, ``"last"``, ``"all"``, an index, or ``[layer, position]``.
+
+    Negative numbers count from the end. ``[layer, position]`` addresses the same gate at
+    every n: ``[-1, 0]`` is the first rotation of the last layer whatever the width, where
+    a flat index l * n + q would move to another layer and qubit as n changes. ``position``
+    counts the parameters within one layer (the qubit, for the built-in ansätze).
+    """
+    if isinstance(parameter, (list, tuple)):
+        return np.array([_layer_position(parameter, num_params, num_layers)])
     if parameter == "first":
         return np.array([0])
     if parameter == "last":
@@ -44,6 +55,22 @@ def parameter_indices(parameter: str | int, num_params: int) -> NDArray[np.int64
             f"allowed: [{-num_params}, {num_params - 1}]"
         )
     return np.array([int(parameter) % num_params])
+
+
+def _layer_position(address: Sequence[int], num_params: int, num_layers: int) -> int:
+    if len(address) != 2 or not all(
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in address
+    ):
+        raise ValueError(f"parameter: got {list(address)!r}; allowed: [layer, position] integers")
+    per_layer = num_params // num_layers
+    layer, position = (int(a) for a in address)
+    if not -num_layers <= layer < num_layers or not -per_layer <= position < per_layer:
+        raise ValueError(
+            f"parameter: [layer, position] = {list(address)} out of range for {num_layers} "
+            f"layers of {per_layer} parameters; allowed: layer in [{-num_layers}, "
+            f"{num_layers - 1}], position in [{-per_layer}, {per_layer - 1}]"
+        )
+    return (layer % num_layers) * per_layer + position % per_layer
 
 
 def shift_parameters(

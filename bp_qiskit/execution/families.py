@@ -331,9 +331,15 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
     )
 
 
+def _layers(family: CircuitFamily) -> int:
+    """Layers of a family's cell (a factory circuit is one layer: [0, k] is parameter k)."""
+    cell = getattr(family, "cell", None)
+    return cell.num_layers if isinstance(cell, Cell) else 1
+
+
 def gradient_indices(spec: StudySpec, family: CircuitFamily) -> NDArray[np.int64]:
     """The differentiated parameters of a cell (``gradient.parameter`` resolved)."""
     try:
-        return parameter_indices(spec.gradient.parameter, family.num_params)
+        return parameter_indices(spec.gradient.parameter, family.num_params, _layers(family))
     except ValueError as exc:
         raise SpecError(f"gradient.{exc}") from None

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from ..core.gradients import parameter_indices
 from ..results import StudyOutcome, cell_arrays, write_npz
-from .plots import plot_budget, plot_variance
+from .plots import plot_budget, plot_parameters, plot_variance
 
 __all__ = ["export_csv", "export_json", "write_outputs"]
 
@@ -34,6 +34,9 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome) -> list[Path]:
         shots = spec["sampling"]["shots"] > 0
         write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
         plot_variance(outcome.result, paths[2])
+        if any(c.grad_var_params is not None for c in outcome.result.cells):
+            paths.append(out_dir / "parameters.png")
+            plot_parameters(outcome.result, paths[-1])
         if outcome.adaptive:
             paths.append(out_dir / "adaptive.json")
             paths[-1].write_text(outcome.adaptive_json(spec), encoding="utf-8")
@@ -92,7 +95,7 @@ def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
     which = outcome.result.spec["gradient"]["parameter"]
     for d in outcome.data:
         # The parameter's index l*n + q in the circuit, not the column: "last" is L*n - 1.
-        index = parameter_indices(which, d.params.shape[1])
+        index = parameter_indices(which, d.params.shape[1], d.cell.num_layers)
         for s in range(d.grads.shape[0]):
             gates = "".join("XYZ"[g] for g in d.gates[s].ravel())
             for k in range(d.grads.shape[1]):

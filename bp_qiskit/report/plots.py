@@ -17,11 +17,19 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
+from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
 from ..results import BudgetResult, StudyResult
 
-__all__ = ["describe", "plot_budget", "plot_comparison", "plot_depth", "plot_variance"]
+__all__ = [
+    "describe",
+    "plot_budget",
+    "plot_comparison",
+    "plot_depth",
+    "plot_parameters",
+    "plot_variance",
+]
 
 
 def _save(fig: Figure, path: Path | None) -> Figure:
@@ -217,6 +225,33 @@ def plot_depth(result: StudyResult, path: Path | None = None) -> Figure:
     ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_parameters(result: StudyResult, path: Path | None = None) -> Figure:
+    """``gradient.parameter = "all"``: Var of every parameter against layer and position.
+
+    One panel per cell (up to the four largest n): rows are layers, columns the positions in
+    a layer (the qubits, for the built-in ansätze), colour is ln Var. Parameters whose
+    variance is zero to rounding (outside the cost's light cone) are left blank.
+    """
+    cells = [c for c in result.cells if c.grad_var_params is not None][-4:]
+    fig = Figure(figsize=(3.2 * max(1, len(cells)), 3.4))
+    axes = fig.subplots(1, max(1, len(cells)), squeeze=False)[0]
+    for ax, c in zip(axes, cells, strict=False):
+        values = np.array(c.grad_var_params, dtype=float)
+        grid = values.reshape(c.num_layers, -1)
+        nonzero = grid > NUMERICAL_ZERO * np.max(np.abs(grid))
+        shown = np.log(np.where(nonzero, grid, np.nan))
+        image = ax.imshow(shown, aspect="auto", origin="lower", cmap="viridis")
+        ax.set_title(f"n = {c.num_qubits}, L = {c.num_layers}", fontsize=9)
+        ax.set_xlabel("position in layer")
+        ax.set_ylabel("layer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.colorbar(image, ax=ax, label="ln Var[dC/dtheta]")
+    name = result.spec.get("study", {}).get("name", "study")
+    fig.suptitle(f"{name}: variance of every parameter", fontsize=9)
     return _save(fig, path)
 
 

@@ -45,6 +45,9 @@ class CellResult:
         cost_var: Shot-noise-corrected Var[C] over the random angles: cost concentration
             (Arrasmith et al. 2022). None where not measured.
         cost_var_se: Its standard error.
+        grad_var_params: With several differentiated parameters, the corrected variance of
+            each one, in parameter order (``grad_var`` is their mean); None otherwise.
+        grad_var_params_se: Their standard errors.
     """
 
     num_qubits: int
@@ -63,11 +66,18 @@ class CellResult:
     cost_mean: float | None = None
     cost_var: float | None = None
     cost_var_se: float | None = None
+    grad_var_params: tuple[float, ...] | None = None
+    grad_var_params_se: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form for JSON."""
+        """Plain-data form for JSON (per-parameter variances only when there are several)."""
         d = dataclasses.asdict(self)
         d["grad_var_ci"] = list(self.grad_var_ci)
+        for key in ("grad_var_params", "grad_var_params_se"):
+            if d[key] is None:
+                del d[key]
+            else:
+                d[key] = list(d[key])
         return d
 
     @classmethod
@@ -75,6 +85,9 @@ class CellResult:
         """Inverse of :meth:`to_dict`."""
         d = dict(data)
         d["grad_var_ci"] = tuple(d["grad_var_ci"])
+        for key in ("grad_var_params", "grad_var_params_se"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         return cls(**d)
 
 
@@ -256,6 +269,14 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
             seed, spawn_key=(d.cell.num_qubits, d.cell.num_layers, 1 << 30)
         )
         st = summarize_gradients(d.grads, d.shot_var if shots else None, seed=boot)
+        per_param = per_param_se = None
+        if d.grads.shape[1] > 1:
+            pairs = [
+                corrected_variance(d.grads[:, k], d.shot_var[:, k] if shots else None)
+                for k in range(d.grads.shape[1])
+            ]
+            per_param = tuple(v for v, _ in pairs)
+            per_param_se = tuple(e for _, e in pairs)
         cost_var = cost_se = cost_mean = None
         if d.costs is not None and len(d.costs) >= 2:
             cost_var, cost_se = corrected_variance(d.costs, d.cost_shot_var if shots else None)
@@ -278,6 +299,8 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 cost_mean=cost_mean,
                 cost_var=cost_var,
                 cost_var_se=cost_se,
+                grad_var_params=per_param,
+                grad_var_params_se=per_param_se,
             )
         )
     items = spec["circuit"].get("layers", 1)

@@ -304,18 +304,27 @@ class GradientSpec(_Section):
     """``[gradient]``: which partial derivative(s) to take.
 
     Attributes:
-        parameter: ``"first"``, ``"last"``, ``"all"`` or a parameter index. The rotation on qubit
-            q in layer l has index ``l * n + q``; negative indices count from the end.
+        parameter: ``"first"``, ``"last"``, ``"all"``, a parameter index, or
+            ``[layer, position]``. The rotation on qubit q in layer l has index ``l * n + q``
+            (which names another gate when n changes); ``[l, q]`` names the same gate at every
+            n, and ``[-1, 0]`` is the first rotation of the last layer. Negative numbers count
+            from the end.
     """
 
     SECTION: ClassVar[str] = "gradient"
-    parameter: str | int = "last"
+    parameter: str | int | tuple[int, int] = "last"
 
     def __post_init__(self) -> None:
         p = self.parameter
-        if isinstance(p, bool) or not (isinstance(p, int) or p in GRADIENT_KEYWORDS):
+        if isinstance(p, (list, tuple)):
+            if len(p) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in p):
+                raise fail("gradient.parameter", list(p), "[layer, position] as two integers")
+            object.__setattr__(self, "parameter", (int(p[0]), int(p[1])))
+        elif isinstance(p, bool) or not (isinstance(p, int) or p in GRADIENT_KEYWORDS):
             raise fail(
-                "gradient.parameter", p, "'first', 'last', 'all' or an integer parameter index"
+                "gradient.parameter",
+                p,
+                "'first', 'last', 'all', an integer parameter index or [layer, position]",
             )
 
 

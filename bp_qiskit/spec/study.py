@@ -71,6 +71,18 @@ class StudySpec:
                 f"qubit counts >= {need} for observable.kind = {self.observable.kind!r}",
             )
         p = self.gradient.parameter
+        if isinstance(p, tuple) and not self.circuit.factory:
+            grammar = self.circuit.grammar()
+            for n in self.circuit.qubits:
+                width = grammar.params_per_layer(n) if grammar else n
+                for depth in self.circuit.layer_counts(n):
+                    if not (-depth <= p[0] < depth and -width <= p[1] < width):
+                        raise fail(
+                            "gradient.parameter",
+                            list(p),
+                            f"[layer, position] with layer in [{-depth}, {depth - 1}] and "
+                            f"position in [{-width}, {width - 1}] at n={n}, L={depth}",
+                        )
         # A factory's parameter count is known only once it is called (execution checks it).
         if isinstance(p, int) and not self.circuit.factory:
             grammar = self.circuit.grammar()

@@ -41,7 +41,7 @@ def model_for(spec: StudySpec, num_qubits: int) -> NoiseModel | None:
     """The exact noise model when the spec is the seed experiment, else None."""
     c = spec.circuit
     layers = c.num_layers(num_qubits)
-    last = parameter_indices(spec.gradient.parameter, num_qubits * layers)
+    last = parameter_indices(spec.gradient.parameter, num_qubits * layers, layers)
     eligible = (
         c.ansatz in ("seed", "mcclean")
         and c.grammar() is None
@@ -108,7 +108,7 @@ class BudgetKind(StudyKind):
         assert spec.budget is not None
         n, layers, rep = rec.num_qubits, rec.num_layers, rec.index
         circuit, obs = builder.cell_objects(Cell(n, layers))
-        idx = parameter_indices(spec.gradient.parameter, n * layers)
+        idx = parameter_indices(spec.gradient.parameter, n * layers, layers)
         ss = np.random.SeedSequence(spec.study.seed, spawn_key=(n, layers, rep))
         draw_ss, *split_ss = ss.spawn(1 + len(spec.budget.shots))
         pool = draw_samples(
