@@ -53,15 +53,22 @@ def test_template_parameter_order_matches_values():
     assert [p.name for p in qc.parameters] == [f"u[{k}]" for k in range(12)]
 
 
-def test_identity_blocks_are_identity_at_initialisation_but_not_tied():
+@pytest.mark.parametrize(("k", "layers"), [(1, 4), (2, 4), (3, 12)])
+def test_identity_blocks_are_identity_at_initialisation_but_not_tied(k, layers):
     rng = np.random.default_rng(SEED)
-    n, layers = 3, 4
-    cs = draw_samples(rng, 3, n, layers, ansatz="identity_blocks")
+    n = 3
+    cs = draw_samples(rng, 3, n, layers, ansatz="identity_blocks", block_depth=k)
     ref = Statevector.from_label("0" * n).evolve(build_circuit(np.zeros((0, n), np.int8)))
+    tmpl = template_circuit(n, layers, ansatz="identity_blocks", block_depth=k)
     for s in range(3):
-        qc = build_circuit(cs.gates[s], ansatz="identity_blocks")
+        qc = build_circuit(cs.gates[s], ansatz="identity_blocks", block_depth=k)
         sv = Statevector(qc.assign_parameters(cs.params[s]))
         assert sv.equiv(ref)
+        values = template_values(cs.gates[s : s + 1], cs.params[s : s + 1])[0]
+        assert Statevector(tmpl.assign_parameters(values)).equiv(ref)
+        # Every block of 2k layers on its own is the identity too (not only the whole).
+        block = build_circuit(cs.gates[s][: 2 * k], ansatz="identity_blocks", block_depth=k)
+        assert Statevector(block.assign_parameters(cs.params[s][: 2 * k * n])).equiv(ref)
         # Moving one parameter of the second half away from its start must change the state:
         # the halves have independent parameters.
         moved = shift_parameters(cs.params[s : s + 1], np.array([n * 1 + 0]), 0.3)[0, 0, 0]

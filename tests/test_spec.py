@@ -36,7 +36,7 @@ BAD = [
     ({"circuit": {"layers": 0}}, "circuit.layers", ">= 1"),
     ({"circuit": {"ansatz": "mcclean", "layers": "4x"}}, "circuit.layers", "'4n'"),
     ({"circuit": {"ansatz": "seed", "layers": 3}}, "circuit.layers", "1 for ansatz 'seed'"),
-    ({"circuit": {"ansatz": "identity_blocks", "layers": 3}}, "circuit.layers", "even"),
+    ({"circuit": {"ansatz": "identity_blocks", "layers": 3}}, "circuit.layers", "a multiple of 2"),
     ({"circuit": {"qubits": "6-2"}}, "circuit.qubits", "ascend"),
     ({"circuit": {"qubits": [0, 2]}}, "circuit.qubits", "[1, 32]"),
     ({"circuit": {"qubits": "two"}}, "circuit.qubits", "'2-6'"),
@@ -129,7 +129,9 @@ def test_layers_as_a_depth_axis():
                          ([1, 0], "an integer >= 1"), ([1, "x"], "'4n'")):  # fmt: skip
         with pytest.raises(SpecError, match=f"circuit.layers: got .*allowed: .*{allowed}"):
             make(circuit={"ansatz": "mcclean", "layers": bad, "qubits": [2]})
-    with pytest.raises(SpecError, match="an even number of layers for identity_blocks"):
+    with pytest.raises(
+        SpecError, match=r"a multiple of 2 \(2 x block_depth\) layers for identity_blocks"
+    ):
         make(circuit={"ansatz": "identity_blocks", "layers": [2, 3], "qubits": [2]})
 
 

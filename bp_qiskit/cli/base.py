@@ -22,7 +22,7 @@ from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
 from ..report import format_table, plot_comparison, write_outputs
 from ..report.tables import format_adaptive, format_budget
-from ..results import StudyOutcome
+from ..results import StudyOutcome, StudyResult
 from ..store import BaseStore, open_store
 
 __all__ = [
@@ -211,12 +211,23 @@ def write_comparison(store: BaseStore, study_ids: Sequence[str], out: Path) -> i
                 f"compare: study {study_id} is a {outcome.kind} study; only variance curves "
                 "can be compared"
             )
-        results.append((str(outcome.result.spec["backend"]["name"]), outcome.result))
+        results.append(outcome.result)
     check_out(out)
     out.mkdir(parents=True, exist_ok=True)
-    plot_comparison(results, out / "comparison.png")
+    plot_comparison(list(zip(_labels(results), results, strict=True)), out / "comparison.png")
     print(f"wrote {out / 'comparison.png'}")
     return 0
+
+
+def _labels(results: Sequence[StudyResult]) -> list[str]:
+    """Curve labels: what differs between the studies (backend, ansatz, or both)."""
+    backends = [str(r.spec["backend"]["name"]) for r in results]
+    ansatze = [str(r.spec["circuit"].get("ansatz", "")) for r in results]
+    if len(set(ansatze)) == 1:
+        return backends
+    if len(set(backends)) == 1:
+        return ansatze
+    return [f"{a} on {b}" for a, b in zip(ansatze, backends, strict=True)]
 
 
 def die_with_parent(parent: int) -> None:

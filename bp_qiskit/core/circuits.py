@@ -58,16 +58,23 @@ def resolve_layers(item: int | str, num_qubits: int) -> int:
     return int(item[:-1]) * num_qubits if isinstance(item, str) else int(item)
 
 
-def layer_kinds(ansatz: str, num_layers: int) -> list[str]:
-    """Return the order of each layer: ``"rc"`` = rotations then CZs, ``"cr"`` = the reverse."""
+def layer_kinds(ansatz: str, num_layers: int, block_depth: int = 1) -> list[str]:
+    """Return the order of each layer: ``"rc"`` = rotations then CZs, ``"cr"`` = the reverse.
+
+    ``block_depth`` k (identity blocks): each block is k ``"rc"`` layers and their k mirrored
+    ``"cr"`` layers, so L must be a multiple of 2k.
+    """
     if ansatz in ("seed", "mcclean"):
         return ["rc"] * num_layers
     if ansatz == "identity_blocks":
-        if num_layers % 2:
-            raise ValueError(f"num_layers: identity_blocks needs an even number, got {num_layers}")
-        # One block per pair of layers: the smallest blocks that are still identities, which is
+        if num_layers % (2 * block_depth):
+            raise ValueError(
+                f"num_layers: identity_blocks with block depth {block_depth} needs a multiple "
+                f"of {2 * block_depth}, got {num_layers}"
+            )
+        # k = 1, one block per pair of layers, is the smallest block that is still an identity:
         # Grant et al.'s recommendation for keeping the effective depth shallow.
-        return ["rc", "cr"] * (num_layers // 2)
+        return (["rc"] * block_depth + ["cr"] * block_depth) * (num_layers // (2 * block_depth))
     raise ValueError(f"ansatz: got {ansatz!r}; allowed: seed, mcclean, identity_blocks")
 
 
@@ -92,16 +99,21 @@ def draw_samples(
     *,
     ansatz: str = "mcclean",
     angles: tuple[float, float] = (0.0, 2 * math.pi),
+    block_depth: int = 1,
 ) -> CircuitSamples:
     """Draw gate sequences and angles. Gates are drawn before angles, always in this order."""
-    kinds = layer_kinds(ansatz, num_layers)
+    kinds = layer_kinds(ansatz, num_layers, block_depth)
     gates = rng.integers(0, 3, size=(num_samples, num_layers, num_qubits), dtype=np.int8)
     params = rng.uniform(angles[0], angles[1], size=(num_samples, num_layers, num_qubits))
     if ansatz == "identity_blocks":
-        # Layer 2b+1 undoes layer 2b: same gate types, negated angles (RP(t)^-1 = RP(-t)).
-        for b in range(0, len(kinds), 2):
-            gates[:, b + 1] = gates[:, b]
-            params[:, b + 1] = -params[:, b]
+        # In each block the second half undoes the first, in reverse order: layer b + k + j
+        # has the gate types of layer b + k - 1 - j and their negated angles (RP(t)^-1 =
+        # RP(-t)); with k = 1, layer 2b + 1 undoes layer 2b.
+        k = block_depth
+        for b in range(0, len(kinds), 2 * k):
+            for j in range(k):
+                gates[:, b + k + j] = gates[:, b + k - 1 - j]
+                params[:, b + k + j] = -params[:, b + k - 1 - j]
     return CircuitSamples(gates=gates, params=params.reshape(num_samples, -1))
 
 
@@ -110,7 +122,9 @@ def _cz_ladder(qc: QuantumCircuit) -> None:
         qc.cz(q, q + 1)
 
 
-def build_circuit(gates: NDArray[np.int8], *, ansatz: str = "mcclean") -> QuantumCircuit:
+def build_circuit(
+    gates: NDArray[np.int8], *, ansatz: str = "mcclean", block_depth: int = 1
+) -> QuantumCircuit:
     """Build the literal circuit for one gate sequence ``gates`` of shape (L, n).
 
     The circuit's parameters are ``theta[0..L*n-1]`` in the documented layout.
@@ -121,7 +135,7 @@ def build_circuit(gates: NDArray[np.int8], *, ansatz: str = "mcclean") -> Quantu
     qc = QuantumCircuit(n, name=f"{ansatz}_n{n}_L{num_layers}")
     for q in range(n):
         qc.ry(_INITIAL_RY, q)
-    for layer, kind in enumerate(layer_kinds(ansatz, num_layers)):
+    for layer, kind in enumerate(layer_kinds(ansatz, num_layers, block_depth)):
         if kind == "cr":
             _cz_ladder(qc)
         for q in range(n):
@@ -132,7 +146,7 @@ def build_circuit(gates: NDArray[np.int8], *, ansatz: str = "mcclean") -> Quantu
 
 
 def template_circuit(
-    num_qubits: int, num_layers: int, *, ansatz: str = "mcclean"
+    num_qubits: int, num_layers: int, *, ansatz: str = "mcclean", block_depth: int = 1
 ) -> QuantumCircuit:
     """Build the shared circuit of a cell: one U gate per rotation, 3 parameters each.
 
@@ -145,7 +159,7 @@ def template_circuit(
     qc = QuantumCircuit(n, name=f"{ansatz}_n{n}_L{num_layers}_template")
     for q in range(n):
         qc.ry(_INITIAL_RY, q)
-    for layer, kind in enumerate(layer_kinds(ansatz, num_layers)):
+    for layer, kind in enumerate(layer_kinds(ansatz, num_layers, block_depth)):
         if kind == "cr":
             _cz_ladder(qc)
         for q in range(n):

@@ -102,11 +102,14 @@ class RandomAnsatz:
     cell: Cell
     ansatz: str
     angles: tuple[float, float]
+    k: int = 1  # identity blocks: layers per half block
 
     def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
         """Gates and angles from the job's stream (core.circuits.draw_samples)."""
         n, layers = self.cell.num_qubits, self.cell.num_layers
-        return draw_samples(rng, size, n, layers, ansatz=self.ansatz, angles=self.angles)
+        return draw_samples(
+            rng, size, n, layers, ansatz=self.ansatz, angles=self.angles, block_depth=self.k
+        )
 
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """(s, K, 2, 3P) U-gate values: the gate type is chosen by the bound values."""
@@ -320,7 +323,9 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
             grammar=grammar,
             angles=c.angles,
         )
-    circuit = template_circuit(cell.num_qubits, cell.num_layers, ansatz=c.ansatz)
+    circuit = template_circuit(
+        cell.num_qubits, cell.num_layers, ansatz=c.ansatz, block_depth=c.block_depth
+    )
     return RandomAnsatz(
         template=circuit,
         observable=make_observable(spec.observable, cell.num_qubits),
@@ -328,6 +333,7 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
         cell=cell,
         ansatz=c.ansatz,
         angles=c.angles,
+        k=c.block_depth,
     )
 
 

@@ -278,7 +278,10 @@ def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | Non
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")
     ax.set_ylabel(r"Var$[\partial_\theta \langle O \rangle]$")
-    ax.set_title(f"{results[0][1].spec['study']['name']}: backends compared")
+    ax.set_title(
+        f"{results[0][1].spec['study']['name']}: {', '.join(name for name, _ in results)}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)

@@ -101,6 +101,9 @@ class CircuitSpec(_Section):
             circuit for n qubits (and L layers, passed as ``num_layers``, ``layers`` or
             ``reps`` when it takes one), optionally returning ``(circuit, observable)``.
             Then ``ansatz`` is ``"custom"`` and every parameter is drawn from ``angles``.
+        block_depth: identity_blocks only: layers k per half block (L a multiple of 2k).
+        control: identity_blocks only: also run the random-initialisation control at equal
+            depth (the mcclean ansatz with the same L), a second study drawn beside it.
         initial, rotations, random_set, entangler: the grammar (:mod:`bp_qiskit.core.grammar`);
             each one set overrides the ansatz's own (``seed`` and ``mcclean`` are
             ``ry_pi4``, ``["random"]``, ``["X", "Y", "Z"]``, ``cz_ladder``).
@@ -116,6 +119,8 @@ class CircuitSpec(_Section):
     rotations: tuple[str, ...] | None = None
     random_set: tuple[str, ...] | None = None
     entangler: str | None = None
+    block_depth: int = 1
+    control: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.factory, str) or (
@@ -155,10 +160,22 @@ class CircuitSpec(_Section):
         object.__setattr__(self, "angles", (lo, hi))
         if self.ansatz == "seed" and self.layers != 1:
             raise fail("circuit.layers", self.layers, "1 for ansatz 'seed' (use 'mcclean')")
+        check_int("circuit.block_depth", self.block_depth, minimum=1)
+        if self.block_depth != 1 and self.ansatz != "identity_blocks":
+            raise fail(
+                "circuit.block_depth", self.block_depth, "1 unless ansatz is identity_blocks"
+            )
+        if not isinstance(self.control, bool) or (
+            self.control and self.ansatz != "identity_blocks"
+        ):
+            raise fail("circuit.control", self.control, "true only with ansatz identity_blocks")
+        block = 2 * self.block_depth
         for n in self.qubits:
-            if self.ansatz == "identity_blocks" and any(k % 2 for k in self.layer_counts(n)):
+            if self.ansatz == "identity_blocks" and any(k % block for k in self.layer_counts(n)):
                 raise fail(
-                    "circuit.layers", self.layers, "an even number of layers for identity_blocks"
+                    "circuit.layers",
+                    self.layers,
+                    f"a multiple of {block} (2 x block_depth) layers for identity_blocks",
                 )
 
     def _check_grammar(self) -> None:
@@ -200,6 +217,10 @@ class CircuitSpec(_Section):
         for key in GRAMMAR_KEYS:
             if out[key] is None:
                 del out[key]
+        if self.block_depth == 1:
+            del out["block_depth"]
+        if not self.control:
+            del out["control"]
         return out
 
     @property
