@@ -142,3 +142,36 @@ def test_grant_identity_blocks_escape_the_plateau_that_random_init_falls_into(tm
     for line in printed.splitlines():
         if line.startswith("fit over n="):
             assert line in docs, line
+
+
+def test_cerezo_global_cost_plateaus_and_local_cost_falls_as_one_over_n_squared(tmp_path, capsys):
+    """jobs/cerezo2021.toml as shipped: two costs on the same circuits, at two depths."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from bp_qiskit.cli import main
+    from bp_qiskit.results import read_npz
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "cz"
+    args = ["run", str(root / "jobs" / "cerezo2021.toml"), "--store", str(tmp_path / "s.sqlite")]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    global_, local = (json.loads((d / "results.json").read_text()) for d in (out, out / "local"))
+    # The same circuits, sample by sample: the pairing the comparison rests on.
+    a, b = read_npz(out / "samples.npz"), read_npz(out / "local" / "samples.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith(("gates", "params")))
+    for series in global_["series"]:
+        assert series["model_comparison"]["preferred"] == "exponential"
+    for series in local["series"]:
+        assert series["model_comparison"]["preferred"] == "power_law"
+    shallow = local["series"][0]["fit_power"]
+    assert local["series"][0]["layers"] == 2
+    assert abs(shallow["slope"] + 2) < SIGMAS * shallow["slope_se"]
+    assert (out / "comparison.png").exists()
+    docs = (root / "docs" / "specs.md").read_text()
+    for line in printed.splitlines():
+        if "fit over n=" in line or "power law:" in line:
+            assert line.strip() in docs, line

@@ -152,3 +152,19 @@ def test_a_depth_axis_from_the_command_line_fits_each_curve(tmp_path, capsys):
     assert data["fit"] is None  # no fit across depths
     assert "L = 1:" in printed and "L = 3:" in printed and "theory" in printed
     assert (out / "variance.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_several_costs_are_variants_on_the_same_circuits():
+    data = {"study": {"name": "two", "seed": 3}, "circuit": {"qubits": [2, 3]},
+            "observable": [{"kind": "global"}, {"kind": "local"}]}  # fmt: skip
+    spec = StudySpec.from_dict(data)
+    assert [c.kind for c in spec.observables] == ["global", "local"]
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    first, second = spec.variants()
+    assert first.observable.kind == "global" and second.observable.kind == "local"
+    assert second.study.name == "two-local" and second.study.seed == 3
+    assert first.to_dict()["observable"] == {"kind": "global", "terms": [], "coeffs": []}
+    with pytest.raises(SpecError, match=r"\[\[observable\]\]: got .*distinct costs"):
+        StudySpec.from_dict({**data, "observable": [{"kind": "zz"}, {"kind": "zz"}]})
+    with pytest.raises(SpecError, match="one cost in budget and adaptive studies"):
+        StudySpec.from_dict({**data, "adaptive": {"target_rel_error": 0.1}})

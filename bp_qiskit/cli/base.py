@@ -220,14 +220,14 @@ def write_comparison(store: BaseStore, study_ids: Sequence[str], out: Path) -> i
 
 
 def _labels(results: Sequence[StudyResult]) -> list[str]:
-    """Curve labels: what differs between the studies (backend, ansatz, or both)."""
-    backends = [str(r.spec["backend"]["name"]) for r in results]
-    ansatze = [str(r.spec["circuit"].get("ansatz", "")) for r in results]
-    if len(set(ansatze)) == 1:
-        return backends
-    if len(set(backends)) == 1:
-        return ansatze
-    return [f"{a} on {b}" for a, b in zip(ansatze, backends, strict=True)]
+    """Curve labels: what differs between the studies (backend, ansatz, cost)."""
+    parts = [
+        [str(r.spec["backend"]["name"]) for r in results],
+        [str(r.spec["circuit"].get("ansatz", "")) for r in results],
+        [f"{r.spec['observable'].get('kind', '')} cost" for r in results],
+    ]
+    differing = [p for p in parts if len(set(p)) > 1] or parts[:1]
+    return [", ".join(items) for items in zip(*differing, strict=True)]
 
 
 def die_with_parent(parent: int) -> None:

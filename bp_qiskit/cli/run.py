@@ -176,40 +176,20 @@ class RunCommand(Command):
         if args.out:
             check_out(Path(args.out))  # before anything is computed
         with open_store(args.store or default_store()) as store:
-            if not spec.backend.compare and not spec.circuit.control:
+            if len(spec.variants()) == 1:
                 return self._recorded(store, spec, create_study(store, spec), args.out, args, ctx)
             return self._compared(store, spec, args, ctx)
 
     def _compared(
         self, store: BaseStore, spec: StudySpec, args: argparse.Namespace, ctx: CommandContext
     ) -> int:
-        """The study with its variants, then the comparison plot.
+        """The study and its variants (:meth:`StudySpec.variants`), then the comparison plot.
 
-        Variants: the same study on every backend of ``backend.compare``, and for
-        ``circuit.control`` the random-initialisation control at equal depth (ansatz mcclean).
         Every study is created before any runs, and the command that redraws the plot is
         printed first: a run stopped at any point leaves each study in the store, to be
         resumed on its own, and the plot can be rebuilt from the store.
         """
-        plain = dataclasses.replace(spec.circuit, control=False)
-        specs = [dataclasses.replace(spec, circuit=plain)] + [
-            dataclasses.replace(
-                spec,
-                circuit=plain,
-                backend=dataclasses.replace(spec.backend, name=name, compare=()),
-            )
-            for name in spec.backend.compare
-        ]
-        if spec.circuit.control:
-            control = dataclasses.replace(plain, ansatz="mcclean", block_depth=1)
-            specs.append(
-                dataclasses.replace(
-                    spec,
-                    study=dataclasses.replace(spec.study, name=f"{spec.study.name}-control"),
-                    circuit=control,
-                    backend=dataclasses.replace(spec.backend, compare=()),
-                )
-            )
+        specs = spec.variants()
         ids = [create_study(store, s) for s in specs]
         out = Path(args.out) if args.out else study_folder(spec.study.name, ids[0])
         store_arg = f" --store {args.store}" if args.store else ""
@@ -219,8 +199,13 @@ class RunCommand(Command):
             flush=True,
         )
         for i, (one, study_id) in enumerate(zip(specs, ids, strict=True)):
-            # With --out, each variant gets a subfolder; else each study its own.
-            label = one.backend.name if one.circuit.ansatz == spec.circuit.ansatz else "control"
+            # With --out, each variant gets a subfolder (named after what differs); else each
+            # study its own folder.
+            label = one.backend.name
+            if one.circuit.ansatz != specs[0].circuit.ansatz:
+                label = "control"
+            elif one.observable != specs[0].observable:
+                label = one.observable.kind
             sub = str(out / label.replace(":", "_")) if args.out and i else None
             code = self._recorded(store, one, study_id, args.out if i == 0 else sub, args, ctx)
             if code:

@@ -20,7 +20,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, ScalarFo
 from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
-from ..results import BudgetResult, StudyResult
+from ..results import BudgetResult, CellResult, SeriesFit, StudyResult
 
 __all__ = [
     "describe",
@@ -255,25 +255,47 @@ def plot_parameters(result: StudyResult, path: Path | None = None) -> Figure:
     return _save(fig, path)
 
 
+def _fit_label(fits: StudyResult | SeriesFit) -> str:
+    """The preferred model's rate: d ln Var / dn, or the power law's exponent."""
+    if fits.preferred == "power_law" and fits.fit_power is not None:
+        p = fits.fit_power
+        return f" (Var ∝ n^({p.slope:.2f} ± {p.slope_se:.2f}))"
+    if fits.fit is not None:
+        return f" (d ln Var / dn = {fits.fit.slope:.3f} ± {fits.fit.slope_se:.3f})"
+    return ""
+
+
 def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:
-    """Variance curves of the same study on several backends (e.g. noiseless vs device noise)."""
+    """Variance curves of related studies: backends, costs, initialisations.
+
+    A study with a depth axis contributes one curve per depth (dashed from the second on).
+    """
     fig = Figure(figsize=(6, 4.2))
     ax = fig.subplots()
     for i, (name, result) in enumerate(results):
-        cells = [c for c in result.cells if c.grad_var > 0]
-        label = name
-        if result.fit is not None:
-            label += f" (slope {result.fit.slope:.3f} ± {result.fit.slope_se:.3f})"
-        ax.errorbar(
-            [c.num_qubits for c in cells],
-            [c.grad_var for c in cells],
-            yerr=[c.grad_var_se for c in cells],
-            fmt="o-",
-            color=f"C{i}",
-            capsize=3,
-            label=label,
-            mfc="none" if i else None,
-        )
+        curves: list[tuple[str, list[CellResult], StudyResult | SeriesFit]] = [
+            (name, list(result.cells), result)
+        ]
+        if result.series:
+            curves = [
+                (f"{name}, L = {s.layers}", [c for c in result.cells
+                                             if (c.num_qubits, c.num_layers) in set(s.cells)], s)
+                for s in result.series
+            ]  # fmt: skip
+        for j, (label, all_cells, fits) in enumerate(curves):
+            cells = [c for c in all_cells if c.grad_var > 0]
+            label += _fit_label(fits)
+            ax.errorbar(
+                [c.num_qubits for c in cells],
+                [c.grad_var for c in cells],
+                yerr=[c.grad_var_se for c in cells],
+                fmt="o" + ("-" if j == 0 else "--"),
+                color=f"C{i}",
+                alpha=1.0 if j == 0 else 0.6,
+                capsize=3,
+                label=label,
+                mfc="none" if i else None,
+            )
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")

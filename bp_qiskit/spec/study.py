@@ -59,17 +59,21 @@ class StudySpec:
     backend: BackendSpec = dataclasses.field(default_factory=BackendSpec)
     budget: BudgetSpec | None = None
     adaptive: AdaptiveSpec | None = None
+    # Further costs (``[[observable]]`` tables after the first): each is measured as its own
+    # study on the very same circuits (same seed, same draws), see :meth:`variants`.
+    more_observables: tuple[ObservableSpec, ...] = ()
 
     def __post_init__(self) -> None:
         # Cross-section checks: only here do we know both the observable and the qubit counts.
-        need = self.observable.min_qubits()
         small = min(self.circuit.qubits)
-        if small < need:
-            raise fail(
-                "circuit.qubits",
-                list(self.circuit.qubits),
-                f"qubit counts >= {need} for observable.kind = {self.observable.kind!r}",
-            )
+        for cost in (self.observable, *self.more_observables):
+            need = cost.min_qubits()
+            if small < need:
+                raise fail(
+                    "circuit.qubits",
+                    list(self.circuit.qubits),
+                    f"qubit counts >= {need} for observable.kind = {cost.kind!r}",
+                )
         p = self.gradient.parameter
         if isinstance(p, tuple) and not self.circuit.factory:
             grammar = self.circuit.grammar()
@@ -120,20 +124,73 @@ class StudySpec:
                 f"spec: unknown section(s) {', '.join(unknown)}; "
                 f"allowed sections: {', '.join(SECTIONS)}"
             )
+        costs = data.get("observable", {})
+        more: tuple[ObservableSpec, ...] = ()
+        if isinstance(costs, list):  # [[observable]]: several costs
+            if not costs:
+                raise fail("[[observable]]", costs, "at least one table")
+            parsed = tuple(ObservableSpec.from_dict(c) for c in costs)
+            if len(set(parsed)) != len(parsed):
+                raise fail("[[observable]]", costs, "distinct costs")
+            data = {**data, "observable": costs[0]}
+            more = parsed[1:]
         kwargs = {
             name: sec.from_dict(data.get(name, {}))
             for name, sec in SECTIONS.items()
             if name not in OPTIONAL_SECTIONS or name in data
         }
-        return cls(**kwargs)  # type: ignore[arg-type]
+        spec = cls(**kwargs, more_observables=more)  # type: ignore[arg-type]
+        if more and (spec.budget or spec.adaptive):
+            raise fail(
+                "[[observable]]",
+                [c.kind for c in parsed],
+                "one cost in budget and adaptive studies",
+            )
+        return spec
+
+    @property
+    def observables(self) -> tuple[ObservableSpec, ...]:
+        """Every cost of the study, the first one first."""
+        return (self.observable, *self.more_observables)
+
+    def variants(self) -> list[StudySpec]:
+        """The studies this spec runs: itself, then one per variant, each a plain spec.
+
+        Variants: every backend of ``backend.compare``; the random-initialisation control of
+        ``circuit.control``; every further cost of ``[[observable]]``. All share the study
+        seed, so they draw the same circuits (same gates and angles, sample by sample): the
+        curves are paired. Each is a study of its own in the store.
+        """
+        plain = dataclasses.replace(
+            self,
+            circuit=dataclasses.replace(self.circuit, control=False),
+            backend=dataclasses.replace(self.backend, compare=()),
+            more_observables=(),
+        )
+        out = [plain]
+        for name in self.backend.compare:
+            out.append(
+                dataclasses.replace(plain, backend=dataclasses.replace(plain.backend, name=name))
+            )
+        if self.circuit.control:
+            circuit = dataclasses.replace(plain.circuit, ansatz="mcclean", block_depth=1)
+            study = dataclasses.replace(plain.study, name=f"{plain.study.name}-control")
+            out.append(dataclasses.replace(plain, circuit=circuit, study=study))
+        for cost in self.more_observables:
+            study = dataclasses.replace(plain.study, name=f"{plain.study.name}-{cost.kind}")
+            out.append(dataclasses.replace(plain, observable=cost, study=study))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved spec as nested plain data; ``from_dict`` inverts it."""
-        return {
+        out = {
             name: getattr(self, name).to_dict()
             for name in SECTIONS
             if getattr(self, name) is not None
         }
+        if self.more_observables:
+            out["observable"] = [c.to_dict() for c in self.observables]
+        return out
 
     def with_overrides(self, **overrides: Any) -> StudySpec:
         """Return a copy with ``section.key`` overrides applied (None values are ignored).
