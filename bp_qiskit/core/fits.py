@@ -206,23 +206,47 @@ def _irls(
     The model's standard deviation of a cell is ``sd_scale * (m + floor)``.
     """
     b, a = slope.copy(), intercept.copy()
-    for _ in range(_MAX_ITER):
-        m = np.exp(a[:, None] + b[:, None] * x)
-        w = 1.0 / (sd_scale * (m + floor)) ** 2
-        jac = np.stack([m * x, m], axis=-1)
-        hess = np.einsum("bci,bc,bcj->bij", jac, w, jac)
-        grad = np.einsum("bci,bc,bc->bi", jac, w, var - m)
-        # Damped Gauss-Newton: a step of at most 1 in either coefficient keeps exp() sane.
-        step = np.clip(np.linalg.solve(hess, grad[..., None])[..., 0], -1.0, 1.0)
-        b, a = b + step[:, 0], a + step[:, 1]
-        if np.max(np.abs(step)) < 1e-10:
-            break
+    failed = np.zeros(len(b), dtype=bool)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(_MAX_ITER):
+            hess, grad, _ = _normal_equations(x, var, sd_scale, floor, a, b)
+            # The 2 x 2 system solved row by row in closed form: a row whose model has
+            # underflowed (exp -> 0) has a singular system and is marked failed, not fatal.
+            det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] * hess[:, 1, 0]
+            ok = np.isfinite(det) & (np.abs(det) > 1e-300) & ~failed
+            failed |= ~ok
+            safe = np.where(ok, det, 1.0)
+            step_b = (hess[:, 1, 1] * grad[:, 0] - hess[:, 0, 1] * grad[:, 1]) / safe
+            step_a = (hess[:, 0, 0] * grad[:, 1] - hess[:, 1, 0] * grad[:, 0]) / safe
+            # Damped Gauss-Newton: a step of at most 1 in either coefficient keeps exp() sane.
+            step_b = np.where(ok, np.clip(step_b, -1.0, 1.0), 0.0)
+            step_a = np.where(ok, np.clip(step_a, -1.0, 1.0), 0.0)
+            b, a = b + step_b, a + step_a
+            if max(np.max(np.abs(step_b)), np.max(np.abs(step_a))) < 1e-10:
+                break
+        hess, _, chi2 = _normal_equations(x, var, sd_scale, floor, a, b)
+        det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] * hess[:, 1, 0]
+        var_b = hess[:, 1, 1] / det
+    bad = failed | ~np.isfinite(var_b) | ~np.isfinite(b) | (var_b <= 0)
+    nan = np.full(len(b), np.nan)
+    return np.where(bad, nan, b), np.where(bad, nan, a), np.where(bad, nan, var_b), chi2
+
+
+def _normal_equations(
+    x: NDArray[np.float64],
+    var: NDArray[np.float64],
+    sd_scale: float,
+    floor: NDArray[np.float64],
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """J^T W J, J^T W r and chi2 of every row at (a, b)."""
     m = np.exp(a[:, None] + b[:, None] * x)
     w = 1.0 / (sd_scale * (m + floor)) ** 2
     jac = np.stack([m * x, m], axis=-1)
-    cov = np.linalg.inv(np.einsum("bci,bc,bcj->bij", jac, w, jac))
-    chi2 = np.sum(w * (var - m) ** 2, axis=1)
-    return b, a, cov[:, 0, 0], chi2
+    hess = np.einsum("bci,bc,bcj->bij", jac, w, jac)
+    grad = np.einsum("bci,bc,bc->bi", jac, w, var - m)
+    return hess, grad, np.sum(w * (var - m) ** 2, axis=1)
 
 
 def _fit_with_shots(
@@ -250,7 +274,7 @@ def _fit_with_shots(
     b, a, var_b, chi2 = _irls(x, var[None, :], kappa, floor, start_b, start_a)
     slope, intercept = float(b[0]), float(a[0])
     if not (math.isfinite(slope) and math.isfinite(intercept)):
-        return None
+        return None  # the model cannot describe these cells (e.g. all at the floor)
     # Parametric bootstrap of the fit's own nonlinearity bias (seeded: same bytes every run).
     m = np.exp(intercept + slope * x)
     rng = np.random.default_rng(seed)
