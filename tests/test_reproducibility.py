@@ -88,7 +88,7 @@ CASES = {
         ["--samples", "40", "--qubits", "2-4", "--layers", "6", "--shots", "100"],
         {
             "samples.npz": "e0ad5b97203cda953697ce9c5215e8a7f26151fda74e55aa5371f65d93f4d1b1",
-            "results.json": "a26391cd68f21a4984b5e6d222e804fd37df0b09c4014516d65f60cb854d68da",
+            "results.json": "b8dd55f581db4a026af019095b809863446325270611508f53110511819275ca",
         },
     ),
     "adaptive": (
@@ -99,7 +99,7 @@ CASES = {
         ],
         {
             "samples.npz": "cefd644c00add01b1b35779b7c4710189a498bf7b150d9b58d9de52c808497ae",
-            "results.json": "511dec740288100638177df9e1e3c9fed9ed65f7d5afc39b6095707febf492ea",
+            "results.json": "d9c2fab0baf92ae271e9899daa01a3255c9f567bed9d44fbbb5e86ad71666262",
             # adaptive.json without its study id (a fresh uuid per run)
             "adaptive.json": "8d493d6e4af31be5f3353f805f6cd24146ab677c306376e54cf97e48ce117645",
         },

@@ -1,0 +1,291 @@
+"""Predict, then measure: the expected Var[dC] (and Var[C]) of a spec's cells, without states.
+
+A cell is translated into a :class:`~bp_qiskit.core.propagation.Program` (rotations with
+uniform angles, Clifford entanglers, a product initial state, the cost's Pauli terms) and its
+second moment is propagated (:mod:`bp_qiskit.core.propagation`):
+
+- ``exact``: full propagation of the distribution over Pauli pairs (small supports);
+- ``monte_carlo``: sampled Pauli paths, a value with its standard error and path count;
+- ``bound``: sampled paths that all vanished: an upper bound, never a bare 0.
+
+Light cones make large n cheap: terms of the cost outside the forward light cone of the
+differentiated gate have zero derivative and are dropped, and gates outside the backward
+light cone of the remaining terms are dropped too, so a local cost on a shallow circuit at
+n = 1000 is a small program. What the predictor cannot read it says, in ``note``: a
+``circuit.factory`` circuit, identity blocks (their angles are correlated at initialisation),
+angles that do not span whole turns, and device noise (the prediction is the noiseless one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.gradients import parameter_indices
+from ..core.grammar import RANDOM, Grammar
+from ..core.observables import parse_pauli_term
+from ..core.propagation import (
+    Clifford,
+    Moment,
+    Program,
+    Rotation,
+    Term,
+    exact_first_moment,
+    exact_second_moment,
+    pauli,
+    sampled_second_moment,
+)
+from ..spec import StudySpec
+
+__all__ = ["DEFAULT_PATHS", "Prediction", "predict_cell", "predict_study", "unsupported"]
+
+DEFAULT_PATHS = 200_000
+_BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
+          "none": (0.0, 0.0, 1.0)}  # fmt: skip
+_MAX_PAIRS = 400_000
+# The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
+_EXACT_PROJECTOR_QUBITS = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """What theory expects for one cell.
+
+    Attributes:
+        num_qubits, num_layers: the cell.
+        observable: the cost's kind.
+        grad_var: predicted Var[dC/dtheta] (0 with ``method == "bound"``).
+        grad_var_se: its standard error (None when exact).
+        method: ``exact``, ``monte_carlo`` or ``bound``.
+        upper_bound: with ``bound``, a 95% upper bound on Var[dC/dtheta].
+        paths: sampled paths (0 when exact).
+        cost_var: predicted Var[C] where computed exactly, else None.
+        qubits_used: qubits left after the light-cone reduction.
+        note: what the prediction does not cover (device noise), or why there is none.
+    """
+
+    num_qubits: int
+    num_layers: int
+    observable: str
+    grad_var: float | None
+    grad_var_se: float | None
+    method: str
+    upper_bound: float | None = None
+    paths: int = 0
+    cost_var: float | None = None
+    qubits_used: int = 0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return dataclasses.asdict(self)
+
+
+def unsupported(spec: StudySpec) -> str | None:
+    """Why the spec's circuits are outside the predictor's assumptions, or None."""
+    c = spec.circuit
+    if c.factory:
+        return "a circuit.factory circuit is not read by the predictor"
+    if c.ansatz == "identity_blocks":
+        return "identity blocks: the angles are correlated at initialisation"
+    turns = (c.angles[1] - c.angles[0]) / (2 * math.pi)
+    if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
+        return "angles that do not span whole turns (the averages need uniform angles)"
+    return None
+
+
+def _grammar(spec: StudySpec) -> Grammar:
+    return spec.circuit.grammar() or Grammar()  # seed and mcclean are the default grammar
+
+
+def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
+    """The cost's Pauli terms (constants dropped); True for the global projector."""
+    kind = spec.observable.kind
+    if kind == "zz":
+        return (Term(1.0, pauli("ZZ", (0, 1))),), False
+    if kind == "local":
+        # (1/n) sum_j (I + Z_j) / 2 = const + (1/(2n)) sum_j Z_j
+        return tuple(Term(1 / (2 * n), pauli("Z", (j,))) for j in range(n)), False
+    if kind == "pauli":
+        coeffs = spec.observable.coeffs or (1.0,) * len(spec.observable.terms)
+        out = []
+        for label, c in zip(spec.observable.terms, coeffs, strict=True):
+            letters = [(p, q) for p, q in parse_pauli_term(label) if p != "I"]
+            out.append(
+                Term(float(c), pauli("".join(p for p, _ in letters), [q for _, q in letters]))
+            )
+        return tuple(out), False
+    # global: |0..0><0..0| = 2^-n sum over all Z-strings
+    return (), True
+
+
+def _program(spec: StudySpec, n: int, layers: int, k: int | None) -> Program:
+    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative)."""
+    g = _grammar(spec)
+    xyz = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
+    gates: list[Rotation | Clifford] = []
+    index = 0
+    for layer in range(layers):
+        for gen in g.rotations:
+            for qubits in g.positions(gen, n):
+                if gen == RANDOM:
+                    choices = tuple(
+                        (x << qubits[0], z << qubits[0]) for x, z in (xyz[p] for p in g.random_set)
+                    )
+                else:
+                    choices = (pauli(gen, qubits),)
+                gates.append(Rotation(choices, differentiated=index == k))
+                index += 1
+        if g.entangler == "cz_ladder":
+            gates += [Clifford("cz", q, q + 1) for q in range(n - 1)]
+        elif g.entangler == "cx_chain":
+            gates += [Clifford("cx", q, q + 1) for q in range(n - 1)]
+        elif g.entangler == "cz_brick":
+            gates += [Clifford("cz", q, q + 1) for q in range(layer % 2, n - 1, 2)]
+    terms, projector = _terms(spec, n)
+    if projector and n <= _EXACT_PROJECTOR_QUBITS:
+        return Program(n, tuple(gates), (_BLOCH[g.initial],) * n, _projector_terms(n))
+    return Program(n, tuple(gates), (_BLOCH[g.initial],) * n, terms, projector=projector)
+
+
+def _projector_terms(n: int) -> tuple[Term, ...]:
+    return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
+
+
+def _support(gate: Rotation | Clifford) -> set[int]:
+    if isinstance(gate, Clifford):
+        return {gate.a, gate.b}
+    mask = 0
+    for x, z in gate.generators:
+        mask |= x | z
+    return {q for q in range(mask.bit_length()) if mask >> q & 1}
+
+
+def _term_support(t: Term) -> set[int]:
+    mask = t.pauli[0] | t.pauli[1]
+    return {q for q in range(mask.bit_length()) if mask >> q & 1}
+
+
+def reduce_to_light_cone(program: Program) -> Program:
+    """Drop the terms with zero derivative and the gates that cannot matter; relabel qubits.
+
+    Exact: a term outside the forward light cone of the differentiated gate commutes with it
+    after back-propagation (zero derivative), and a gate outside the backward light cone of
+    the remaining terms acts trivially on every propagated string.
+    """
+    start = next(
+        i for i, g in enumerate(program.gates) if isinstance(g, Rotation) and g.differentiated
+    )
+    cone = _support(program.gates[start])
+    for gate in program.gates[start + 1 :]:
+        s = _support(gate)
+        if len(s) > 1 and s & cone:
+            cone |= s
+    terms = tuple(t for t in program.terms if _term_support(t) & cone)
+    live: set[int] = set()
+    for t in terms:
+        live |= _term_support(t)
+    kept: list[Rotation | Clifford] = []
+    for gate in reversed(program.gates):
+        s = _support(gate)
+        if s & live:
+            kept.append(gate)
+            live |= s
+    kept.reverse()
+    order = sorted(live)
+    where = {q: i for i, q in enumerate(order)}
+
+    def remap(mask: int) -> int:
+        return sum(1 << where[q] for q in range(mask.bit_length()) if mask >> q & 1)
+
+    gates: list[Rotation | Clifford] = []
+    for gate in kept:
+        if isinstance(gate, Clifford):
+            gates.append(Clifford(gate.name, where[gate.a], where[gate.b]))
+        else:
+            gens = tuple((remap(x), remap(z)) for x, z in gate.generators)
+            gates.append(Rotation(gens, gate.differentiated))
+    return Program(
+        len(order),
+        tuple(gates),
+        tuple(program.bloch[q] for q in order),
+        tuple(Term(t.coeff, (remap(t.pauli[0]), remap(t.pauli[1]))) for t in terms),
+    )
+
+
+def predict_cell(
+    spec: StudySpec,
+    num_qubits: int,
+    num_layers: int,
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+) -> Prediction:
+    """The predicted Var[dC/dtheta] of one cell (the mean over parameters for ``"all"``)."""
+    n, layers = num_qubits, num_layers
+    kind = spec.observable.kind
+    why = unsupported(spec)
+    if why is not None:
+        return Prediction(n, layers, kind, None, None, "none", note=why)
+    note = ""
+    if ":" in spec.backend.name and spec.backend.kind in ("aer", "fake", "ibm"):
+        note = "noiseless prediction; device noise is not modelled"
+    g = _grammar(spec)
+    indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
+    moments: list[Moment] = []
+    used = 0
+    for k in indices:
+        program = _program(spec, n, layers, int(k))
+        if not program.projector:
+            program = reduce_to_light_cone(program)
+        used = max(used, program.num_qubits)
+        moments.append(_second_moment(program, paths, rng))
+    cost_var = _cost_variance(spec, n, layers)
+    methods = {m.method for m in moments}
+    mean = float(np.mean([m.value for m in moments]))
+    if methods == {"exact"}:
+        return Prediction(n, layers, kind, mean, None, "exact", cost_var=cost_var,
+                          qubits_used=used, note=note)  # fmt: skip
+    if methods == {"bound"}:
+        bound = float(np.mean([m.upper_bound or 0.0 for m in moments]))
+        return Prediction(n, layers, kind, 0.0, None, "bound", upper_bound=bound,
+                          paths=paths, qubits_used=used, note=note)  # fmt: skip
+    se = math.sqrt(sum(m.se**2 for m in moments)) / len(moments)
+    return Prediction(n, layers, kind, mean, se, "monte_carlo", paths=paths,
+                      cost_var=cost_var, qubits_used=used, note=note)  # fmt: skip
+
+
+def _second_moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:
+    if program.projector:
+        if program.num_qubits > 64:
+            return Moment(0.0, 0.0, "none")
+        return sampled_second_moment(program, paths, rng)
+    exact = exact_second_moment(program, max_pairs=_MAX_PAIRS)
+    if exact is not None:
+        return Moment(exact, 0.0, "exact")
+    if program.num_qubits > 64:
+        return Moment(0.0, 0.0, "none")
+    return sampled_second_moment(program, paths, rng)
+
+
+def _cost_variance(spec: StudySpec, n: int, layers: int) -> float | None:
+    """Var[C] = E[C^2] - E[C]^2 exactly, where the pair distribution stays small."""
+    program = _program(spec, n, layers, None)
+    if program.projector or len(program.terms) ** 2 > _MAX_PAIRS:
+        return None
+    second = exact_second_moment(program, max_pairs=_MAX_PAIRS)
+    if second is None:
+        return None
+    return second - exact_first_moment(program) ** 2
+
+
+def predict_study(
+    spec: StudySpec, cells: Sequence[tuple[int, int]], *, paths: int = DEFAULT_PATHS
+) -> list[Prediction]:
+    """Predictions for the given (n, L) cells, seeded by the study seed."""
+    return [predict_cell(spec, n, layers, paths=paths, seed=spec.study.seed) for n, layers in cells]
