@@ -19,6 +19,7 @@ from .._version import __version__
 from ..errors import BPQiskitError, StudyFailedError
 from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
+from .predict import PredictCommand
 from .run import RunCommand
 from .studies import (
     CompareCommand,
@@ -43,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
     DeleteCommand(),
     DevicesCommand(),
     BudgetCommand(),
+    PredictCommand(),
 )
 
 

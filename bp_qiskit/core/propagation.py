@@ -45,6 +45,7 @@ import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -200,45 +201,65 @@ def _expectation(p: Pauli, bloch: Sequence[tuple[float, float, float]]) -> float
 def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> float | None:
     """E[(dC)^2] (or E[C^2] with no differentiated gate) by full pair propagation.
 
-    Returns None when the distribution grows beyond ``max_pairs`` (use sampling then).
+    The distribution over pairs is held as arrays (four 64-bit masks and a weight per pair,
+    n <= 64) and merged after every gate. Returns None when it grows beyond ``max_pairs``
+    (use sampling then).
     """
-    state: dict[tuple[Pauli, Pauli], float] = defaultdict(float)
-    for ta in program.terms:
-        for tb in program.terms:
-            state[(ta.pauli, tb.pauli)] += ta.coeff * tb.coeff
+    if program.num_qubits > 64:
+        raise ValueError(f"num_qubits: got {program.num_qubits}; allowed: at most 64")
+    px = np.array([t.pauli[0] for t in program.terms], dtype=np.uint64)
+    pz = np.array([t.pauli[1] for t in program.terms], dtype=np.uint64)
+    c = np.array([t.coeff for t in program.terms])
+    xa, za = np.repeat(px, len(c)), np.repeat(pz, len(c))
+    xb, zb = np.tile(px, len(c)), np.tile(pz, len(c))
+    w = np.outer(c, c).ravel()
+    xa, za, xb, zb, w = _merge(xa, za, xb, zb, w)
     for gate in reversed(program.gates):
-        new: dict[tuple[Pauli, Pauli], float] = defaultdict(float)
         if isinstance(gate, Clifford):
-            for (pa, pb), w in state.items():
-                sa, qa = _conjugate(pa, gate)
-                sb, qb = _conjugate(pb, gate)
-                new[(qa, qb)] += sa * sb * w
-        else:
-            share = 1.0 / len(gate.generators)
-            for (pa, pb), w in state.items():
-                for g in gate.generators:
-                    ca, cb = _anticommutes(pa, g), _anticommutes(pb, g)
-                    if ca != cb:
-                        continue  # E[cos] = E[sin] = 0: the pair averages out
-                    if not ca:
-                        if not gate.differentiated:
-                            new[(pa, pb)] += share * w
-                        continue  # a commuting gate has zero derivative
-                    new[(pa, pb)] += 0.5 * share * w
-                    sa, qa = _branch(pa, g)
-                    sb, qb = _branch(pb, g)
-                    new[(qa, qb)] += 0.5 * share * sa * sb * w
-        state = {k: v for k, v in new.items() if v != 0.0}
-        if len(state) > max_pairs:
+            w = w * _conjugate_many(xa, za, gate) * _conjugate_many(xb, zb, gate)
+            xa, za, xb, zb, w = _merge(xa, za, xb, zb, w)
+            continue
+        share = 1.0 / len(gate.generators)
+        parts = []
+        for gx_, gz_ in gate.generators:
+            gx = np.full(len(w), gx_, dtype=np.uint64)
+            gz = np.full(len(w), gz_, dtype=np.uint64)
+            ca, cb = _anticommute_many(xa, za, gx, gz), _anticommute_many(xb, zb, gx, gz)
+            if not gate.differentiated:
+                keep = ~ca & ~cb  # both commute: unchanged
+                parts.append((xa[keep], za[keep], xb[keep], zb[keep], share * w[keep]))
+            both = ca & cb  # both anticommute: half stays, half branches
+            parts.append((xa[both], za[both], xb[both], zb[both], 0.5 * share * w[both]))
+            sa, nxa, nza = _branch_many(xa[both], za[both], gx[both], gz[both])
+            sb, nxb, nzb = _branch_many(xb[both], zb[both], gx[both], gz[both])
+            parts.append((nxa, nza, nxb, nzb, 0.5 * share * sa * sb * w[both]))
+        # One commuting and one anticommuting: E[cos] = E[sin] = 0, the pair averages out.
+        xa, za, xb, zb, w = _merge(*(np.concatenate(col) for col in zip(*parts, strict=True)))
+        if len(w) > max_pairs:
             return None
-    total = 0.0
-    cache: dict[Pauli, float] = {}
-    for (pa, pb), w in state.items():
-        for p in (pa, pb):
-            if p not in cache:
-                cache[p] = _expectation(p, program.bloch)
-        total += w * cache[pa] * cache[pb]
-    return total
+    return float(
+        np.sum(w * _expect_many(xa, za, program.bloch) * _expect_many(xb, zb, program.bloch))
+    )
+
+
+def _merge(
+    xa: NDArray[np.uint64],
+    za: NDArray[np.uint64],
+    xb: NDArray[np.uint64],
+    zb: NDArray[np.uint64],
+    w: NDArray[np.float64],
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Sum the weights of equal pairs and drop the zeros (the distribution stays small)."""
+    if len(w) == 0:
+        return xa, za, xb, zb, w
+    keys = np.ascontiguousarray(np.stack([xa, za, xb, zb], axis=1))
+    # One 32-byte opaque key per pair: a 1-D unique is much faster than unique(axis=0).
+    flat = keys.view(np.dtype((np.void, 32))).ravel()
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(first))
+    nonzero = summed != 0.0
+    u = keys[first[nonzero]]
+    return u[:, 0], u[:, 1], u[:, 2], u[:, 3], summed[nonzero]
 
 
 def exact_first_moment(program: Program) -> float:

@@ -46,7 +46,7 @@ __all__ = ["DEFAULT_PATHS", "Prediction", "predict_cell", "predict_study", "unsu
 DEFAULT_PATHS = 200_000
 _BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
           "none": (0.0, 0.0, 1.0)}  # fmt: skip
-_MAX_PAIRS = 400_000
+_MAX_PAIRS = 4_000_000
 # The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
 _EXACT_PROJECTOR_QUBITS = 8
 
@@ -247,6 +247,10 @@ def predict_cell(
         moments.append(_second_moment(program, paths, rng))
     cost_var = _cost_variance(spec, n, layers)
     methods = {m.method for m in moments}
+    if "none" in methods:
+        why = "the global projector beyond 64 qubits is not sampled (no light cone to cut)"
+        return Prediction(n, layers, kind, None, None, "none", qubits_used=used,
+                          note=f"{why}; {note}" if note else why)  # fmt: skip
     mean = float(np.mean([m.value for m in moments]))
     if methods == {"exact"}:
         return Prediction(n, layers, kind, mean, None, "exact", cost_var=cost_var,
@@ -265,7 +269,9 @@ def _second_moment(program: Program, paths: int, rng: np.random.Generator) -> Mo
         if program.num_qubits > 64:
             return Moment(0.0, 0.0, "none")
         return sampled_second_moment(program, paths, rng)
-    exact = exact_second_moment(program, max_pairs=_MAX_PAIRS)
+    # Wide programs rarely stay small: give up on the exact distribution early there.
+    budget = _MAX_PAIRS if program.num_qubits <= 12 else _MAX_PAIRS // 40
+    exact = exact_second_moment(program, max_pairs=budget)
     if exact is not None:
         return Moment(exact, 0.0, "exact")
     if program.num_qubits > 64:
@@ -275,6 +281,8 @@ def _second_moment(program: Program, paths: int, rng: np.random.Generator) -> Mo
 
 def _cost_variance(spec: StudySpec, n: int, layers: int) -> float | None:
     """Var[C] = E[C^2] - E[C]^2 exactly, where the pair distribution stays small."""
+    if n > 64:
+        return None
     program = _program(spec, n, layers, None)
     if program.projector or len(program.terms) ** 2 > _MAX_PAIRS:
         return None

@@ -20,6 +20,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, ScalarFo
 from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
+from ..execution.predict import Prediction
 from ..results import BudgetResult, CellResult, SeriesFit, StudyResult
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "plot_comparison",
     "plot_depth",
     "plot_parameters",
+    "plot_predictions",
     "plot_variance",
 ]
 
@@ -149,6 +151,13 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
     return _save(fig, path)
 
 
+def _cost_kinds(observable: Any) -> str:
+    """The cost's kind, or the kinds of several ``[[observable]]`` tables."""
+    if isinstance(observable, list):
+        return " and ".join(str(o.get("kind", "?")) for o in observable)
+    return str(observable.get("kind", "?"))
+
+
 def describe(spec: dict[str, Any]) -> str:
     """One line: ansatz, L, S, N, cost, backend, and whether the backend is noisy."""
     circuit = spec.get("circuit", {})
@@ -163,7 +172,7 @@ def describe(spec: dict[str, Any]) -> str:
     return (
         f"{ansatz}, L = {layers}, "
         f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
-        f"{spec.get('observable', {}).get('kind', '?')} cost, {backend}"
+        f"{_cost_kinds(spec.get('observable', {}))} cost, {backend}"
         + (" (device noise)" if noisy else " (noiseless)")
     )
 
@@ -263,6 +272,58 @@ def _fit_label(fits: StudyResult | SeriesFit) -> str:
     if fits.fit is not None:
         return f" (d ln Var / dn = {fits.fit.slope:.3f} ± {fits.fit.slope_se:.3f})"
     return ""
+
+
+def plot_predictions(
+    rows: Sequence[Prediction], spec: dict[str, Any], path: Path | None = None
+) -> Figure:
+    """Predicted Var[dC/dtheta] against n per cost and depth, bounds as downward triangles."""
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
+    curves = sorted({(p.observable, p.num_layers if _fixed_depth(rows) else -1) for p in rows})
+    for i, (cost, depth) in enumerate(curves):
+        on = [p for p in rows if p.observable == cost and (depth < 0 or p.num_layers == depth)]
+        valued = [p for p in on if p.method in ("exact", "monte_carlo") and (p.grad_var or 0) > 0]
+        bounds = [p for p in on if p.method == "bound" and p.upper_bound]
+        label = cost if depth < 0 else f"{cost}, L = {depth}"
+        if valued:
+            ax.errorbar(
+                [p.num_qubits for p in valued],
+                [float(p.grad_var or 0.0) for p in valued],
+                yerr=[p.grad_var_se or 0.0 for p in valued],
+                fmt="o-",
+                color=f"C{i}",
+                capsize=3,
+                label=f"{label} (predicted)",
+            )
+        if bounds:
+            ax.plot(
+                [p.num_qubits for p in bounds],
+                [float(p.upper_bound or 0.0) for p in bounds],
+                "v",
+                mfc="none",
+                color=f"C{i}",
+                label=f"{label}: upper bound",
+            )
+    ax.set_yscale("log")
+    if max((p.num_qubits for p in rows), default=1) > 50:
+        ax.set_xscale("log")
+    ax.set_xlabel("N qubits")
+    ax.set_ylabel(r"predicted Var$[\partial_\theta \langle O \rangle]$")
+    name = spec.get("study", {}).get("name", "study")
+    ax.set_title(f"{name}: predicted by Pauli propagation\n{describe(spec)}", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def _fixed_depth(rows: Sequence[Prediction]) -> bool:
+    """Whether L is the same for every n (then each depth is a curve)."""
+    by_n: dict[int, set[int]] = {}
+    for p in rows:
+        by_n.setdefault(p.num_qubits, set()).add(p.num_layers)
+    return len({frozenset(v) for v in by_n.values()}) == 1
 
 
 def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:

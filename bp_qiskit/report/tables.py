@@ -10,6 +10,7 @@ from typing import Any
 from ..core.planning import NoiseModel, Plan
 from ..core.references import reference_curve
 from ..execution.dryrun import CellCost
+from ..execution.predict import Prediction
 from ..results import AdaptiveCell, BudgetResult, FitResult, SeriesFit, StudyResult
 from ..spec import StudySpec
 
@@ -18,6 +19,7 @@ __all__ = [
     "format_budget",
     "format_budget_plan",
     "format_dry_run",
+    "format_predictions",
     "format_status",
     "format_studies",
     "format_table",
@@ -291,4 +293,28 @@ def format_budget_plan(
             for p in (a, b)
         ]
         lines.append(f"{m.num_qubits:>3} {m.V:>10.3e} {m.T / m.V:>8.1f}  {cols[0]}  {cols[1]}")
+    return "\n".join(lines)
+
+
+def format_predictions(rows: Sequence[Prediction]) -> str:
+    """``bp-qiskit predict``: one line per cell and cost, with the method and its error."""
+    lines = [
+        f"{'n':>6} {'L':>5} {'cost':<7} {'Var[grad]':>11} {'se':>9} {'method':<12} "
+        f"{'bound':>9} {'Var[C]':>11} {'qubits':>6}"
+    ]
+    notes = sorted({p.note for p in rows if p.note})
+    for p in rows:
+        var = "-" if p.grad_var is None else f"{p.grad_var:.4e}"
+        se = "-" if p.grad_var_se is None else f"{p.grad_var_se:.2e}"
+        bound = "-" if p.upper_bound is None else f"{p.upper_bound:.2e}"
+        cost = "-" if p.cost_var is None else f"{p.cost_var:.4e}"
+        lines.append(
+            f"{p.num_qubits:>6} {p.num_layers:>5} {p.observable:<7} {var:>11} {se:>9} "
+            f"{p.method:<12} {bound:>9} {cost:>11} {p.qubits_used:>6}"
+        )
+    lines += [f"note: {n}" for n in notes]
+    lines.append(
+        "methods: exact = full Pauli propagation; monte_carlo = sampled Pauli paths (se from "
+        "the paths); bound = every path vanished, Var below the bound (95%)"
+    )
     return "\n".join(lines)

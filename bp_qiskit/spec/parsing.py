@@ -63,8 +63,11 @@ def parse_angle(field: str, value: Any) -> float:
     raise fail(field, value, "a number or a multiple of pi such as 'pi', '2pi', 'pi/2'")
 
 
-def parse_qubits(field: str, value: Any) -> tuple[int, ...]:
-    """Parse qubit counts: a list of ints, an int, or a string "2-6" / "2,4,8"."""
+def parse_qubits(field: str, value: Any, *, maximum: int = MAX_QUBITS) -> tuple[int, ...]:
+    """Parse qubit counts: a list of ints, an int, or a string "2-6" / "2,4,8".
+
+    ``maximum``: the simulators' limit by default; predictions go far beyond it.
+    """
     allowed = "a list of integers >= 1, or a string like '2-6' or '2,4,8'"
     if isinstance(value, bool):
         raise fail(field, value, allowed)
@@ -89,7 +92,7 @@ def parse_qubits(field: str, value: Any) -> tuple[int, ...]:
         raise fail(field, value, allowed)
     if not items:
         raise fail(field, value, allowed)
-    out = [check_int(field, q, minimum=1, maximum=MAX_QUBITS) for q in items]
+    out = [check_int(field, q, minimum=1, maximum=maximum) for q in items]
     if len(set(out)) != len(out):
         raise fail(field, value, allowed + " without repeats")
     return tuple(sorted(out))

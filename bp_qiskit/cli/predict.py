@@ -1,0 +1,89 @@
+"""``bp-qiskit predict SPEC``: what theory expects for every cell, without simulating."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UsageError
+from ..execution.predict import DEFAULT_PATHS, Prediction, predict_cell
+from ..report.plots import plot_predictions
+from ..report.tables import format_predictions
+from ..spec import StudySpec, load_spec, parse_qubits
+from .base import Command, CommandContext, check_out, positive_int
+from .run import _layers
+
+__all__ = ["PredictCommand"]
+
+MAX_PREDICTED_QUBITS = 100_000
+
+
+class PredictCommand(Command):
+    """Predicted Var[dC/dtheta] (and Var[C]) per cell and cost, at any n."""
+
+    name = "predict"
+    help = "predict each cell's gradient variance by Pauli propagation (no simulation)"
+    parents = ("json", "progress")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The spec, the cells and the sampling budget."""
+        parser.add_argument("spec", help="path to a study spec")
+        parser.add_argument("--qubits", help="qubit counts, any size: e.g. 10-1000 or 10,100,1000")
+        parser.add_argument("--layers", type=_layers, help="layers L, e.g. 4n, or 1,2,4,8")
+        parser.add_argument(
+            "--paths",
+            type=positive_int,
+            default=DEFAULT_PATHS,
+            help=f"Pauli paths per cell where sampling is needed (default {DEFAULT_PATHS})",
+        )
+        parser.add_argument("--out", help="folder for predicted.json and predicted.png")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        """Predict, print, and write the files when ``--out`` is given."""
+        spec = load_spec(args.spec)
+        if args.layers is not None:
+            spec = spec.with_overrides(**{"circuit.layers": args.layers})
+        qubits = (
+            parse_qubits("--qubits", args.qubits, maximum=MAX_PREDICTED_QUBITS)
+            if args.qubits
+            else spec.circuit.qubits
+        )
+        if args.out:
+            check_out(Path(args.out))
+        cells = [(n, k) for n in qubits for k in _layer_counts(spec, n)]
+        rows = self._predict(spec, cells, args.paths, progress=not args.no_progress)
+        if args.json:
+            print(json.dumps([p.to_dict() for p in rows], indent=2))
+        else:
+            print(format_predictions(rows))
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "predicted.json").write_text(
+                json.dumps([p.to_dict() for p in rows], indent=2) + "\n", encoding="utf-8"
+            )
+            plot_predictions(rows, spec.to_dict(), out / "predicted.png")
+            if not args.json:
+                print(f"wrote {out / 'predicted.json'}, {out / 'predicted.png'}")
+        return 0
+
+    @staticmethod
+    def _predict(
+        spec: StudySpec, cells: list[tuple[int, int]], paths: int, *, progress: bool
+    ) -> list[Prediction]:
+        from tqdm.auto import tqdm
+
+        rows = []
+        variants = spec.variants() if spec.more_observables else [spec]
+        todo = [(v, n, k) for v in variants for n, k in cells]
+        for v, n, k in tqdm(todo, desc="predict", unit="cell", disable=not progress):
+            rows.append(predict_cell(v, n, k, paths=paths, seed=spec.study.seed))
+        return rows
+
+
+def _layer_counts(spec: StudySpec, n: int) -> tuple[int, ...]:
+    try:
+        return spec.circuit.layer_counts(n)
+    except ValueError as exc:  # pragma: no cover - the spec validated its layers
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,205 @@
+"""Predictions by Pauli propagation against closed forms, matrices and measurements."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from bp_qiskit import StudySpec, run_study
+from bp_qiskit.core import propagation as pp
+from bp_qiskit.core.gradients import parameter_indices
+from bp_qiskit.core.grammar import Grammar
+from bp_qiskit.core.references import mcclean_two_design_limit, seed_exact_variance
+from bp_qiskit.execution.predict import _program, predict_cell, reduce_to_light_cone
+
+SIGMAS = 3.0
+P = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
+     "Z": np.diag([1, -1])}  # fmt: skip
+
+
+def matrix(p, n):
+    """The Hermitian Pauli of (x, z) masks, qubit 0 least significant."""
+    out = np.array([[1.0 + 0j]])
+    for q in reversed(range(n)):
+        letter = {(0, 0): "I", (1, 0): "X", (1, 1): "Y", (0, 1): "Z"}[
+            (p[0] >> q & 1, p[1] >> q & 1)
+        ]
+        out = np.kron(out, P[letter])
+    return out
+
+
+def all_paulis(n):
+    return [(x, z) for x in range(2**n) for z in range(2**n)]
+
+
+def test_pauli_algebra_and_clifford_signs_match_matrices():
+    n = 3
+    cz = np.diag([(-1.0) ** ((i & 1) * (i >> 1 & 1)) for i in range(8)])
+    cx = np.zeros((8, 8))
+    for i in range(8):
+        cx[i ^ 2 if i & 1 else i, i] = 1  # control 0, target 1
+    for p in all_paulis(n):
+        for gate, m in ((pp.Clifford("cz", 0, 1), cz), (pp.Clifford("cx", 0, 1), cx)):
+            sign, image = pp._conjugate(p, gate)
+            np.testing.assert_allclose(m @ matrix(p, n) @ m, sign * matrix(image, n), atol=1e-12)
+            x, z = np.array([p[0]], np.uint64), np.array([p[1]], np.uint64)
+            signs = pp._conjugate_many(x, z, gate)
+            assert (int(x[0]), int(z[0])) == image and signs[0] == sign
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        p, g = (tuple(int(v) for v in rng.integers(0, 8, 2)) for _ in range(2))
+        e, r = pp._times(p, g)
+        np.testing.assert_allclose(matrix(p, n) @ matrix(g, n), 1j**e * matrix(r, n), atol=1e-12)
+        anti = not np.allclose(matrix(p, n) @ matrix(g, n), matrix(g, n) @ matrix(p, n))
+        assert pp._anticommutes(p, g) == anti
+        if anti:
+            s, q = pp._branch(p, g)
+            np.testing.assert_allclose(-1j * matrix(p, n) @ matrix(g, n), s * matrix(q, n))
+
+
+@pytest.mark.slow
+def test_exact_propagation_reproduces_the_seed_closed_form():
+    spec = StudySpec.from_dict({"circuit": {"qubits": [2]}})
+    for n in range(2, 9):
+        p = predict_cell(spec, n, 1)
+        assert p.method == "exact"
+        assert abs(p.grad_var - seed_exact_variance(n)) < 1e-12 * seed_exact_variance(n) + 1e-15
+
+
+def test_mcclean_prediction_approaches_the_two_design_limit_with_depth():
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "mcclean", "qubits": [4], "layers": 2},
+            "observable": {"kind": "zz"},
+            "gradient": {"parameter": "first"},
+        }
+    )
+    values = [predict_cell(spec, 4, layers).grad_var for layers in (2, 8, 32, 128)]
+    limit = mcclean_two_design_limit(4)
+    gaps = [v - limit for v in values]
+    assert all(g > 0 for g in gaps) and gaps == sorted(gaps, reverse=True)
+    assert gaps[-1] < 1e-3 * limit
+
+
+CIRCUITS = {
+    "seed": {"ansatz": "seed"},
+    "mcclean": {"ansatz": "mcclean", "layers": 3},
+    "product": {"ansatz": "product", "layers": 3},
+    "alternating_layered": {"ansatz": "alternating_layered", "layers": 3},
+    "hardware_efficient": {"ansatz": "hardware_efficient", "layers": 3},
+    "matchgate": {"ansatz": "matchgate", "layers": 3},
+}
+COSTS = {
+    "global": {"kind": "global"},
+    "local": {"kind": "local"},
+    "zz": {"kind": "zz"},
+    "pauli": {"kind": "pauli", "terms": ["X0 X1", "Z2", "Y1 Z3"], "coeffs": [0.5, 1.0, -0.7]},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("circuit", "cost"), list(itertools.product(CIRCUITS, COSTS)))
+def test_exact_prediction_agrees_with_measurement(circuit, cost):
+    spec = StudySpec.from_dict(
+        {
+            "study": {"seed": 5},
+            "circuit": {**CIRCUITS[circuit], "qubits": [4]},
+            "observable": COSTS[cost],
+            "gradient": {"parameter": [0, 1]},
+            "sampling": {"samples": 4000, "chunk": 4000},
+        }
+    )
+    (cell,) = run_study(spec, progress=False).result.cells
+    p = predict_cell(spec, 4, cell.num_layers)
+    assert p.method == "exact"
+    assert abs(cell.grad_var - p.grad_var) < SIGMAS * cell.grad_var_se + 1e-12
+    if p.cost_var is not None:
+        assert abs(cell.cost_var - p.cost_var) < SIGMAS * cell.cost_var_se + 1e-12
+
+
+@pytest.mark.parametrize("circuit", ["mcclean", "alternating_layered", "matchgate"])
+def test_sampled_paths_agree_with_exact_propagation(circuit):
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {**CIRCUITS[circuit], "qubits": [5]},
+            "observable": COSTS["local"],
+            "gradient": {"parameter": [1, 0]},
+        }
+    )
+    grammar = spec.circuit.grammar() or Grammar()
+    (k,) = parameter_indices([1, 0], grammar.num_params(5, 3), 3)
+    program = _program(spec, 5, 3, int(k))
+    exact = pp.exact_second_moment(program)
+    sampled = pp.sampled_second_moment(program, 200_000, np.random.default_rng(1))
+    assert sampled.method == "monte_carlo" and sampled.se > 0
+    assert abs(sampled.value - exact) < SIGMAS * sampled.se
+
+
+def test_the_light_cone_reduction_is_exact_and_shrinks_the_problem():
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "alternating_layered", "layers": 2, "qubits": [8]},
+            "observable": {"kind": "local"},
+            "gradient": {"parameter": [0, 0]},
+        }
+    )
+    full = _program(spec, 8, 2, 0)
+    reduced = reduce_to_light_cone(full)
+    assert reduced.num_qubits < 8 and len(reduced.terms) < 8
+    assert pp.exact_second_moment(reduced) == pytest.approx(pp.exact_second_moment(full), rel=1e-12)
+
+
+def test_large_n_local_cost_is_predicted_and_small_n_unresolved_is_a_bound():
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "alternating_layered", "layers": 10, "qubits": [4]},
+            "observable": {"kind": "local"},
+            "gradient": {"parameter": [0, 0]},
+        }
+    )
+    p = predict_cell(spec, 1000, 10)
+    assert p.method in ("exact", "monte_carlo") and p.grad_var > 0 and p.qubits_used < 40
+    # A 40-qubit global cost after 40 layers: every path dies, and the answer is a bound.
+    deep = StudySpec.from_dict({"circuit": {"ansatz": "mcclean", "layers": 40, "qubits": [4]},
+                                "gradient": {"parameter": "first"}})  # fmt: skip
+    b = predict_cell(deep, 40, 40, paths=2000)
+    assert b.method == "bound" and b.grad_var == 0 and 0 < b.upper_bound <= 3 / 2000
+
+
+def test_what_the_predictor_cannot_read_it_says():
+    notes = {
+        "identity_blocks": {"ansatz": "identity_blocks", "layers": 2},
+        "angles": {"ansatz": "mcclean", "angles": [0, "pi"]},
+    }
+    for expected, circuit in notes.items():
+        p = predict_cell(StudySpec.from_dict({"circuit": {**circuit, "qubits": [3]}}), 3, 2)
+        assert p.grad_var is None and p.method == "none"
+        assert ("identity blocks" if expected == "identity_blocks" else "whole turns") in p.note
+    noisy = StudySpec.from_dict({"circuit": {"qubits": [2]}, "backend": {"name": "aer:manila"}})
+    assert "device noise is not modelled" in predict_cell(noisy, 2, 1).note
+    assert math.isfinite(predict_cell(noisy, 2, 1).grad_var)
+
+
+def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from bp_qiskit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "cerezo2021.toml"
+    args = ["predict", str(spec), "--qubits", "4,1000", "--layers", "2", "--paths", "2000"]
+    assert main([*args, "--json", "--no-progress", "--out", str(tmp_path / "p")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["num_qubits"], r["observable"]) for r in rows] == [
+        (4, "global"), (1000, "global"), (4, "local"), (1000, "local")]  # fmt: skip
+    for r in rows:
+        assert {"num_qubits", "num_layers", "observable", "grad_var", "grad_var_se", "method",
+                "upper_bound"} <= set(r)  # fmt: skip
+    assert rows[0]["method"] == "exact" and rows[0]["grad_var_se"] is None
+    assert rows[1]["method"] == "none" and "64 qubits" in rows[1]["note"]
+    # The local cost at n = 1000 and L = 2: exact after the light-cone cut, 1 / (8 n^2).
+    assert rows[3]["method"] == "exact" and rows[3]["grad_var"] == pytest.approx(1 / 8e6)
+    assert (tmp_path / "p" / "predicted.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["predict", str(spec), "--qubits", "0"]) == 2
+    assert "--qubits: got 0" in capsys.readouterr().err
