@@ -203,3 +203,24 @@ def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp
     assert (tmp_path / "p" / "predicted.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["predict", str(spec), "--qubits", "0"]) == 2
     assert "--qubits: got 0" in capsys.readouterr().err
+
+
+def test_run_predict_puts_the_prediction_beside_every_cell(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from bp_qiskit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "seed_tutorial.toml"
+    out = tmp_path / "o"
+    args = ["run", str(spec), "--qubits", "2-4", "--samples", "50", "--predict", "--no-progress"]
+    assert main([*args, "--store", str(tmp_path / "s.sqlite"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "predicted" in printed and "exact" in printed
+    for cell in json.loads((out / "results.json").read_text())["cells"]:
+        assert cell["predicted_method"] == "exact"
+        assert cell["predicted_grad_var"] == pytest.approx(seed_exact_variance(cell["num_qubits"]))
+    sid = json.loads((out / "results.json").read_text())["study_id"]
+    plain = tmp_path / "plain"
+    assert main(["report", sid, "--store", str(tmp_path / "s.sqlite"), "--out", str(plain)]) == 0
+    assert "predicted_method" not in (plain / "results.json").read_text()

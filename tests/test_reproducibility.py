@@ -120,6 +120,10 @@ ADDED_CELL_KEYS = (
     "cost_var_se",
     "grad_var_params",
     "grad_var_params_se",
+    "predicted_grad_var",
+    "predicted_grad_var_se",
+    "predicted_method",
+    "predicted_upper_bound",
 )
 # samples.npz arrays added since the recording (cost concentration): the file is rewritten
 # without them by the same deterministic writer, which gives the recorded bytes.

@@ -306,4 +306,4 @@ def finish_study(
         if type(exc).__name__ == "Terminated":
             return 143
         return 130
-    return print_outcome(collect(store, study_id), out)
+    return print_outcome(collect(store, study_id, predict=getattr(args, "predict", False)), out)

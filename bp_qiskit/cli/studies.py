@@ -140,13 +140,19 @@ class ReportCommand(Command):
     help = "write results from the store without running"
     parents = ("study", "store", "out")
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Predictions beside the cells, as for ``run``."""
+        parser.add_argument(
+            "--predict", action="store_true", help="put the prediction beside every cell"
+        )
+
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Collect and write."""
         with existing_store(args.store) as store:
             study_id = store.get_study(args.study).id
             spec = study_spec(store, study_id)
             rows = remote_rows(store, study_id, spec, ctx.service)
-            outcome = collect(store, study_id, submissions=rows or None)
+            outcome = collect(store, study_id, submissions=rows or None, predict=args.predict)
             return print_outcome(outcome, default_out(store, study_id, args.out))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._version import __version__
 from ..backends import Backend, capabilities_of, make_backend
-from ..results import StudyOutcome
+from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
@@ -23,6 +23,7 @@ from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
+from .predict import predict_cell
 from .provenance import submission_rows
 from .remote import HOLDING_CAUSES, latest_submissions
 
@@ -146,17 +147,42 @@ def run_stored(
 
 
 def collect(
-    store: BaseStore, study_id: str, *, submissions: list[dict[str, Any]] | None = None
+    store: BaseStore,
+    study_id: str,
+    *,
+    submissions: list[dict[str, Any]] | None = None,
+    predict: bool = False,
 ) -> StudyOutcome:
     """Assemble a finished study of any kind from the store (no execution).
 
     ``submissions`` (rows from :func:`~bp_qiskit.execution.provenance.refresh_remote`)
     replace the stored submission rows, e.g. with usage refreshed from the service.
+    ``predict`` puts beside every cell what theory expects (:func:`with_predictions`).
     """
     spec = study_spec(store, study_id)
     outcome = kind_of(spec).collect(store, study_id, spec)
     rows = submissions if submissions is not None else submission_rows(store, study_id)
-    return dataclasses.replace(outcome, submissions=tuple(rows))
+    outcome = dataclasses.replace(outcome, submissions=tuple(rows))
+    if predict and outcome.result is not None:
+        outcome = dataclasses.replace(outcome, result=with_predictions(outcome.result, spec))
+    return outcome
+
+
+def with_predictions(result: StudyResult, spec: StudySpec) -> StudyResult:
+    """The result with each cell's predicted Var[dC] (:mod:`bp_qiskit.execution.predict`)."""
+    cells = []
+    for cell in result.cells:
+        p = predict_cell(spec, cell.num_qubits, cell.num_layers, seed=spec.study.seed)
+        cells.append(
+            dataclasses.replace(
+                cell,
+                predicted_grad_var=p.grad_var,
+                predicted_grad_var_se=p.grad_var_se,
+                predicted_method=p.method,
+                predicted_upper_bound=p.upper_bound,
+            )
+        )
+    return dataclasses.replace(result, cells=tuple(cells))
 
 
 def run_study(

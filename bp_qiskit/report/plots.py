@@ -135,7 +135,14 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
             capsize=3,
             label=label,
         )
-    reference = reference_curve(result.spec)
+    predicted = [c for c in cells if c.predicted_grad_var and c.predicted_method != "bound"]
+    if predicted:
+        pv = np.array([float(c.predicted_grad_var or 0.0) for c in predicted])
+        ps = np.array([c.predicted_grad_var_se or 0.0 for c in predicted])
+        pn = [c.num_qubits for c in predicted]
+        ax.semilogy(pn, pv, "-", color="C5", lw=1.2, label="predicted (Pauli propagation)")
+        ax.fill_between(pn, np.maximum(pv - 2 * ps, pv * 1e-3), pv + 2 * ps, color="C5", alpha=0.2)
+    reference = None if predicted else reference_curve(result.spec)
     if reference is not None:
         label, curve = reference
         ns = np.arange(int(n.min()), int(n.max()) + 1)

@@ -11,7 +11,7 @@ from ..core.planning import NoiseModel, Plan
 from ..core.references import reference_curve
 from ..execution.dryrun import CellCost
 from ..execution.predict import Prediction
-from ..results import AdaptiveCell, BudgetResult, FitResult, SeriesFit, StudyResult
+from ..results import AdaptiveCell, BudgetResult, CellResult, FitResult, SeriesFit, StudyResult
 from ..spec import StudySpec
 
 __all__ = [
@@ -47,6 +47,10 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     # What theory expects, where a closed form or limit is known, and how far the cell is
     # from it in its own standard errors.
     reference = reference_curve(result.spec)
+    predicted = any(c.predicted_method is not None for c in result.cells)
+    if predicted:
+        reference = None  # the prediction covers the closed forms and more
+        head += f" {'predicted':>11} {'method':<11} {'z':>6}"
     if reference is not None:
         head += f" {'theory':>11} {'z':>6}"
     lines = [head, "-" * len(head)]
@@ -63,16 +67,34 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
                 row += f" {'-':>11} {'-':>9}"
             else:
                 row += f" {c.cost_var:>11.4e} {c.cost_var_se:>9.2e}"
+        if predicted:
+            row += _predicted_columns(c)
         if reference is not None:
             expected = reference[1](c.num_qubits)
             z = (c.grad_var - expected) / c.grad_var_se if c.grad_var_se > 0 else math.nan
             row += f" {expected:>11.4e} {z:>6.1f}"
         lines.append(row)
+    if predicted:
+        lines.append(
+            "predicted: Pauli propagation (bp-qiskit predict); z = (Var - predicted) / "
+            "sqrt(se^2 + se_predicted^2); for a bound, the bound is shown and z is left out"
+        )
     if reference is not None:
         lines.append(f"theory: {reference[0]}; z = (Var - theory) / se")
         lines.extend(format_limit_depths(result))
     lines.extend(format_fits(result))
     return "\n".join(lines)
+
+
+def _predicted_columns(c: CellResult) -> str:
+    method = c.predicted_method or "-"
+    if c.predicted_grad_var is None or method == "none":
+        return f" {'-':>11} {method:<11} {'-':>6}"
+    if method == "bound":
+        return f" {'<' + format(c.predicted_upper_bound or 0.0, '.3e'):>11} {method:<11} {'-':>6}"
+    spread = math.hypot(c.grad_var_se, c.predicted_grad_var_se or 0.0)
+    z = (c.grad_var - c.predicted_grad_var) / spread if spread > 0 else math.nan
+    return f" {c.predicted_grad_var:>11.4e} {method:<11} {z:>6.1f}"
 
 
 def limit_depths(result: StudyResult, within: float = 3.0) -> dict[int, int | None]:

@@ -23,6 +23,14 @@ from .data import CellData
 __all__ = ["CellResult", "FitResult", "SeriesFit", "StudyResult", "build_result"]
 
 
+_PREDICTED = (
+    "predicted_grad_var",
+    "predicted_grad_var_se",
+    "predicted_method",
+    "predicted_upper_bound",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class CellResult:
     """Summary of one cell. ``grad_var`` is the shot-noise-corrected variance.
@@ -48,6 +56,8 @@ class CellResult:
         grad_var_params: With several differentiated parameters, the corrected variance of
             each one, in parameter order (``grad_var`` is their mean); None otherwise.
         grad_var_params_se: Their standard errors.
+        predicted_grad_var, predicted_grad_var_se, predicted_method, predicted_upper_bound:
+            what Pauli propagation expects for the cell (``run --predict``); None otherwise.
     """
 
     num_qubits: int
@@ -68,6 +78,10 @@ class CellResult:
     cost_var_se: float | None = None
     grad_var_params: tuple[float, ...] | None = None
     grad_var_params_se: tuple[float, ...] | None = None
+    predicted_grad_var: float | None = None
+    predicted_grad_var_se: float | None = None
+    predicted_method: str | None = None
+    predicted_upper_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON (per-parameter variances only when there are several)."""
@@ -78,6 +92,9 @@ class CellResult:
                 del d[key]
             else:
                 d[key] = list(d[key])
+        if self.predicted_method is None:  # no prediction asked for: the fields stay out
+            for key in _PREDICTED:
+                del d[key]
         return d
 
     @classmethod
