@@ -24,7 +24,7 @@ def test_seed_study_matches_closed_form_at_every_n_and_in_slope():
         {
             "study": {"name": "seed_exact", "seed": SEED},
             "circuit": {"ansatz": "seed", "qubits": "2-8"},
-            "sampling": {"samples": 20000, "chunk": 5000},
+            "sampling": {"samples": 8000, "chunk": 4000},
         }
     )
     outcome = run_study(spec, progress=False)
@@ -39,7 +39,7 @@ def test_seed_study_matches_closed_form_at_every_n_and_in_slope():
     assert abs(fit.slope - SEED_SLOPE) < SIGMAS * fit.slope_se
     # About a third of the gradients are exactly 0 (an RZ last gate changes no probability).
     zero_frac = np.mean(data[0].grads == 0)
-    assert abs(zero_frac - 1 / 3) < SIGMAS * math.sqrt(2 / 9 / 20000)
+    assert abs(zero_frac - 1 / 3) < SIGMAS * math.sqrt(2 / 9 / 8000)
 
 
 def test_uniform_zero_to_pi_angles_match_reference_values():
@@ -47,7 +47,7 @@ def test_uniform_zero_to_pi_angles_match_reference_values():
     spec = StudySpec.from_dict(
         {
             "circuit": {"ansatz": "seed", "qubits": [2, 4, 6], "angles": [0, "pi"]},
-            "sampling": {"samples": 20000, "chunk": 10000},
+            "sampling": {"samples": 8000, "chunk": 8000},
         }
     )
     result = run_study(spec, progress=False).result
