@@ -95,3 +95,27 @@ def test_estimator_broadcasting_follows_estimator_v2_rules():
     single = AerEstimator().run([(tmpl, zz(n), values)]).result()[0].data.evs
     np.testing.assert_allclose(res.data.evs[1], single, atol=0)
     assert np.all(res.data.stds == 0) and res.metadata["shots"] == 0
+
+
+def test_pauli_costs_saved_on_their_own_qubits_give_the_full_register_values(monkeypatch):
+    """Aer simulates only the observable's light cone; the values must not change."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    from bp_qiskit import StudySpec, run_study
+    from bp_qiskit.backends import aer
+
+    support, reduced = aer.restrict_to_support(SparsePauliOp(["IZIX", "IIZY"], [0.5, -1.0]))
+    assert support == [0, 1, 2] and list(reduced.paulis.to_labels()) == ["ZIX", "IZY"]
+    assert list(reduced.coeffs) == [0.5, -1.0]
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "mcclean", "layers": 3, "qubits": [6]},
+            "observable": {"kind": "pauli", "terms": ["Z0 X2", "Y1"], "coeffs": [1.0, 0.3]},
+            "gradient": {"parameter": "all"},
+            "sampling": {"samples": 8},
+        }
+    )
+    (own,) = run_study(spec, progress=False).data
+    monkeypatch.setattr(aer, "restrict_to_support", lambda op: ([], op))  # all n qubits
+    (full,) = run_study(spec, progress=False).data
+    np.testing.assert_allclose(own.grads, full.grads, atol=1e-12)

@@ -36,7 +36,7 @@ from qiskit.primitives import BaseEstimatorV2, DataBin, EstimatorPub, PrimitiveR
 from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers.estimator_pub import EstimatorPubLike
 from qiskit.providers import JobStatus
-from qiskit.quantum_info import SparseObservable
+from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit_aer import AerSimulator
 
 from .aer_readout import (
@@ -228,7 +228,13 @@ class AerEstimator(BaseEstimatorV2):
         plans = [exact_plan(o) for o in observables]
         for i, plan in enumerate(plans):
             if plan.pauli is not None:
-                qc.save_expectation_value(plan.pauli, range(n), label=f"pauli{i}")
+                # Saved on the observable's own qubits, not on all n: Aer then drops the qubits
+                # outside the observable's light cone (its truncation pass) and simulates fewer.
+                support, reduced = restrict_to_support(plan.pauli)
+                if support:
+                    qc.save_expectation_value(reduced, support, label=f"pauli{i}")
+                else:
+                    qc.save_expectation_value(plan.pauli, range(n), label=f"pauli{i}")
             if plan.amplitudes:
                 qc.save_amplitudes_squared(plan.amplitudes, label=f"amps{i}")
             for j, (qubits, _) in enumerate(plan.marginals):
@@ -337,6 +343,18 @@ class AerEstimator(BaseEstimatorV2):
             counts[row : row + len(c), np.searchsorted(all_values, v)] = c
             row += len(c)
         return counts, all_values
+
+
+def restrict_to_support(op: SparsePauliOp) -> tuple[list[int], SparsePauliOp]:
+    """The qubits the operator acts on, and the operator on those qubits alone (same order)."""
+    n = op.num_qubits
+    support = sorted(
+        {q for label in op.paulis.to_labels() for q in range(n) if label[n - 1 - q] != "I"}
+    )
+    labels = [
+        "".join(label[n - 1 - q] for q in reversed(support)) for label in op.paulis.to_labels()
+    ]
+    return support, SparsePauliOp(labels, op.coeffs) if support else op
 
 
 def _active_qubits(circuit: QuantumCircuit) -> int:
