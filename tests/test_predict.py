@@ -224,3 +224,37 @@ def test_run_predict_puts_the_prediction_beside_every_cell(tmp_path, capsys):
     plain = tmp_path / "plain"
     assert main(["report", sid, "--store", str(tmp_path / "s.sqlite"), "--out", str(plain)]) == 0
     assert "predicted_method" not in (plain / "results.json").read_text()
+
+
+@pytest.mark.slow
+def test_depolarising_prediction_agrees_with_aer_density_matrices():
+    """backend.options.depolarizing: Aer's exact noisy expectations against the prediction."""
+    spec = StudySpec.from_dict(
+        {
+            "study": {"seed": 9},
+            "circuit": {"ansatz": "mcclean", "layers": 3, "qubits": [2, 3]},
+            "observable": {"kind": "zz"},
+            "gradient": {"parameter": "first"},
+            "sampling": {"samples": 2000, "chunk": 2000},
+            "backend": {"name": "aer", "options": {"depolarizing": [0.02, 0.05]}},
+        }
+    )
+    noiseless = StudySpec.from_dict({**spec.to_dict(), "backend": {"name": "aer"}})
+    for cell in run_study(spec, progress=False).result.cells:
+        p = predict_cell(spec, cell.num_qubits, cell.num_layers)
+        assert p.method == "exact" and "depolarising" in p.note
+        assert abs(cell.grad_var - p.grad_var) < SIGMAS * cell.grad_var_se
+        assert abs(cell.cost_var - p.cost_var) < SIGMAS * cell.cost_var_se
+        # Noise flattens the landscape: the noisy prediction is below the noiseless one.
+        assert p.grad_var < predict_cell(noiseless, cell.num_qubits, cell.num_layers).grad_var
+
+
+def test_depolarising_noise_is_an_aer_option_only():
+    from bp_qiskit.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"backend\.options\.depolarizing: got \[0\.5, 2\]"):
+        StudySpec.from_dict({"backend": {"name": "aer", "options": {"depolarizing": [0.5, 2]}}})
+    with pytest.raises(SpecError, match="backend 'aer' only"):
+        StudySpec.from_dict(
+            {"backend": {"name": "statevector", "options": {"depolarizing": [0.1, 0.1]}}}
+        )

@@ -31,6 +31,8 @@ OPTION_DOC = {
     "zne_noise_factors": "a list of noise factors >= 1, e.g. [1, 3, 5]",
     "twirling_randomizations": "'auto' or an integer >= 1",
     "shots_per_randomization": "'auto' or an integer >= 1",
+    "depolarizing": "[p1, p2] in [0, 1): backend 'aer' only, a synthetic depolarising channel "
+    "of strength p1 after every one-qubit gate and p2 after every two-qubit gate",
 }
 
 
@@ -65,6 +67,11 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     ),
     "twirling_randomizations": lambda v: v == "auto" or (_is_int(v) and v >= 1),
     "shots_per_randomization": lambda v: v == "auto" or (_is_int(v) and v >= 1),
+    "depolarizing": lambda v: (
+        isinstance(v, (list, tuple))
+        and len(v) == 2
+        and all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < 1 for p in v)
+    ),
 }
 
 

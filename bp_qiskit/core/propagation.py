@@ -78,19 +78,24 @@ def pauli(label: str, qubits: Sequence[int]) -> Pauli:
 
 @dataclasses.dataclass(frozen=True)
 class Rotation:
-    """exp(-i theta P / 2), theta uniform over whole turns, P uniform over ``generators``."""
+    """exp(-i theta P / 2), theta uniform over whole turns, P uniform over ``generators``.
+
+    ``noise``: a depolarising channel of that strength after the gate on its qubits.
+    """
 
     generators: tuple[Pauli, ...]
     differentiated: bool = False
+    noise: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Clifford:
-    """``cz`` or ``cx`` on ``(a, b)`` (for ``cx``: control a, target b)."""
+    """``cz`` or ``cx`` on ``(a, b)`` (for ``cx``: control a, target b), optionally noisy."""
 
     name: str
     a: int
     b: int
+    noise: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,6 +220,8 @@ def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> floa
     w = np.outer(c, c).ravel()
     xa, za, xb, zb, w = _merge(xa, za, xb, zb, w)
     for gate in reversed(program.gates):
+        if gate.noise:
+            w = w * _depolarized(xa, za, gate) * _depolarized(xb, zb, gate)
         if isinstance(gate, Clifford):
             w = w * _conjugate_many(xa, za, gate) * _conjugate_many(xb, zb, gate)
             xa, za, xb, zb, w = _merge(xa, za, xb, zb, w)
@@ -270,6 +277,8 @@ def exact_first_moment(program: Program) -> float:
     for gate in reversed(program.gates):
         new: dict[Pauli, float] = defaultdict(float)
         for p, w in state.items():
+            if gate.noise and (p[0] | p[1]) & _gate_mask(gate):
+                w *= 1.0 - gate.noise
             if isinstance(gate, Clifford):
                 s, q = _conjugate(p, gate)
                 new[q] += s * w
@@ -312,6 +321,8 @@ def sampled_second_moment(
             sign = np.sign(coeffs[ia]) * np.sign(coeffs[ib])
             xa, za, xb, zb = tx[ia].copy(), tz[ia].copy(), tx[ib].copy(), tz[ib].copy()
         for gate in reversed(program.gates):
+            if gate.noise:
+                sign = sign * _depolarized(xa, za, gate) * _depolarized(xb, zb, gate)
             if isinstance(gate, Clifford):
                 sa = _conjugate_many(xa, za, gate)
                 sb = _conjugate_many(xb, zb, gate)
@@ -345,6 +356,29 @@ def sampled_second_moment(
         # rule of three), and the second moment below norm^2 * 3 / paths.
         return Moment(0.0, 0.0, "bound", paths, upper_bound=norm**2 * 3.0 / paths)
     return Moment(mean, se, "monte_carlo", paths)
+
+
+def _gate_mask(gate: Rotation | Clifford) -> int:
+    if isinstance(gate, Clifford):
+        return (1 << gate.a) | (1 << gate.b)
+    mask = 0
+    for x, z in gate.generators:
+        mask |= x | z
+    return mask
+
+
+def _depolarized(
+    x: NDArray[np.uint64], z: NDArray[np.uint64], gate: Rotation | Clifford
+) -> NDArray[np.float64]:
+    """The Heisenberg factor of the gate's depolarising channel on each string.
+
+    The channel (1 - p) rho + p I / 2^k on the gate's k qubits keeps a Pauli string that is
+    the identity there and shrinks every other one by (1 - p): it runs after the gate in
+    time, so before its conjugation in back-propagation.
+    """
+    mask = np.uint64(_gate_mask(gate))
+    touched = ((x | z) & mask) != 0
+    return np.where(touched, 1.0 - gate.noise, 1.0)
 
 
 def _random_masks(rng: np.random.Generator, m: int, n: int) -> NDArray[np.uint64]:

@@ -126,6 +126,7 @@ def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
 def _program(spec: StudySpec, n: int, layers: int, k: int | None) -> Program:
     """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative)."""
     g = _grammar(spec)
+    p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
     xyz = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
     gates: list[Rotation | Clifford] = []
     index = 0
@@ -138,18 +139,23 @@ def _program(spec: StudySpec, n: int, layers: int, k: int | None) -> Program:
                     )
                 else:
                     choices = (pauli(gen, qubits),)
-                gates.append(Rotation(choices, differentiated=index == k))
+                noise = p1 if len(qubits) == 1 else p2
+                gates.append(Rotation(choices, differentiated=index == k, noise=noise))
                 index += 1
         if g.entangler == "cz_ladder":
-            gates += [Clifford("cz", q, q + 1) for q in range(n - 1)]
+            gates += [Clifford("cz", q, q + 1, p2) for q in range(n - 1)]
         elif g.entangler == "cx_chain":
-            gates += [Clifford("cx", q, q + 1) for q in range(n - 1)]
+            gates += [Clifford("cx", q, q + 1, p2) for q in range(n - 1)]
         elif g.entangler == "cz_brick":
-            gates += [Clifford("cz", q, q + 1) for q in range(layer % 2, n - 1, 2)]
+            gates += [Clifford("cz", q, q + 1, p2) for q in range(layer % 2, n - 1, 2)]
     terms, projector = _terms(spec, n)
+    # The initial layer's gates are noisy too: each Bloch component shrinks by (1 - p1).
+    shrink = 1.0 - p1 if g.initial != "none" else 1.0
+    ex, ey, ez = _BLOCH[g.initial]
+    bloch = ((shrink * ex, shrink * ey, shrink * ez),) * n
     if projector and n <= _EXACT_PROJECTOR_QUBITS:
-        return Program(n, tuple(gates), (_BLOCH[g.initial],) * n, _projector_terms(n))
-    return Program(n, tuple(gates), (_BLOCH[g.initial],) * n, terms, projector=projector)
+        return Program(n, tuple(gates), bloch, _projector_terms(n))
+    return Program(n, tuple(gates), bloch, terms, projector=projector)
 
 
 def _projector_terms(n: int) -> tuple[Term, ...]:
@@ -205,10 +211,10 @@ def reduce_to_light_cone(program: Program) -> Program:
     gates: list[Rotation | Clifford] = []
     for gate in kept:
         if isinstance(gate, Clifford):
-            gates.append(Clifford(gate.name, where[gate.a], where[gate.b]))
+            gates.append(Clifford(gate.name, where[gate.a], where[gate.b], gate.noise))
         else:
             gens = tuple((remap(x), remap(z)) for x, z in gate.generators)
-            gates.append(Rotation(gens, gate.differentiated))
+            gates.append(Rotation(gens, gate.differentiated, gate.noise))
     return Program(
         len(order),
         tuple(gates),
@@ -234,6 +240,8 @@ def predict_cell(
     note = ""
     if ":" in spec.backend.name and spec.backend.kind in ("aer", "fake", "ibm"):
         note = "noiseless prediction; device noise is not modelled"
+    elif "depolarizing" in spec.backend.options:
+        note = "with the synthetic depolarising noise of backend.options.depolarizing"
     g = _grammar(spec)
     indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))

@@ -172,6 +172,7 @@ def describe(spec: dict[str, Any]) -> str:
     backend = spec.get("backend", {}).get("name", "?")
     shots = sampling.get("shots", 0)
     noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
+    depolarizing = spec.get("backend", {}).get("options", {}).get("depolarizing")
     ansatz = circuit.get("factory") or f"{circuit.get('ansatz', '?')} ansatz"
     layers = circuit.get("layers", "?")
     if isinstance(layers, list):  # a depth axis
@@ -180,7 +181,13 @@ def describe(spec: dict[str, Any]) -> str:
         f"{ansatz}, L = {layers}, "
         f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
         f"{_cost_kinds(spec.get('observable', {}))} cost, {backend}"
-        + (" (device noise)" if noisy else " (noiseless)")
+        + (
+            " (device noise)"
+            if noisy
+            else f" (depolarising {depolarizing[0]}, {depolarizing[1]})"
+            if depolarizing
+            else " (noiseless)"
+        )
     )
 
 

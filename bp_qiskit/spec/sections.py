@@ -419,6 +419,11 @@ class BackendSpec(_Section):
         if not isinstance(self.options, dict):
             raise BackendNameError(f"backend.options: got {self.options!r}; allowed: a table")
         object.__setattr__(self, "options", validate_options(self.options))
+        if "depolarizing" in self.options and self.name != "aer":
+            raise BackendNameError(
+                f"backend.options.depolarizing: got it with backend {self.name!r}; allowed: "
+                "backend 'aer' only (a device brings its own noise)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; ``options`` only when set, so plain specs stay as they were."""
