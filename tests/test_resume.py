@@ -27,6 +27,18 @@ def cli(*args, **kw):
     )
 
 
+def in_process(capsys, *args):
+    """The CLI's main() in this process, with the subprocess result's fields."""
+    import types
+
+    from bp_qiskit.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+
 def start_cli(*args):
     """The CLI in a background process, for tests that kill or interrupt it."""
     return subprocess.Popen(
@@ -125,7 +137,12 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, shots):
         )
 
 
-def test_bad_input_is_one_line_exit_2_without_traceback(tmp_path):
+def test_bad_input_is_one_line_exit_2_without_traceback(tmp_path, capsys):
+    # In process: the same main() the console script calls, without 9 interpreter start-ups
+    # (test_cli.py runs the console script itself in a subprocess).
+    def cli(*args):
+        return in_process(capsys, *args)
+
     good = ROOT / "jobs" / "seed_tutorial.toml"
     store = tmp_path / "s.sqlite"
     assert (
@@ -171,8 +188,11 @@ def test_bad_input_is_one_line_exit_2_without_traceback(tmp_path):
         assert "Traceback" not in out.stderr
 
 
-def test_list_and_status_json(tmp_path):
+def test_list_and_status_json(tmp_path, capsys):
     import json
+
+    def cli(*args):
+        return in_process(capsys, *args)
 
     store = tmp_path / "s.sqlite"
     out = cli(
