@@ -258,3 +258,29 @@ def test_depolarising_noise_is_an_aer_option_only():
         StudySpec.from_dict(
             {"backend": {"name": "statevector", "options": {"depolarizing": [0.1, 0.1]}}}
         )
+
+
+def test_matchgate_dla_limit_matches_deep_propagation_and_measurement():
+    """so(2n): dim n(2n - 1); Var[C] of Z0 from |+...+> tends to (n - 1) / (n (2n - 1))."""
+    from bp_qiskit.core.dla import closure
+    from bp_qiskit.execution.predict import _cost_variance, dla_cost_variance
+
+    def spec(n, layers=2, samples=2):
+        return StudySpec.from_dict(
+            {
+                "study": {"seed": 4},
+                "circuit": {"ansatz": "matchgate", "layers": layers, "qubits": [n]},
+                "observable": {"kind": "pauli", "terms": ["Z0"]},
+                "sampling": {"samples": samples, "chunk": samples},
+            }
+        )
+
+    for n in (3, 4, 5):
+        gens = {g for gate in _program(spec(n), n, 1, None).gates for g in gate.generators}
+        assert len(closure(gens)) == n * (2 * n - 1)
+        limit = dla_cost_variance(spec(n), n)
+        assert limit == pytest.approx((n - 1) / (n * (2 * n - 1)), rel=1e-12)
+        assert _cost_variance(spec(n), n, 64) == pytest.approx(limit, rel=1e-6)
+    (cell,) = run_study(spec(4, layers=32, samples=2000), progress=False).result.cells
+    assert abs(cell.cost_var - dla_cost_variance(spec(4), 4)) < SIGMAS * cell.cost_var_se
+    assert dla_cost_variance(StudySpec.from_dict({"circuit": {"ansatz": "mcclean"}}), 3) is None

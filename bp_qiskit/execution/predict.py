@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.dla import closure, limit_cost_variance
 from ..core.gradients import parameter_indices
 from ..core.grammar import RANDOM, Grammar
 from ..core.observables import parse_pauli_term
@@ -41,7 +42,14 @@ from ..core.propagation import (
 )
 from ..spec import StudySpec
 
-__all__ = ["DEFAULT_PATHS", "Prediction", "predict_cell", "predict_study", "unsupported"]
+__all__ = [
+    "DEFAULT_PATHS",
+    "Prediction",
+    "dla_cost_variance",
+    "predict_cell",
+    "predict_study",
+    "unsupported",
+]
 
 DEFAULT_PATHS = 200_000
 _BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
@@ -305,3 +313,21 @@ def predict_study(
 ) -> list[Prediction]:
     """Predictions for the given (n, L) cells, seeded by the study seed."""
     return [predict_cell(spec, n, layers, paths=paths, seed=spec.study.seed) for n, layers in cells]
+
+
+def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
+    """The deep-circuit Var[C] from the dynamical Lie algebra (:mod:`bp_qiskit.core.dla`).
+
+    Only for circuits made of Pauli rotations alone (``entangler = "none"``, e.g. the
+    matchgate preset) and Pauli costs; None otherwise. Assumes the algebra is simple (the
+    matchgate algebra so(2n) is, for n >= 3).
+    """
+    g = _grammar(spec)
+    if unsupported(spec) or g.entangler != "none" or spec.observable.kind == "global":
+        return None
+    program = _program(spec, num_qubits, 1, None)
+    generators = {
+        p for gate in program.gates if isinstance(gate, Rotation) for p in gate.generators
+    }
+    terms, _ = _terms(spec, num_qubits)
+    return limit_cost_variance(closure(generators), terms, program.bloch)
