@@ -212,7 +212,7 @@ def _irls(
             hess, grad, _ = _normal_equations(x, var, sd_scale, floor, a, b)
             # The 2 x 2 system solved row by row in closed form: a row whose model has
             # underflowed (exp -> 0) has a singular system and is marked failed, not fatal.
-            det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] * hess[:, 1, 0]
+            det = _det(hess)
             ok = np.isfinite(det) & (np.abs(det) > 1e-300) & ~failed
             failed |= ~ok
             safe = np.where(ok, det, 1.0)
@@ -225,11 +225,15 @@ def _irls(
             if max(np.max(np.abs(step_b)), np.max(np.abs(step_a))) < 1e-10:
                 break
         hess, _, chi2 = _normal_equations(x, var, sd_scale, floor, a, b)
-        det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] * hess[:, 1, 0]
-        var_b = hess[:, 1, 1] / det
+        var_b = hess[:, 1, 1] / _det(hess)
     bad = failed | ~np.isfinite(var_b) | ~np.isfinite(b) | (var_b <= 0)
     nan = np.full(len(b), np.nan)
     return np.where(bad, nan, b), np.where(bad, nan, a), np.where(bad, nan, var_b), chi2
+
+
+def _det(hess: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Determinants of a stack of 2 x 2 matrices."""
+    return hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] * hess[:, 1, 0]
 
 
 def _normal_equations(

@@ -22,6 +22,7 @@ __all__ = [
     "parameter_indices",
     "shift_parameters",
     "shot_noise_variance",
+    "spans_whole_turns",
 ]
 
 SHIFT = math.pi / 2
@@ -71,6 +72,16 @@ def _layer_position(address: Sequence[int], num_params: int, num_layers: int) ->
             f"{num_layers - 1}], position in [{-per_layer}, {per_layer - 1}]"
         )
     return (layer % num_layers) * per_layer + position % per_layer
+
+
+def spans_whole_turns(angles: tuple[float, float]) -> bool:
+    """Whether [low, high) is a whole number of turns, so a shifted angle is still uniform.
+
+    The averages E[cos] = E[sin] = 0 and E[cos^2] = 1/2 behind cost concentration and the
+    predictions hold only then.
+    """
+    turns = (angles[1] - angles[0]) / (2 * math.pi)
+    return round(turns) >= 1 and math.isclose(turns, round(turns), abs_tol=1e-12)
 
 
 def shift_parameters(

@@ -33,12 +33,13 @@ from qiskit.circuit import ParameterVector
 from qiskit.circuit.library import PauliEvolutionGate
 from qiskit.quantum_info import SparsePauliOp
 
+from .circuits import CircuitSamples
+
 __all__ = [
     "ENTANGLERS",
     "INITIAL_LAYERS",
     "PRESETS",
     "Grammar",
-    "GrammarSamples",
 ]
 
 INITIAL_LAYERS = ("ry_pi4", "h", "none")
@@ -146,7 +147,7 @@ class Grammar:
         num_qubits: int,
         num_layers: int,
         angles: tuple[float, float],
-    ) -> GrammarSamples:
+    ) -> CircuitSamples:
         """Gate codes (indices into ``random_set``) first, then every angle, in this order."""
         width = num_qubits if self.has_random else 0
         codes = rng.integers(
@@ -155,7 +156,7 @@ class Grammar:
         params = rng.uniform(
             angles[0], angles[1], size=(num_samples, self.num_params(num_qubits, num_layers))
         )
-        return GrammarSamples(codes, params)
+        return CircuitSamples(codes, params)
 
     def values(
         self, codes: NDArray[np.int8], params: NDArray[np.float64], num_qubits: int
@@ -202,14 +203,6 @@ class Grammar:
                     k += 1
             self._entangle(qc, layer)
         return qc
-
-
-@dataclasses.dataclass(frozen=True)
-class GrammarSamples:
-    """Gate codes (S, L, n or 0) into ``random_set``, and angles (S, P)."""
-
-    gates: NDArray[np.int8]
-    params: NDArray[np.float64]
 
 
 def _rotation(qc: QuantumCircuit, generator: str, angle: Any, qubits: tuple[int, ...]) -> None:

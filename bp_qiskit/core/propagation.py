@@ -58,6 +58,7 @@ __all__ = [
     "Term",
     "exact_first_moment",
     "exact_second_moment",
+    "gate_mask",
     "pauli",
     "sampled_second_moment",
 ]
@@ -277,7 +278,7 @@ def exact_first_moment(program: Program) -> float:
     for gate in reversed(program.gates):
         new: dict[Pauli, float] = defaultdict(float)
         for p, w in state.items():
-            if gate.noise and (p[0] | p[1]) & _gate_mask(gate):
+            if gate.noise and (p[0] | p[1]) & gate_mask(gate):
                 w *= 1.0 - gate.noise
             if isinstance(gate, Clifford):
                 s, q = _conjugate(p, gate)
@@ -358,7 +359,8 @@ def sampled_second_moment(
     return Moment(mean, se, "monte_carlo", paths)
 
 
-def _gate_mask(gate: Rotation | Clifford) -> int:
+def gate_mask(gate: Rotation | Clifford) -> int:
+    """The qubits a gate acts on, as a bit mask (a random rotation: every choice's qubits)."""
     if isinstance(gate, Clifford):
         return (1 << gate.a) | (1 << gate.b)
     mask = 0
@@ -376,7 +378,7 @@ def _depolarized(
     the identity there and shrinks every other one by (1 - p): it runs after the gate in
     time, so before its conjugation in back-propagation.
     """
-    mask = np.uint64(_gate_mask(gate))
+    mask = np.uint64(gate_mask(gate))
     touched = ((x | z) & mask) != 0
     return np.where(touched, 1.0 - gate.noise, 1.0)
 

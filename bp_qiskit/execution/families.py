@@ -23,7 +23,6 @@ import dataclasses
 import functools
 import importlib
 import inspect
-import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -39,6 +38,7 @@ from ..core.gradients import (
     parameter_indices,
     shift_parameters,
     shot_noise_variance,
+    spans_whole_turns,
 )
 from ..core.grammar import Grammar
 from ..core.observables import make_observable
@@ -92,8 +92,33 @@ class CircuitFamily(Protocol):
         """(s,) costs at random angles and their shot-noise variances, or None if unknown."""
 
 
+class _OneRotationPerParameter:
+    """The shift rule and the cost draw of circuits where every parameter is one rotation."""
+
+    angles: tuple[float, float]
+
+    def gradients(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The two-term shift rule: every parameter enters one Pauli rotation."""
+        return combine_shifts(evs), shot_noise_variance(stds)
+
+    def costs(
+        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """The cost at uniformly random angles, at no extra circuit.
+
+        Why the "+" shifted value is such a draw: the shifted parameter enters one rotation,
+        and theta + pi/2 (mod 2 pi) is uniform when theta is uniform over whole turns, the
+        other angles untouched. Over a partial range it is not, and None is returned.
+        """
+        if not spans_whole_turns(self.angles):
+            return None
+        return np.asarray(evs[:, 0, 0], dtype=float), np.asarray(stds[:, 0, 0], dtype=float) ** 2
+
+
 @dataclasses.dataclass(frozen=True)
-class RandomAnsatz:
+class RandomAnsatz(_OneRotationPerParameter):
     """A built-in random ansatz (``seed``, ``mcclean``, ``identity_blocks``)."""
 
     template: QuantumCircuit
@@ -115,36 +140,9 @@ class RandomAnsatz:
         """(s, K, 2, 3P) U-gate values: the gate type is chosen by the bound values."""
         return template_values(samples.gates, shift_parameters(samples.params, indices))
 
-    def gradients(
-        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The two-term shift rule: every parameter enters one Pauli rotation."""
-        return combine_shifts(evs), shot_noise_variance(stds)
-
-    def costs(
-        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-        """The cost at uniformly random angles, at no extra circuit.
-
-        Why the "+" shifted value is such a draw: the shifted parameter enters one rotation,
-        and theta + pi/2 (mod 2 pi) is uniform when theta is uniform over whole turns, the
-        other angles untouched. Over a partial range it is not, and None is returned.
-        """
-        return _shifted_costs(self.angles, evs, stds)
-
-
-def _shifted_costs(
-    angles: tuple[float, float], evs: NDArray[np.float64], stds: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    low, high = angles
-    turns = (high - low) / (2 * math.pi)
-    if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
-        return None
-    return np.asarray(evs[:, 0, 0], dtype=float), np.asarray(stds[:, 0, 0], dtype=float) ** 2
-
 
 @dataclasses.dataclass(frozen=True)
-class GrammarAnsatz:
+class GrammarAnsatz(_OneRotationPerParameter):
     """An ansatz of the grammar (:mod:`bp_qiskit.core.grammar`): a preset or explicit keys."""
 
     template: QuantumCircuit
@@ -157,25 +155,12 @@ class GrammarAnsatz:
     def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
         """Gate codes into ``random_set`` (S, L, n or 0), then every angle."""
         n, layers = self.cell.num_qubits, self.cell.num_layers
-        drawn = self.grammar.draw(rng, size, n, layers, self.angles)
-        return CircuitSamples(drawn.gates, drawn.params)
+        return self.grammar.draw(rng, size, n, layers, self.angles)
 
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """Template values of every sample and both shifts."""
         shifted = shift_parameters(samples.params, indices)
         return self.grammar.values(samples.gates, shifted, self.cell.num_qubits)
-
-    def gradients(
-        self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The two-term shift rule: every parameter enters one Pauli rotation."""
-        return combine_shifts(evs), shot_noise_variance(stds)
-
-    def costs(
-        self, evs: NDArray[np.float64], stds: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-        """As for the built-in ansätze: the "+" shifted cost over whole turns."""
-        return _shifted_costs(self.angles, evs, stds)
 
 
 @dataclasses.dataclass(frozen=True)

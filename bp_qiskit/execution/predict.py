@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.dla import closure, limit_cost_variance
-from ..core.gradients import parameter_indices
+from ..core.gradients import parameter_indices, spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
 from ..core.observables import parse_pauli_term
 from ..core.propagation import (
@@ -37,6 +37,7 @@ from ..core.propagation import (
     Term,
     exact_first_moment,
     exact_second_moment,
+    gate_mask,
     pauli,
     sampled_second_moment,
 )
@@ -100,8 +101,7 @@ def unsupported(spec: StudySpec) -> str | None:
         return "a circuit.factory circuit is not read by the predictor"
     if c.ansatz == "identity_blocks":
         return "identity blocks: the angles are correlated at initialisation"
-    turns = (c.angles[1] - c.angles[0]) / (2 * math.pi)
-    if not math.isclose(turns, round(turns), abs_tol=1e-12) or round(turns) < 1:
+    if not spans_whole_turns(c.angles):
         return "angles that do not span whole turns (the averages need uniform angles)"
     return None
 
@@ -170,18 +170,16 @@ def _projector_terms(n: int) -> tuple[Term, ...]:
     return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
 
 
-def _support(gate: Rotation | Clifford) -> set[int]:
-    if isinstance(gate, Clifford):
-        return {gate.a, gate.b}
-    mask = 0
-    for x, z in gate.generators:
-        mask |= x | z
+def _qubits(mask: int) -> set[int]:
     return {q for q in range(mask.bit_length()) if mask >> q & 1}
+
+
+def _support(gate: Rotation | Clifford) -> set[int]:
+    return _qubits(gate_mask(gate))
 
 
 def _term_support(t: Term) -> set[int]:
-    mask = t.pauli[0] | t.pauli[1]
-    return {q for q in range(mask.bit_length()) if mask >> q & 1}
+    return _qubits(t.pauli[0] | t.pauli[1])
 
 
 def reduce_to_light_cone(program: Program) -> Program:
