@@ -75,6 +75,10 @@ class CircuitFamily(Protocol):
     def num_params(self) -> int:
         """Parameters that ``gradient.parameter`` addresses."""
 
+    @property
+    def num_layers(self) -> int:
+        """Layers for ``[layer, position]`` addressing (a factory circuit is one layer)."""
+
     def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
         """``size`` samples: gate codes (s, L, n) and angles (s, num_params)."""
 
@@ -96,6 +100,12 @@ class _OneRotationPerParameter:
     """The shift rule and the cost draw of circuits where every parameter is one rotation."""
 
     angles: tuple[float, float]
+    cell: Cell
+
+    @property
+    def num_layers(self) -> int:
+        """The cell's L."""
+        return self.cell.num_layers
 
     def gradients(
         self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
@@ -178,6 +188,7 @@ class FactoryCircuit:
     angles: tuple[float, float]
     chain: NDArray[np.float64]
     offset: NDArray[np.float64]
+    num_layers: int = 1  # [0, k] addresses parameter k of the user's circuit
 
     def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
         """Every parameter uniform on ``angles``; there are no gate codes (shape (s, 0, n))."""
@@ -322,15 +333,9 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
     )
 
 
-def _layers(family: CircuitFamily) -> int:
-    """Layers of a family's cell (a factory circuit is one layer: [0, k] is parameter k)."""
-    cell = getattr(family, "cell", None)
-    return cell.num_layers if isinstance(cell, Cell) else 1
-
-
 def gradient_indices(spec: StudySpec, family: CircuitFamily) -> NDArray[np.int64]:
     """The differentiated parameters of a cell (``gradient.parameter`` resolved)."""
     try:
-        return parameter_indices(spec.gradient.parameter, family.num_params, _layers(family))
+        return parameter_indices(spec.gradient.parameter, family.num_params, family.num_layers)
     except ValueError as exc:
         raise SpecError(f"gradient.{exc}") from None
