@@ -11,7 +11,12 @@ from bp_qiskit.core import propagation as pp
 from bp_qiskit.core.gradients import parameter_indices
 from bp_qiskit.core.grammar import Grammar
 from bp_qiskit.core.references import mcclean_two_design_limit, seed_exact_variance
-from bp_qiskit.execution.predict import _program, predict_cell, reduce_to_light_cone
+from bp_qiskit.execution.predict import (
+    _program,
+    predict_cell,
+    projector_bound,
+    reduce_to_light_cone,
+)
 
 SIGMAS = 3.0
 P = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
@@ -167,6 +172,47 @@ def test_large_n_local_cost_is_predicted_and_small_n_unresolved_is_a_bound():
     assert b.method == "bound" and b.grad_var == 0 and 0 < b.upper_bound <= 3 / 2000
 
 
+@pytest.mark.parametrize(
+    "ansatz", ["seed", "mcclean", "product", "alternating_layered", "hardware_efficient",
+               "matchgate"])  # fmt: skip
+def test_the_light_cone_bound_holds_for_the_global_cost(ansatz):
+    # Oracle: the exact propagation of the whole projector (4^n pairs) at n = 4..6.
+    for n, layers in [(4, 1), (5, 2), (6, 2)]:
+        layers = 1 if ansatz == "seed" else layers
+        spec = StudySpec.from_dict({"circuit": {"ansatz": ansatz, "layers": layers,
+                                                "qubits": [n]}})  # fmt: skip
+        k = 0 if ansatz == "seed" else 1
+        program = _program(spec, n, layers, k)
+        exact = pp.exact_second_moment(program)
+        bound = projector_bound(program)
+        assert bound.method == "bound" and bound.upper_bound >= exact > 0, (n, layers)
+
+
+def test_the_light_cone_bound_factorises_over_disjoint_cones():
+    # Alternating layered, L = 1, n = 8, gradient of RY on qubit 0: the cones are the brick
+    # pairs {0,1}, {2,3}, {4,5}, {6,7}, so the bound is 1/2 E[(E_theta C_S)^2] for
+    # S = {0, 2, 4, 6}. Computed here on the whole 8-qubit program in one propagation.
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "alternating_layered", "layers": 1,
+                                            "qubits": [8]}})  # fmt: skip
+    program = _program(spec, 8, 1, 0)
+    gates = tuple(
+        pp.Rotation(g.generators, averaged=True) if getattr(g, "differentiated", False) else g
+        for g in program.gates
+    )
+    s = [0, 2, 4, 6]
+    terms = tuple(pp.Term(2.0**-4, (0, sum(1 << q for q in sub)))
+                  for r in range(5) for sub in itertools.combinations(s, r))  # fmt: skip
+    whole = pp.exact_second_moment(pp.Program(8, gates, program.bloch, terms))
+    assert projector_bound(program).upper_bound == pytest.approx(0.5 * whole, rel=1e-12)
+
+
+def test_a_cone_too_wide_for_the_bound_says_so():
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "mcclean", "layers": 50, "qubits": [4]},
+                                "gradient": {"parameter": "first"}})  # fmt: skip
+    p = predict_cell(spec, 100, 50)
+    assert p.method == "none" and p.grad_var is None and "too wide" in p.note
+
+
 def test_what_the_predictor_cannot_read_it_says():
     notes = {
         "identity_blocks": {"ansatz": "identity_blocks", "layers": 2},
@@ -197,7 +243,9 @@ def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp
         assert {"num_qubits", "num_layers", "observable", "grad_var", "grad_var_se", "method",
                 "upper_bound"} <= set(r)  # fmt: skip
     assert rows[0]["method"] == "exact" and rows[0]["grad_var_se"] is None
-    assert rows[1]["method"] == "none" and "64 qubits" in rows[1]["note"]
+    # The global cost at n = 1000: a rigorous bound from disjoint light cones, never a bare 0.
+    assert rows[1]["method"] == "bound" and rows[1]["grad_var"] == 0
+    assert 0 < rows[1]["upper_bound"] < 1e-30 and "light cones" in rows[1]["note"]
     # The local cost at n = 1000 and L = 2: exact after the light-cone cut, 1 / (8 n^2).
     assert rows[3]["method"] == "exact" and rows[3]["grad_var"] == pytest.approx(1 / 8e6)
     assert (tmp_path / "p" / "predicted.png").read_bytes()[:4] == b"\x89PNG"

@@ -82,11 +82,15 @@ class Rotation:
     """exp(-i theta P / 2), theta uniform over whole turns, P uniform over ``generators``.
 
     ``noise``: a depolarising channel of that strength after the gate on its qubits.
+    ``averaged``: theta is averaged in each copy on its own (the second moment of E_theta[C],
+    which bounds the derivative's: see :func:`bp_qiskit.execution.predict.projector_bound`);
+    a pair then survives only if both strings commute with the generator.
     """
 
     generators: tuple[Pauli, ...]
     differentiated: bool = False
     noise: float = 0.0
+    averaged: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +240,8 @@ def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> floa
             if not gate.differentiated:
                 keep = ~ca & ~cb  # both commute: unchanged
                 parts.append((xa[keep], za[keep], xb[keep], zb[keep], share * w[keep]))
+            if gate.averaged:
+                continue  # E[cos] = E[sin] = 0 in each copy: only commuting pairs survive
             both = ca & cb  # both anticommute: half stays, half branches
             parts.append((xa[both], za[both], xb[both], zb[both], 0.5 * share * w[both]))
             sa, nxa, nza = _branch_many(xa[both], za[both], gx[both], gz[both])
@@ -335,6 +341,8 @@ def sampled_second_moment(
             ca = _anticommute_many(xa, za, gx, gz)
             cb = _anticommute_many(xb, zb, gx, gz)
             alive = (ca == cb) & (ca | (not gate.differentiated))
+            if gate.averaged:
+                alive &= ~ca
             sign = np.where(alive, sign, 0.0)
             flip = ca & cb & (rng.random(m) < 0.5)
             sa, nxa, nza = _branch_many(xa, za, gx, gz)
