@@ -332,3 +332,77 @@ def test_matchgate_dla_limit_matches_deep_propagation_and_measurement():
     (cell,) = run_study(spec(4, layers=32, samples=2000), progress=False).result.cells
     assert abs(cell.cost_var - dla_cost_variance(spec(4), 4)) < SIGMAS * cell.cost_var_se
     assert dla_cost_variance(StudySpec.from_dict({"circuit": {"ansatz": "mcclean"}}), 3) is None
+
+
+def test_four_copy_propagation_reproduces_the_seed_fourth_moment():
+    # Oracle: seed_circuit_model's alpha = E[g^4] - V^2, by quadrature over one qubit.
+    from bp_qiskit.core.planning import seed_circuit_model
+
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "seed", "qubits": [2]}})
+    for n in (2, 3):
+        exact = seed_circuit_model(n)
+        fourth = pp.exact_fourth_moment(_program(spec, n, 1, n - 1))
+        assert fourth - exact.V**2 == pytest.approx(exact.alpha, rel=1e-10)
+
+
+def test_sampled_four_copy_paths_agree_with_exact_propagation():
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "mcclean", "layers": 2, "qubits": [4]},
+                                "observable": {"kind": "zz"},
+                                "gradient": {"parameter": [0, 0]}})  # fmt: skip
+    program = reduce_to_light_cone(_program(spec, 4, 2, 0))
+    exact = pp.exact_fourth_moment(program)
+    sampled = pp.sampled_fourth_moment(program, 200_000, np.random.default_rng(3))
+    assert sampled.se > 0 and abs(sampled.value - exact) < SIGMAS * sampled.se
+
+
+@pytest.mark.slow
+def test_the_planner_model_from_the_prediction_matches_measured_moments():
+    # V, alpha = Var(g^2) from exact gradients and T = E[N * shot_var] from sampled shots,
+    # each against the model within 3 of its standard errors.
+    from bp_qiskit.execution.predict import noise_model
+
+    base = {"study": {"seed": 11},
+            "circuit": {"ansatz": "alternating_layered", "layers": 2, "qubits": [4]},
+            "observable": {"kind": "local"}, "gradient": {"parameter": [0, 0]}}  # fmt: skip
+    model, why = noise_model(StudySpec.from_dict(base), 4)
+    assert model is not None and model.source == "prediction", why
+    exact = run_study(StudySpec.from_dict({**base, "sampling": {"samples": 4000, "chunk": 4000}}),
+                      progress=False)  # fmt: skip
+    g = exact.data[0].grads[:, 0]
+    se4 = np.std(g**4, ddof=1) / math.sqrt(len(g))
+    assert abs(np.mean(g**4) - (model.alpha + model.V**2)) < SIGMAS * se4
+    shots = 16
+    noisy = run_study(StudySpec.from_dict({**base, "sampling": {"samples": 1500, "chunk": 1500,
+                                                                 "shots": shots}}),
+                      progress=False)  # fmt: skip
+    w = shots * noisy.data[0].shot_var[:, 0]
+    assert abs(w.mean() - model.T) < SIGMAS * np.std(w, ddof=1) / math.sqrt(len(w))
+
+
+def test_budget_plans_from_the_prediction_and_says_when_it_cannot(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    spec = tmp_path / "shallow.toml"
+    spec.write_text('[circuit]\nansatz = "alternating_layered"\nlayers = 2\nqubits = [4, 16]\n'
+                    '[observable]\nkind = "local"\n[gradient]\nparameter = [0, 0]\n')  # fmt: skip
+    assert main(["budget", "--rel-error", "0.1", "--spec", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "estimates from the prediction" in out
+    deep = tmp_path / "deep.toml"
+    deep.write_text('[circuit]\nansatz = "identity_blocks"\nlayers = 2\nqubits = [4]\n')
+    assert main(["budget", "--rel-error", "0.1", "--spec", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert "identity blocks" in err and "--pilot" in err
+
+
+def test_a_normal_guess_for_alpha_would_underplan_the_seed_circuit():
+    # docs/shots.md: "alpha = 2 V^2 would plan 229 circuits where 2370 are needed" (n = 7,
+    # 10% target): the reason the planner computes E[g^4] instead of assuming normal g.
+    import dataclasses
+
+    from bp_qiskit.core.planning import optimal_plan, seed_circuit_model
+
+    exact = seed_circuit_model(7)
+    normal = dataclasses.replace(exact, alpha=2 * exact.V**2, C=0.0, Q=exact.T**2)
+    assert optimal_plan(exact, 0.1).samples == 2370
+    assert optimal_plan(normal, 0.1).samples == 229

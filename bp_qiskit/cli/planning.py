@@ -19,9 +19,10 @@ from ..core.planning import (
 )
 from ..errors import UsageError
 from ..execution.kinds import model_for
+from ..execution.predict import noise_model
 from ..report.tables import format_budget_plan
 from ..results import StudyResult, read_npz
-from ..spec import load_spec, parse_qubits
+from ..spec import StudySpec, load_spec, parse_qubits
 from .base import Command, CommandContext
 
 __all__ = ["BudgetCommand", "DevicesCommand"]
@@ -96,14 +97,7 @@ class BudgetCommand(Command):
             spec = load_spec(args.spec)
             if qubits:
                 spec = spec.with_overrides(**{"circuit.qubits": qubits})
-            found = [model_for(spec, n) for n in spec.circuit.qubits]
-            if any(m is None for m in found):
-                raise UsageError(
-                    "budget: the model's own estimates exist for the seed experiment only "
-                    "(ansatz seed, global cost, last parameter, angles [0, 2pi)); pass --pilot "
-                    "DIR with a shot-based study's output for anything else"
-                )
-            models = [m for m in found if m is not None]
+            models = [self._model(spec, n) for n in spec.circuit.qubits]
         timing = {"per_shot_s": args.per_shot_s, "per_circuit_s": args.per_circuit_s}
         rows = []
         for m in models:
@@ -122,6 +116,20 @@ class BudgetCommand(Command):
             return 0
         print(format_budget_plan(rows, args.rel_error, args.per_shot_s, args.per_circuit_s))
         return 0
+
+    @staticmethod
+    def _model(spec: StudySpec, n: int) -> NoiseModel:
+        """The seed experiment's exact model, else the prediction's, else a usage error."""
+        exact = model_for(spec, n)
+        if exact is not None:
+            return exact
+        predicted, why = noise_model(spec, n)
+        if predicted is None:
+            raise UsageError(
+                f"budget: no model from the prediction ({why}); pass --pilot DIR with a "
+                "shot-based study's output"
+            )
+        return predicted
 
 
 class DevicesCommand(Command):

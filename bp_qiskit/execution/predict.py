@@ -29,6 +29,7 @@ from ..core.dla import closure, limit_cost_variance
 from ..core.gradients import parameter_indices, spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
 from ..core.observables import parse_pauli_term
+from ..core.planning import NoiseModel
 from ..core.propagation import (
     Clifford,
     Moment,
@@ -36,9 +37,11 @@ from ..core.propagation import (
     Rotation,
     Term,
     exact_first_moment,
+    exact_fourth_moment,
     exact_second_moment,
     gate_mask,
     pauli,
+    sampled_fourth_moment,
     sampled_second_moment,
 )
 from ..spec import StudySpec
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_PATHS",
     "Prediction",
     "dla_cost_variance",
+    "noise_model",
     "predict_cell",
     "predict_study",
     "projector_bound",
@@ -204,17 +208,22 @@ def reduce_to_light_cone(program: Program) -> Program:
 
     Exact: a term outside the forward light cone of the differentiated gate commutes with it
     after back-propagation (zero derivative), and a gate outside the backward light cone of
-    the remaining terms acts trivially on every propagated string.
+    the remaining terms acts trivially on every propagated string. Without a differentiated
+    gate (the cost's own moments) every term is kept and only the gates are cut.
     """
     start = next(
-        i for i, g in enumerate(program.gates) if isinstance(g, Rotation) and g.differentiated
+        (i for i, g in enumerate(program.gates) if isinstance(g, Rotation) and g.differentiated),
+        None,
     )
-    cone = _support(program.gates[start])
-    for gate in program.gates[start + 1 :]:
-        s = _support(gate)
-        if len(s) > 1 and s & cone:
-            cone |= s
-    terms = tuple(t for t in program.terms if _term_support(t) & cone)
+    if start is None:
+        terms = program.terms
+    else:
+        cone = _support(program.gates[start])
+        for gate in program.gates[start + 1 :]:
+            s = _support(gate)
+            if len(s) > 1 and s & cone:
+                cone |= s
+        terms = tuple(t for t in program.terms if _term_support(t) & cone)
     live: set[int] = set()
     for t in terms:
         live |= _term_support(t)
@@ -453,3 +462,69 @@ def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
     }
     terms, _ = _terms(spec, num_qubits)
     return limit_cost_variance(closure(generators), terms, program.bloch)
+
+
+def noise_model(
+    spec: StudySpec, num_qubits: int, *, paths: int = DEFAULT_PATHS
+) -> tuple[NoiseModel | None, str]:
+    """A shot-budget model from the prediction, or None and the reason.
+
+    The model is a :class:`~bp_qiskit.core.planning.NoiseModel`:
+
+    - V = Var(g): the predicted Var[dC].
+    - T, the mean single-shot variance term, is exact for a cost measured in the computational
+      basis (every term a Z-string: ``zz``, ``local``, Z-type Pauli sums, the projector up to
+      8 qubits). A shot of such a cost O is one value O(b), so its single-shot variance is
+      <O^2> - <O>^2; the shifted angles are uniform too, so T = (E[<O^2>] - E[<O>^2]) / 2.
+    - alpha = Var(g^2) = E[g^4] - V^2 from four-copy propagation: exact where the quadruples
+      stay few, else sampled (accepted at a relative SE of at most 25%). The gradient's tails
+      set alpha, and with it the number of circuits; a normal guess (alpha = 2 V^2) is 6x too
+      low for the seed circuit at n = 7, so none is made.
+    - Q = T^2 and C = 0: the shot noise taken as constant over circuits, as it nearly is for a
+      Pauli cost on a plateau (<O>^2 << 1). For the projector it is not; the seed experiment
+      has its own exact model (:func:`~bp_qiskit.core.planning.seed_circuit_model`).
+    """
+    layers = spec.circuit.layer_counts(num_qubits)[0]
+    p = predict_cell(spec, num_qubits, layers, paths=paths, seed=spec.study.seed)
+    if p.grad_var is None or p.method not in ("exact", "monte_carlo") or p.grad_var <= 0:
+        return (
+            None,
+            f"n={num_qubits}: no predicted value ({p.method}{': ' + p.note if p.note else ''})",
+        )
+    g = _grammar(spec)
+    indices = parameter_indices(spec.gradient.parameter, g.num_params(num_qubits, layers), layers)
+    if len(indices) != 1:
+        return None, "the planner's model is per parameter: set gradient.parameter to one"
+    program = _program(spec, num_qubits, layers, None)
+    if program.projector or any(t.pauli[0] for t in program.terms):
+        why = "the cost is not measured in the Z basis, or is the projector beyond 8 qubits"
+        return None, f"n={num_qubits}: {why}"
+    program = reduce_to_light_cone(program)
+    if len(program.terms) ** 2 > _MAX_PAIRS or program.num_qubits > 64:
+        return None, f"n={num_qubits}: the cost has too many terms for its shot-noise moments"
+    second = exact_second_moment(program, max_pairs=_MAX_PAIRS)
+    if second is None:
+        return None, f"n={num_qubits}: E[C^2] is beyond exact propagation"
+    square: dict[int, float] = {}
+    for a in program.terms:
+        for b in program.terms:
+            z = a.pauli[1] ^ b.pauli[1]
+            square[z] = square.get(z, 0.0) + a.coeff * b.coeff
+    squared = dataclasses.replace(program, terms=tuple(Term(c, (0, z)) for z, c in square.items()))
+    t = (exact_first_moment(squared) - second) / 2
+    derivative = reduce_to_light_cone(_program(spec, num_qubits, layers, int(indices[0])))
+    fourth = exact_fourth_moment(derivative, max_states=20_000)
+    if fourth is None:
+        rng = np.random.default_rng(
+            np.random.SeedSequence(spec.study.seed, spawn_key=(num_qubits, 4))
+        )
+        sampled = sampled_fourth_moment(derivative, paths, rng)
+        if sampled.value <= 0 or sampled.se > 0.25 * sampled.value:
+            return None, (
+                f"n={num_qubits}: E[g^4] is not resolved by {paths} sampled paths "
+                f"({sampled.value:.3g} +/- {sampled.se:.2g})"
+            )
+        fourth = sampled.value
+    v = p.grad_var
+    alpha = max(fourth - v * v, 0.0)
+    return NoiseModel(num_qubits, v, t, alpha=alpha, C=0.0, Q=t * t, source="prediction"), ""

@@ -337,6 +337,7 @@ def format_predictions(rows: Sequence[Prediction]) -> str:
     lines += [f"note: {n}" for n in notes]
     lines.append(
         "methods: exact = full Pauli propagation; monte_carlo = sampled Pauli paths (se from "
-        "the paths); bound = every path vanished, Var below the bound (95%)"
+        "the paths); bound = Var below the bound (every sampled path vanished: 95%; or from "
+        "disjoint light cones: rigorous)"
     )
     return "\n".join(lines)
