@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: run test lint bench clean
+.PHONY: run test docs lint bench clean
 
 $(VENV)/bin/python:
 	@echo "bp_qiskit: creating $(VENV) (first time only)"
@@ -28,8 +29,18 @@ run: $(VENV)/.installed
 test: $(STAMP)
 	$(PY) -m pytest -q -n auto --cov --cov-report=term
 
+$(DOCS_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "bp_qiskit: installing bp_qiskit with its docs tools into $(VENV)"
+	$(PY) -m pip install -e ".[docs]" | grep -E "^(Collecting|Successfully)" || true
+	@$(PY) -c "import bp_qiskit, sphinx, myst_nb" && touch $@
+
+# The site, with warnings as errors; the tutorial notebook is executed on every build.
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "bp_qiskit: the site is in docs/_build/html/index.html"
+
 lint: $(STAMP)
-	$(PY) -m ruff check bp_qiskit tests benchmarks
+	$(PY) -m ruff check bp_qiskit tests benchmarks docs
 	$(PY) -m mypy
 
 bench: $(STAMP)
@@ -37,4 +48,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_seed_vs_pennylane.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache docs/_build

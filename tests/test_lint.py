@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize(
     "cmd",
     [
-        [sys.executable, "-m", "ruff", "check", "bp_qiskit", "tests", "benchmarks"],
+        [sys.executable, "-m", "ruff", "check", "bp_qiskit", "tests", "benchmarks", "docs"],
         [sys.executable, "-m", "mypy"],
     ],
     ids=["ruff", "mypy"],

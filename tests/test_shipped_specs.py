@@ -22,6 +22,7 @@ SHIPPED = {
     "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s
     "mcclean_depth.toml": [],  # a depth axis, about 25 s
     "cost_concentration.toml": [],  # about 7 s
+    "noise_induced.toml": ["--predict"],  # about 7 s, as docs/gallery/noise.md runs it
     # The full study did not finish in 5 minutes (deep McClean circuits on the CX-basis
     # FakeLagosV2 stall in transpilation, docs/hardware.md): reduced, compare included.
     "noisy_fake_device.toml": ["--qubits", "2-3", "--samples", "4"],

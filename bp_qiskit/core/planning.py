@@ -1,10 +1,11 @@
 """Shot-budget planning: how many circuits S and shots per point N reach a target error.
 
 Model. For one random circuit c the measured gradient is g_hat = g_c + eps with
-Var(eps | c) = sigma_c^2 / N, where sigma_c^2 = (s_+^2 + s_-^2) / 4 is the single-shot
-variance term of the two shifted points. The corrected variance estimator is the mean over
-S circuits of z = (g_hat - mean)^2 - v with v the unbiased estimate of sigma_c^2 / N. Treating
-eps as normal given c (the central limit in N), a short calculation gives
+Var(eps | c) = sigma_c^2 / N, where ``sigma_c^2 = (s_+^2 + s_-^2) / 4`` is the
+single-shot variance term of the two shifted points. The corrected variance estimator is the
+mean over S circuits of z = (g_hat - mean)^2 - v with v the unbiased estimate of
+sigma_c^2 / N. Treating eps as normal given c (the central limit in N), a short calculation
+gives
 
     Var(z) = alpha + 4 (V T + C) / N + 2 Q / N^2
 
@@ -14,7 +15,7 @@ relative error of the corrected variance is sqrt(2/S) (1 + T/(N V)).
 
 Optimum. The relative standard error is r = sqrt(Var(z) / S) / V, so reaching r needs
 S(N) = Var(z) / (r V)^2 circuits. With a cost of 2N shots per circuit and parameter plus an
-overhead of h shot-equivalents per circuit, the cost S(N) (2N + h) is minimised at
+overhead of h shot-equivalents per circuit, the cost S(N) (2N + h) is minimised at::
 
     h = 0:  N* = sqrt(2 Q / alpha)          (= T / V for normal g: shot noise equals signal)
     h > 0:  the root of d/dN [Var(z) (2N + h)] = 0, found numerically; N* grows with h,
@@ -220,8 +221,9 @@ def seed_circuit_model(num_qubits: int) -> NoiseModel:
     """Exact moments for the seed study (global projector, last parameter, U[0, 2pi) angles).
 
     The cost factorises: p = P * p_last with P the product over the other n-1 qubits, so
-    g = P * d and sigma^2 = (p_+ (1 - p_+) + p_- (1 - p_-)) / 4 with p_+- = P * p_last(theta
-    +- pi/2). Every moment is a product of one-qubit moments, computed by quadrature.
+    ``g = P * d`` and ``sigma^2 = (p_+ (1 - p_+) + p_- (1 - p_-)) / 4`` with
+    ``p_+- = P * p_last(theta +- pi/2)``. Every moment is a product of one-qubit moments,
+    computed by quadrature.
     """
     tables = _seed_qubit_tables()
 

@@ -29,7 +29,7 @@ Two algorithms:
   rounding. Its size grows with the number of surviving pairs: fine at small n or for few
   terms, hopeless for the global projector (4^n pairs) at large n.
 - :func:`sampled_second_moment`: Monte Carlo over paths. A pair of terms is drawn with
-  probability proportional to |c_a c_b|, each gate choice uniformly, each branch with
+  probability proportional to ``|c_a c_b|``, each gate choice uniformly, each branch with
   probability 1/2; the path's sign and <Q_a><Q_b> is an unbiased estimate. O(paths x gates),
   vectorised over paths with 64-bit masks (n <= 64). When the variance is exponentially
   small most paths contribute 0; with none non-zero the result is an upper bound, never 0.
@@ -118,7 +118,7 @@ class Program:
     """A circuit in time order, its initial product state and its observable.
 
     ``bloch[q]`` is the initial state's (<X>, <Y>, <Z>) on qubit q. ``projector``: the
-    observable is |0...0><0...0| = 2^-n sum over all Z-strings, sampled rather than listed.
+    observable is ``|0...0><0...0|`` = 2^-n sum over all Z-strings, sampled rather than listed.
     """
 
     num_qubits: int
@@ -457,7 +457,7 @@ def sampled_fourth_moment(
     """Monte Carlo estimate of E[(dC)^4] (n <= 64).
 
     The four-copy rules of :func:`exact_fourth_moment`, sampled: a quadruple of terms by
-    |c_a c_b c_c c_d|, a gate choice uniformly, with two anticommuting strings both stay or
+    ``|c_a c_b c_c c_d|``, a gate choice uniformly, with two anticommuting strings both stay or
     both branch (1/2 each), with four an even pattern by its weight (the path then carries
     the total 3/2).
     """
