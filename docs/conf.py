@@ -50,3 +50,6 @@ napoleon_numpy_docstring = False
 html_theme = "qiskit-ecosystem"
 html_title = f"bp_qiskit {release}"
 html_static_path: list[str] = []
+# qiskit-sphinx-theme 2.1 replaces furo's stylesheet with its own, which only overrides it: on
+# its own the pages render unstyled (seen in headless Chromium). Load furo's first.
+html_css_files = [("styles/furo.css", {"priority": 100})]
