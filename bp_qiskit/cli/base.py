@@ -109,10 +109,20 @@ def parents() -> dict[str, argparse.ArgumentParser]:
                 ("--workers",),
                 {
                     "type": positive_int,
-                    "default": 1,
-                    "help": "worker processes for local simulation (default 1)",
+                    "default": None,
+                    "help": "worker processes for local simulation (default 1; with "
+                    "--executor dask, the LocalCluster's workers, default the core count)",
                 },
-            )
+            ),
+            (
+                ("--executor",),
+                {
+                    "default": "local",
+                    "help": "where jobs run: local (this machine's processes), dask (a Dask "
+                    "LocalCluster), dask://HOST:PORT or tcp://HOST:PORT (a running Dask "
+                    "scheduler); dask needs the extra bp_qiskit[dask]",
+                },
+            ),
         ),
         "json": _parent((("--json",), {"action": "store_true", "help": "print JSON"})),
         "cost": _parent(
@@ -265,6 +275,15 @@ def cost_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def check_executor(args: argparse.Namespace) -> None:
+    """Refuse a bad ``--executor`` in one line, before anything is created."""
+    executor = getattr(args, "executor", "local")
+    if executor != "local":
+        from ..execution.dask_executor import parse_executor
+
+        parse_executor(executor)
+
+
 def finish_study(
     store: BaseStore,
     study_id: str,
@@ -274,10 +293,18 @@ def finish_study(
 ) -> int:
     """Run what is left of a study of any kind, then write and print its outputs."""
     check_out(out)
-    workers = getattr(args, "workers", 1)
+    workers = getattr(args, "workers", None)
+    executor = getattr(args, "executor", "local")
     force = bool(getattr(args, "force", False))
     try:
-        if workers > 1:
+        if executor != "local":
+            from ..execution.dask_executor import dask_executor
+
+            with dask_executor(executor, workers=workers or os.cpu_count() or 2) as pool:
+                run_stored(
+                    store, study_id, executor=pool, progress=not args.no_progress, force=force
+                )
+        elif (workers or 1) > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 

@@ -19,6 +19,7 @@ from ..store import BaseStore, open_store
 from .base import (
     Command,
     CommandContext,
+    check_executor,
     check_out,
     cost_args,
     default_store,
@@ -162,6 +163,7 @@ class RunCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Create the study, run it, write its outputs (and the comparison plot)."""
+        check_executor(args)
         spec = spec_from_args(args)
         if args.dry_run:
             target, note = hardware_target(spec, ctx.service)

@@ -19,6 +19,7 @@ from ..store import BaseStore, JobState, StudyRecord
 from .base import (
     Command,
     CommandContext,
+    check_executor,
     default_out,
     existing_store,
     finish_study,
@@ -60,6 +61,7 @@ class ResumeCommand(Command):
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Run the rest, then write the outputs."""
+        check_executor(args)
         with existing_store(args.store) as store:
             study_id = store.get_study(args.study).id
             out = default_out(store, study_id, args.out)

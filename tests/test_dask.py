@@ -1,0 +1,103 @@
+"""Dask as the engine: a LocalCluster gives the serial bytes, and a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import pytest
+
+from bp_qiskit import StudySpec
+from bp_qiskit.errors import UsageError
+from bp_qiskit.execution import run_stored
+from bp_qiskit.execution.dask_executor import dask_executor, parse_executor
+from bp_qiskit.execution.studies import collect, create_study
+from bp_qiskit.store import InMemoryStore, SQLiteStore
+
+pytest.importorskip("distributed")
+
+SPEC = StudySpec.from_dict(
+    {
+        "study": {"name": "dask", "seed": 8},
+        "circuit": {"qubits": [2, 3, 4]},
+        "sampling": {"samples": 60, "chunk": 10, "shots": 20},
+    }
+)
+
+
+def _serial() -> str:
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    run_stored(store, sid, progress=False)
+    return collect(store, sid).result.to_json()
+
+
+def test_executor_forms_are_checked_in_one_line():
+    assert parse_executor("dask") is None
+    assert parse_executor("dask://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert parse_executor("tcp://sched:8786") == "tcp://sched:8786"
+    with pytest.raises(UsageError, match="--executor: got 'spark'; allowed: local, dask"):
+        parse_executor("spark")
+
+
+class _KillOneWorker(Executor):
+    """Passes jobs to Dask; once three jobs are handed over, SIGKILLs one worker process.
+
+    The worker dies without clean-up, as a lost node would; its Nanny starts a new one, and
+    Dask reschedules what it held.
+    """
+
+    def __init__(self, inner: Executor, client: Any) -> None:
+        self.inner, self.client, self.count, self.killed = inner, client, 0, threading.Event()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = self.inner.submit(fn, *args, **kwargs)
+        self.count += 1
+        if self.count == 3 and not self.killed.is_set():
+            pids = self.client.run(os.getpid)
+            os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
+            self.killed.set()
+        return fut
+
+
+@pytest.mark.slow
+def test_a_local_cluster_gives_the_serial_bytes_even_when_a_worker_dies(tmp_path):
+    expected = _serial()
+    store = SQLiteStore(tmp_path / "d.sqlite")
+    sid = create_study(store, SPEC)
+    with dask_executor("dask", workers=2) as executor:
+        run_stored(store, sid, progress=False, executor=executor)
+    assert collect(store, sid).result.to_json() == expected
+
+    from distributed import Client, LocalCluster
+
+    kid = create_study(store, SPEC)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:  # fmt: skip
+        killer = _KillOneWorker(client.get_executor(), client)
+        run_stored(store, kid, progress=False, executor=killer)
+        assert killer.killed.is_set()
+    assert collect(store, kid).result.to_json() == expected
+    store.close()
+
+
+def test_the_cli_runs_on_dask_and_refuses_a_bad_executor(tmp_path, capsys):
+    from pathlib import Path
+
+    from bp_qiskit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "seed_tutorial.toml"
+    common = ["run", str(spec), "--qubits", "2,3", "--samples", "20", "--no-progress",
+              "--store", str(tmp_path / "s.sqlite")]  # fmt: skip
+    assert main([*common, "--executor", "spark", "--out", str(tmp_path / "x")]) == 2
+    assert "--executor: got 'spark'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert (
+        main([*common, "--executor", "dask", "--workers", "2", "--out", str(tmp_path / "d")]) == 0
+    )
+    assert main([*common, "--out", str(tmp_path / "s")]) == 0
+    read = [(tmp_path / d / "samples.npz").read_bytes() for d in ("d", "s")]
+    assert read[0] == read[1]
