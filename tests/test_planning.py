@@ -188,6 +188,8 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
     assert "estimates from the pilot" in capsys.readouterr().out
     assert main(["budget", "--rel-error", "0.2", "--pilot", str(pilot), "--qubits", "5"]) == 2
     assert "no cell at n = [5]" in capsys.readouterr().err
+    # Identity blocks: neither the seed model nor a prediction exists, so a pilot is asked for
+    # (through the console entry point, in a subprocess).
     proc = subprocess.run(
         [
             sys.executable,
@@ -197,7 +199,7 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
             "--rel-error",
             "0.1",
             "--spec",
-            str(ROOT / "jobs" / "mcclean2018.toml"),
+            str(ROOT / "jobs" / "grant2019.toml"),
         ],
         capture_output=True,
         text=True,
