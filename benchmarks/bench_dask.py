@@ -7,7 +7,7 @@ cores each); and with ``--workers 2`` (a process pool). The cluster start-up is 
 a user pays it. Reported: wall time per way, and the ratios to serial. The results are
 checked to be the same bytes.
 
-Run: ``python benchmarks/bench_dask.py [repeats]`` (about 3 minutes on 2 cores with 3).
+Run: ``python benchmarks/bench_dask.py [repeats]`` (17 minutes on 2 cores with 3).
 """
 
 from __future__ import annotations
