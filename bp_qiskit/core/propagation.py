@@ -374,6 +374,19 @@ def exact_fourth_moment(program: Program, *, max_states: int = 200_000) -> float
     )
 
 
+def _term_table(program: Program) -> tuple[Any, float, Any, Any, Any]:
+    """The listed terms as arrays for path sampling.
+
+    Returns the coefficients, their absolute sum, each term's drawing probability |c| / sum,
+    and the x and z masks.
+    """
+    coeffs = np.array([t.coeff for t in program.terms])
+    norm = float(np.sum(np.abs(coeffs)))
+    tx = np.array([t.pauli[0] for t in program.terms], dtype=np.uint64)
+    tz = np.array([t.pauli[1] for t in program.terms], dtype=np.uint64)
+    return coeffs, norm, np.abs(coeffs) / norm, tx, tz
+
+
 def sampled_second_moment(
     program: Program, paths: int, rng: np.random.Generator, *, chunk: int = 50_000
 ) -> Moment:
@@ -385,11 +398,7 @@ def sampled_second_moment(
         # 2^-n sum_S Z_S: every Z-string with probability 2^-n, coefficient sum 1.
         norm = 1.0
     else:
-        coeffs = np.array([t.coeff for t in program.terms])
-        norm = float(np.sum(np.abs(coeffs)))
-        probs = np.abs(coeffs) / norm
-        tx = np.array([t.pauli[0] for t in program.terms], dtype=np.uint64)
-        tz = np.array([t.pauli[1] for t in program.terms], dtype=np.uint64)
+        coeffs, norm, probs, tx, tz = _term_table(program)
     total = total_sq = 0.0
     nonzero = 0
     done = 0
@@ -463,11 +472,7 @@ def sampled_fourth_moment(
     """
     if program.projector or program.num_qubits > 64:
         raise ValueError("program: the four-copy sampler takes listed terms on at most 64 qubits")
-    coeffs = np.array([t.coeff for t in program.terms])
-    norm = float(np.sum(np.abs(coeffs)))
-    probs = np.abs(coeffs) / norm
-    tx = np.array([t.pauli[0] for t in program.terms], dtype=np.uint64)
-    tz = np.array([t.pauli[1] for t in program.terms], dtype=np.uint64)
+    coeffs, norm, probs, tx, tz = _term_table(program)
     total = total_sq = 0.0
     done = 0
     while done < paths:
