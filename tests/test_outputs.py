@@ -223,3 +223,44 @@ def test_a_compare_run_keeps_every_backend_and_its_plot_rebuilds_from_the_store(
         run_stored(s, pending, progress=False)
     assert main(["compare", ids[0], pending, *store, "--out", "x"]) == 0
     assert (tmp_path / "x" / "comparison.png").exists()
+
+
+def test_no_plot_writes_no_figure_and_never_imports_matplotlib(tmp_path):
+    """``--no-plot``: the same results.json as a plotted run, no PNG, and no matplotlib.
+
+    Run in a fresh interpreter: the test process itself has matplotlib loaded already.
+    """
+    import subprocess
+    import sys
+
+    (tmp_path / "tiny.toml").write_text(SPEC)
+    script = (
+        "import sys\n"
+        "from bp_qiskit.cli import main\n"
+        "code = main(['run', 'tiny.toml', '--store', 's.sqlite', '--no-progress', "
+        "'--out', 'bare', '--no-plot'])\n"
+        "print('loaded' if 'matplotlib' in sys.modules else 'absent', code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "absent 0"
+    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["results.json", "samples.npz"]
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "tiny.toml"),
+                "--store",
+                str(tmp_path / "t.sqlite"),
+                "--no-progress",
+                "--out",
+                str(tmp_path / "plotted"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "plotted" / "variance.png").read_bytes()[:4] == b"\x89PNG"
+    bare = json.loads((tmp_path / "bare" / "results.json").read_text())
+    plotted = json.loads((tmp_path / "plotted" / "results.json").read_text())
+    assert bare["cells"] == plotted["cells"]

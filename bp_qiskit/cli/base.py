@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ..errors import UsageError
 from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
-from ..report import format_table, plot_comparison, write_outputs
+from ..report import format_table, write_outputs
 from ..report.tables import format_adaptive, format_budget
 from ..results import StudyOutcome, StudyResult
 from ..store import BaseStore, open_store
@@ -100,7 +100,16 @@ def parents() -> dict[str, argparse.ArgumentParser]:
             (("--store",), {"help": f"job store (default ${STORE_ENV} or bp_qiskit.sqlite)"})
         ),
         "study": _parent((("study",), {"help": "study id, id prefix or name"})),
-        "out": _parent((("--out",), {"help": "output folder (default results/<study name>/)"})),
+        "out": _parent(
+            (("--out",), {"help": "output folder (default results/<study name>/)"}),
+            (
+                ("--no-plot",),
+                {
+                    "action": "store_true",
+                    "help": "write no figures (matplotlib is then never imported)",
+                },
+            ),
+        ),
         "progress": _parent(
             (("--no-progress",), {"action": "store_true", "help": "hide the progress bar"})
         ),
@@ -193,9 +202,9 @@ def link_latest(out: Path, name: str) -> None:
         pass
 
 
-def print_outcome(outcome: StudyOutcome, out: Path) -> int:
+def print_outcome(outcome: StudyOutcome, out: Path, *, plots: bool = True) -> int:
     """Write the outcome's files, print its tables and where they went."""
-    paths = write_outputs(out, outcome)
+    paths = write_outputs(out, outcome, plots=plots)
     if outcome.result is not None:
         link_latest(out, str(outcome.result.spec["study"]["name"]))
     elif outcome.budget is not None:
@@ -224,6 +233,8 @@ def write_comparison(store: BaseStore, study_ids: Sequence[str], out: Path) -> i
         results.append(outcome.result)
     check_out(out)
     out.mkdir(parents=True, exist_ok=True)
+    from ..report.plots import plot_comparison  # matplotlib only when a figure is drawn
+
     plot_comparison(list(zip(_labels(results), results, strict=True)), out / "comparison.png")
     print(f"wrote {out / 'comparison.png'}")
     return 0
@@ -333,4 +344,5 @@ def finish_study(
         if type(exc).__name__ == "Terminated":
             return 143
         return 130
-    return print_outcome(collect(store, study_id, predict=getattr(args, "predict", False)), out)
+    outcome = collect(store, study_id, predict=getattr(args, "predict", False))
+    return print_outcome(outcome, out, plots=not getattr(args, "no_plot", False))

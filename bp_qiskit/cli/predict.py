@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..execution.predict import DEFAULT_PATHS, Prediction, predict_cell
-from ..report.plots import plot_predictions
 from ..report.tables import format_predictions
 from ..spec import StudySpec, load_spec, parse_qubits
 from .base import Command, CommandContext, check_out, positive_int
@@ -63,6 +62,8 @@ class PredictCommand(Command):
             (out / "predicted.json").write_text(
                 json.dumps([p.to_dict() for p in rows], indent=2) + "\n", encoding="utf-8"
             )
+            from ..report.plots import plot_predictions  # matplotlib only when drawing
+
             plot_predictions(rows, spec.to_dict(), out / "predicted.png")
             if not args.json:
                 print(f"wrote {out / 'predicted.json'}, {out / 'predicted.png'}")

@@ -34,8 +34,28 @@ __all__ = [
 ]
 
 
-def _save(fig: Figure, path: Path | None) -> Figure:
-    fig.tight_layout()
+# Margins in inches (left, right, bottom, top), what ``tight_layout`` chose for these
+# figures, fixed: the layout pass drew every artist once more and took 0.38 s of the seed
+# study's 2.5 s process. The top leaves room for a two-line title.
+_MARGINS_IN = (0.80, 0.15, 0.58, 0.52)
+
+
+def _save(
+    fig: Figure,
+    path: Path | None,
+    *,
+    wspace: float = 0.2,
+    margins: tuple[float, float, float, float] = _MARGINS_IN,
+) -> Figure:
+    width, height = fig.get_size_inches()
+    left, right, bottom, top = margins
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=wspace,
+    )
     if path is not None:
         # No "Software" metadata: the PNG holds no version string that changes.
         fig.savefig(path, dpi=120, metadata={"Software": None})
@@ -275,7 +295,8 @@ def plot_parameters(result: StudyResult, path: Path | None = None) -> Figure:
         fig.colorbar(image, ax=ax, label="ln Var[dC/dtheta]")
     name = result.spec.get("study", {}).get("name", "study")
     fig.suptitle(f"{name}: variance of every parameter", fontsize=9)
-    return _save(fig, path)
+    # Room for each panel's colour bar and its label, the last one included.
+    return _save(fig, path, wspace=0.75, margins=(0.6, 0.95, 0.58, 0.55))
 
 
 def _fit_label(fits: StudyResult | SeriesFit) -> str:
