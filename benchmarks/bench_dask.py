@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from bp_qiskit import StudySpec
 from bp_qiskit.execution import collect, create_study, run_stored
-from bp_qiskit.execution.dask_executor import dask_executor
+from bp_qiskit.execution.executors import dask_executor
 from bp_qiskit.store import InMemoryStore
 
 SPEC = StudySpec.from_dict(

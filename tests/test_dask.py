@@ -13,7 +13,7 @@ import pytest
 from bp_qiskit import StudySpec
 from bp_qiskit.errors import UsageError
 from bp_qiskit.execution import run_stored
-from bp_qiskit.execution.dask_executor import dask_executor, parse_executor
+from bp_qiskit.execution.executors import dask_executor, parse_executor
 from bp_qiskit.execution.studies import collect, create_study
 from bp_qiskit.store import InMemoryStore, SQLiteStore
 
@@ -75,7 +75,7 @@ def test_a_local_cluster_gives_the_serial_bytes_even_when_a_worker_dies(tmp_path
     from distributed import Client, LocalCluster
 
     kid = create_study(store, SPEC)
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:  # fmt: skip
         killer = _KillOneWorker(client.get_executor(), client)
         run_stored(store, kid, progress=False, executor=killer)
@@ -101,3 +101,59 @@ def test_the_cli_runs_on_dask_and_refuses_a_bad_executor(tmp_path, capsys):
     assert main([*common, "--out", str(tmp_path / "s")]) == 0
     read = [(tmp_path / d / "samples.npz").read_bytes() for d in ("d", "s")]
     assert read[0] == read[1]
+
+
+def test_the_spec_names_the_executor_and_python_runs_there(monkeypatch):
+    """``backend.executor = "dask"`` in the spec: ``run_study`` runs on a LocalCluster.
+
+    The cells are the serial ones, and the key survives the JSON round trip (so ``resume``
+    runs where the spec says).
+    """
+    import json
+
+    from bp_qiskit import run_study
+    from bp_qiskit.execution import executors
+
+    opened = []
+    real = executors.dask_executor
+
+    def spy(value: str, *, workers: int = 2) -> Any:
+        opened.append((value, workers))
+        return real(value, workers=workers)
+
+    monkeypatch.setattr(executors, "dask_executor", spy)
+    data = SPEC.to_dict()
+    data["backend"].update(executor="dask", workers=2)
+    spec = StudySpec.from_dict(data)
+    assert StudySpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    got = json.loads(run_study(spec, progress=False).result.to_json())
+    assert opened == [("dask", 2)]
+    assert got["cells"] == json.loads(_serial())["cells"]
+
+
+def test_a_local_pool_gives_each_worker_its_share_of_aer_threads():
+    from bp_qiskit.execution.executors import aer_threads, local_pool
+
+    with local_pool(2) as pool:
+        seen = pool.submit(os.getenv, "OMP_NUM_THREADS").result()
+    assert seen == str(aer_threads(2)) == str(max(1, (os.cpu_count() or 1) // 2))
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ({"executor": "spark"}, "backend.executor: got 'spark'; allowed: local, dask"),
+        ({"workers": 0}, "backend.workers: got 0; allowed: an integer >= 1"),
+        (
+            {"name": "ibm:ibm_fez", "executor": "dask"},
+            "backend.executor: got 'dask' with backend 'ibm:ibm_fez'; allowed: 'local'",
+        ),
+    ],
+)
+def test_bad_executor_keys_name_the_field(backend, message):
+    from bp_qiskit.errors import SpecError
+
+    data = SPEC.to_dict()
+    data["backend"].update(backend)
+    with pytest.raises(SpecError, match=message):
+        StudySpec.from_dict(data)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from ..errors import UsageError
 from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
+from ..execution.studies import study_spec
 from ..report import format_table, write_outputs
 from ..report.tables import format_adaptive, format_budget
 from ..results import StudyOutcome, StudyResult
@@ -32,7 +33,6 @@ __all__ = [
     "check_out",
     "cost_args",
     "default_store",
-    "die_with_parent",
     "existing_store",
     "finish_study",
     "parents",
@@ -119,17 +119,19 @@ def parents() -> dict[str, argparse.ArgumentParser]:
                 {
                     "type": positive_int,
                     "default": None,
-                    "help": "worker processes for local simulation (default 1; with "
-                    "--executor dask, the LocalCluster's workers, default the core count)",
+                    "help": "worker processes for local simulation (default the spec's "
+                    "backend.workers, else 1; with --executor dask, the LocalCluster's "
+                    "workers, default the core count); each gets cores / workers Aer threads",
                 },
             ),
             (
                 ("--executor",),
                 {
-                    "default": "local",
-                    "help": "where jobs run: local (this machine's processes), dask (a Dask "
-                    "LocalCluster), dask://HOST:PORT or tcp://HOST:PORT (a running Dask "
-                    "scheduler); dask needs the extra bp_qiskit[dask]",
+                    "default": None,
+                    "help": "where jobs run (default the spec's backend.executor, else local): "
+                    "local (this machine's processes), dask (a Dask LocalCluster), "
+                    "dask://HOST:PORT or tcp://HOST:PORT (a running Dask scheduler); dask "
+                    "needs the extra bp_qiskit[dask]",
                 },
             ),
         ),
@@ -251,25 +253,6 @@ def _labels(results: Sequence[StudyResult]) -> list[str]:
     return [", ".join(items) for items in zip(*differing, strict=True)]
 
 
-def die_with_parent(parent: int) -> None:
-    """Worker initializer: on Linux, ask the kernel to kill this worker when its parent dies.
-
-    Without it a SIGKILLed ``run --workers N`` left its workers (and through them the
-    resource tracker) alive. A parent that died before this ran is caught by comparing the
-    parent's pid. Elsewhere the pool's own shutdown is all there is.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent is already gone
-        os._exit(1)
-
-
 def ask_to_submit(estimate: CostEstimate, why: str) -> bool:
     """The interactive cost prompt (only offered when standard input is a terminal)."""
     answer = input(f"{estimate.summary()}, {why}. Submit? [y/N] ")
@@ -288,9 +271,9 @@ def cost_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_executor(args: argparse.Namespace) -> None:
     """Refuse a bad ``--executor`` in one line, before anything is created."""
-    executor = getattr(args, "executor", "local")
-    if executor != "local":
-        from ..execution.dask_executor import parse_executor
+    executor = getattr(args, "executor", None)
+    if executor not in (None, "local"):
+        from ..execution.executors import parse_executor
 
         parse_executor(executor)
 
@@ -302,28 +285,21 @@ def finish_study(
     args: argparse.Namespace,
     ctx: CommandContext,
 ) -> int:
-    """Run what is left of a study of any kind, then write and print its outputs."""
+    """Run what is left of a study of any kind, then write and print its outputs.
+
+    ``--executor`` and ``--workers`` override the spec's ``backend.executor`` and
+    ``backend.workers``.
+    """
     check_out(out)
-    workers = getattr(args, "workers", None)
-    executor = getattr(args, "executor", "local")
+    spec = study_spec(store, study_id)
+    workers = getattr(args, "workers", None) or spec.backend.workers
+    executor = getattr(args, "executor", None) or spec.backend.executor
     force = bool(getattr(args, "force", False))
     try:
-        if executor != "local":
-            from ..execution.dask_executor import dask_executor
+        if executor != "local" or (workers or 1) > 1:
+            from ..execution.executors import open_executor
 
-            with dask_executor(executor, workers=workers or os.cpu_count() or 2) as pool:
-                run_stored(
-                    store, study_id, executor=pool, progress=not args.no_progress, force=force
-                )
-        elif (workers or 1) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn, not fork: Aer's thread pools do not survive a fork.
-            mp = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                workers, mp_context=mp, initializer=die_with_parent, initargs=(os.getpid(),)
-            ) as pool:
+            with open_executor(executor, workers) as pool:
                 run_stored(
                     store, study_id, executor=pool, progress=not args.no_progress, force=force
                 )

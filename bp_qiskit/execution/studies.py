@@ -8,6 +8,7 @@ every kind alike.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -200,22 +201,36 @@ def run_study(
 
     Without ``store`` the study lives in an :class:`~bp_qiskit.store.InMemoryStore`; pass a
     :class:`~bp_qiskit.store.SQLiteStore` to make it survive crashes (``bp-qiskit run`` does).
-    On a QPU the run stops at the cost gate (:mod:`bp_qiskit.execution.cost`) unless
-    ``approve_cost`` is set or the estimate is within ``cost_limit_s``.
+    The spec's ``backend.executor`` and ``backend.workers`` choose where jobs run, unless
+    ``executor`` or ``backend`` is given. On a QPU the run stops at the cost gate
+    (:mod:`bp_qiskit.execution.cost`) unless ``approve_cost`` is set or the estimate is
+    within ``cost_limit_s``.
     """
     store = store if store is not None else InMemoryStore()
     study_id = create_study(store, spec)
-    run_stored(
+    run = functools.partial(
+        run_stored,
         store,
         study_id,
         backend=backend,
         service=service,
-        executor=executor,
         progress=progress,
         approve_cost=approve_cost,
         cost_limit_s=cost_limit_s,
     )
+    if executor is None and backend is None and _spec_pool(spec):
+        from .executors import open_executor
+
+        with open_executor(spec.backend.executor, spec.backend.workers) as pool:
+            run(executor=pool)
+    else:
+        run(executor=executor)
     return collect(store, study_id)
+
+
+def _spec_pool(spec: StudySpec) -> bool:
+    """Whether the spec asks for workers (``backend.executor`` or ``backend.workers > 1``)."""
+    return spec.backend.executor != "local" or (spec.backend.workers or 1) > 1
 
 
 def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:

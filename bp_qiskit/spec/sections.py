@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from ..backends import BackendNameError, parse_backend_name
+from ..backends import BackendNameError, capabilities_of, parse_backend_name
 from ..backends.options import validate_options
 from ..core.circuits import ANSATZE, resolve_layers
 from ..core.grammar import PRESETS, Grammar
@@ -381,6 +381,22 @@ MAX_SAMPLES = 10_000_000
 MAX_SHOTS = 1_000_000_000
 
 
+EXECUTOR_FORMS = ("local", "dask", "dask://HOST:PORT", "tcp://HOST:PORT")
+
+
+def executor_address(value: object) -> str | None:
+    """The Dask scheduler address of an executor value; None for ``dask`` (a LocalCluster).
+
+    Raises ValueError for ``local`` and anything not in :data:`EXECUTOR_FORMS`.
+    """
+    if value == "dask":
+        return None
+    for prefix in ("dask://", "tcp://"):
+        if isinstance(value, str) and value.startswith(prefix) and ":" in value[len(prefix) :]:
+            return "tcp://" + value[len(prefix) :]
+    raise ValueError(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class BackendSpec(_Section):
     """``[backend]``: which Estimator V2 evaluates the circuits.
@@ -397,12 +413,20 @@ class BackendSpec(_Section):
         compare: Other backends to run the same study on; their variance curves are drawn
             beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
             ``aer:manila``).
+        executor: Where the jobs of an in-process simulator run: ``local`` (default),
+            ``dask`` (a Dask LocalCluster) or ``dask://HOST:PORT`` (a running scheduler).
+            ``--executor`` overrides it. Results are byte-identical either way.
+        workers: Worker processes: with ``local``, more than 1 is a process pool; with
+            ``dask``, the LocalCluster's size (default the core count). Each gets
+            cores / workers Aer threads. ``--workers`` overrides it.
     """
 
     SECTION: ClassVar[str] = "backend"
     name: str = "aer"
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     compare: tuple[str, ...] = ()
+    executor: str = "local"
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         # BackendNameError is a SpecError: the registry's messages already name the field.
@@ -419,6 +443,24 @@ class BackendSpec(_Section):
         if not isinstance(self.options, dict):
             raise BackendNameError(f"backend.options: got {self.options!r}; allowed: a table")
         object.__setattr__(self, "options", validate_options(self.options))
+        if self.executor != "local":
+            try:
+                executor_address(self.executor)
+            except ValueError:
+                raise BackendNameError(
+                    f"backend.executor: got {self.executor!r}; allowed: {', '.join(EXECUTOR_FORMS)}"
+                ) from None
+            if not capabilities_of(self.name).parallel:
+                raise BackendNameError(
+                    f"backend.executor: got {self.executor!r} with backend {self.name!r}; "
+                    "allowed: 'local' (jobs on a QPU or a runtime service run in this process)"
+                )
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
+        ):
+            raise BackendNameError(
+                f"backend.workers: got {self.workers!r}; allowed: an integer >= 1"
+            )
         if "depolarizing" in self.options and self.name != "aer":
             raise BackendNameError(
                 f"backend.options.depolarizing: got it with backend {self.name!r}; allowed: "
@@ -432,6 +474,11 @@ class BackendSpec(_Section):
             out["options"] = dict(self.options)
         if self.compare:
             out["compare"] = list(self.compare)
+        # Where jobs run changes no result, but a spec that names it runs there on resume.
+        if self.executor != "local":
+            out["executor"] = self.executor
+        if self.workers is not None:
+            out["workers"] = self.workers
         return out
 
     @property
