@@ -30,6 +30,10 @@ SHIPPED = {
     "test_shot_budget_spec_prediction_matches_achieved_error_within_20_percent",
     "grant2019.toml": "tests/test_physics.py::"
     "test_grant_identity_blocks_escape_the_plateau_that_random_init_falls_into",
+    "seed_mps.toml": "tests/test_wide.py::"
+    "test_seed_mps_at_50_and_100_qubits_gives_every_gradient_and_the_log_moment",
+    "alternating_mps.toml": "tests/test_wide.py::"
+    "test_alternating_mps_local_cost_at_50_qubits_agrees_with_the_prediction",
     "cerezo2021.toml": "tests/test_physics.py::"
     "test_cerezo_global_cost_plateaus_and_local_cost_falls_as_one_over_n_squared",
 }  # fmt: skip

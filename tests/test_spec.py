@@ -38,7 +38,7 @@ BAD = [
     ({"circuit": {"ansatz": "seed", "layers": 3}}, "circuit.layers", "1 for ansatz 'seed'"),
     ({"circuit": {"ansatz": "identity_blocks", "layers": 3}}, "circuit.layers", "a multiple of 2"),
     ({"circuit": {"qubits": "6-2"}}, "circuit.qubits", "ascend"),
-    ({"circuit": {"qubits": [0, 2]}}, "circuit.qubits", "[1, 32]"),
+    ({"circuit": {"qubits": [0, 2]}}, "circuit.qubits", "[1, 1000]"),
     ({"circuit": {"qubits": "two"}}, "circuit.qubits", "'2-6'"),
     ({"circuit": {"angles": [1, 0]}}, "circuit.angles", "low < high"),
     ({"circuit": {"angles": [0, "tau"]}}, "circuit.angles[1]", "multiple of pi"),

@@ -136,10 +136,11 @@ class AerEstimator(BaseEstimatorV2):
         if simulator is not None:
             self._sim = simulator
         else:
-            opts: dict[str, Any] = {"runtime_parameter_bind_enable": True}
+            opts: dict[str, Any] = {"method": "statevector", "runtime_parameter_bind_enable": True}
             opts.update(backend_options or {})
-            self._sim = AerSimulator(method="statevector", **opts)
+            self._sim = AerSimulator(**opts)
         self._density = self._sim.options.method == "density_matrix"
+        self._mps = self._sim.options.method == "matrix_product_state"
 
     @property
     def default_shots(self) -> int:
@@ -172,7 +173,12 @@ class AerEstimator(BaseEstimatorV2):
         return arr.reshape(-1, len(params)), shape
 
     def _chunks(self, num_bindings: int, num_qubits: int) -> list[slice]:
-        per_state = 16 << (2 * num_qubits if self._density else num_qubits)
+        if self._mps:
+            # An MPS holds n tensors of 2 x chi x chi amplitudes; chi is not known before the
+            # run, so budget for chi = 64 (a shallow circuit stays far below it).
+            per_state = 16 * 2 * 64 * 64 * max(1, num_qubits)
+        else:
+            per_state = 16 << (2 * num_qubits if self._density else num_qubits)
         per = max(1, self._max_state_bytes // per_state)
         return [slice(i, min(i + per, num_bindings)) for i in range(0, num_bindings, per)]
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from .protocol import BackendNameError
 
-__all__ = ["DEFAULT_OPTIMIZATION_LEVEL", "OPTION_DOC", "estimator_options", "validate_options"]
+__all__ = [
+    "AER_METHODS",
+    "AER_ONLY_OPTIONS",
+    "DEFAULT_OPTIMIZATION_LEVEL",
+    "OPTION_DOC",
+    "estimator_options",
+    "validate_options",
+]
 
 # Level 0 by default: at level >= 1 the preset pass managers merge runs of single-qubit gates
 # whose angles are parameter expressions symbolically, and that blows up with depth. Measured
@@ -33,7 +40,15 @@ OPTION_DOC = {
     "shots_per_randomization": "'auto' or an integer >= 1",
     "depolarizing": "[p1, p2] in [0, 1): backend 'aer' only, a synthetic depolarising channel "
     "of strength p1 after every one-qubit gate and p2 after every two-qubit gate",
+    "method": "'statevector' (default) or 'matrix_product_state' (shallow, wide circuits): "
+    "backend 'aer' only",
+    "device": "'CPU' (default) or 'GPU' (needs qiskit-aer-gpu and an NVIDIA GPU): backend 'aer' "
+    "only",
 }
+
+# The ``[backend.options]`` that only bp_qiskit's own Aer estimator understands.
+AER_ONLY_OPTIONS = ("depolarizing", "method", "device")
+AER_METHODS = ("statevector", "matrix_product_state")
 
 
 def _is_int(v: Any) -> bool:
@@ -67,6 +82,8 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     ),
     "twirling_randomizations": lambda v: v == "auto" or (_is_int(v) and v >= 1),
     "shots_per_randomization": lambda v: v == "auto" or (_is_int(v) and v >= 1),
+    "method": lambda v: v in AER_METHODS,
+    "device": lambda v: v in ("CPU", "GPU"),
     "depolarizing": lambda v: (
         isinstance(v, (list, tuple))
         and len(v) == 2

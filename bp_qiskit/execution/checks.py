@@ -7,8 +7,10 @@ retried, and the message never suggests ``resume``.
 - A ``circuit.factory`` must import and build a circuit for every cell.
 - A device (``aer:<device>``, ``fake:<device>``) must have at least n qubits.
 - A simulator's memory: a statevector of n qubits takes 16 * 2^n bytes, a density matrix
-  16 * 4^n. Aer refuses to allocate more than ``max_memory_mb``, by default half the
-  machine's memory, so that is the limit.
+  16 * 4^n, a matrix-product state what its bond dimensions allow (:func:`mps_bytes`, a
+  bound from the circuit's two-qubit gates). Aer refuses to allocate more than
+  ``max_memory_mb``, by default half the machine's memory, so that is the limit.
+- ``backend.options.device = "GPU"`` needs an Aer built for GPUs.
 - Qiskit's reference estimators (``statevector``, ``aer_estimator``) need the global
   projector as 2^n Pauli terms: above :data:`MAX_PAULI_TERMS` they would take hours.
 """
@@ -17,17 +19,62 @@ from __future__ import annotations
 
 import os
 
+from qiskit import QuantumCircuit
+
 from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
+from ..backends.local import check_aer_device
 from ..errors import SpecError
+from ..results import Cell
 from ..spec import StudySpec
 from .families import family_for, gradient_indices
 from .jobs import plan_cells
 
-__all__ = ["MAX_PAULI_TERMS", "check_resources", "memory_limit_bytes"]
+__all__ = [
+    "MAX_PAULI_TERMS",
+    "check_resources",
+    "memory_limit_bytes",
+    "mps_bond_bits",
+    "mps_bytes",
+]
 
 MAX_PAULI_TERMS = 2**14
 _GIB = 2**30
+
+
+# Operator Schmidt rank of the two-qubit gates across any cut: controlled gates and
+# exp(-i theta P x P) have rank 2 (one bond bit); anything else is taken as rank 4 (two bits).
+_RANK_TWO = frozenset({"cz", "cx", "cy", "ch", "crx", "cry", "crz", "cp", "rzz", "rxx", "ryy"})
+
+
+def mps_bond_bits(circuit: QuantumCircuit) -> list[int]:
+    """An upper bound on log2 of the bond dimension at each of the n - 1 cuts of a chain.
+
+    Each two-qubit gate on qubits a < b can multiply the bond dimension at every cut between
+    them by at most its operator Schmidt rank; no bond exceeds the smaller side's dimension,
+    2^min(k, n - k). Aer's MPS keeps the qubits in this order and swaps for distant gates,
+    which leaves the bound as it is.
+    """
+    n = circuit.num_qubits
+    bits = [0] * max(0, n - 1)
+    for inst in circuit.data:
+        if len(inst.qubits) != 2:
+            continue
+        a, b = sorted(circuit.find_bit(q).index for q in inst.qubits)
+        step = 1 if inst.operation.name in _RANK_TWO else 2
+        for cut in range(a, b):
+            bits[cut] += step
+    return [min(bits[k], k + 1, n - k - 1) for k in range(len(bits))]
+
+
+def mps_bytes(circuit: QuantumCircuit) -> tuple[int, list[int]]:
+    """Bytes of the largest matrix-product state the circuit can reach, and the bond bits.
+
+    Site i holds 2 x chi_left x chi_right complex amplitudes (16 bytes each).
+    """
+    bits = [0, *mps_bond_bits(circuit), 0]
+    total = sum(32 << (bits[i] + bits[i + 1]) for i in range(circuit.num_qubits))
+    return total, bits
 
 
 def memory_limit_bytes() -> int:
@@ -47,6 +94,9 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
         for planned in plan_cells(spec):
             gradient_indices(spec, family_for(spec, planned))
     kind, device = parse_backend_name(spec.backend.name)
+    if kind == "aer" and spec.backend.options.get("device", "CPU") != "CPU":
+        check_aer_device(spec.backend.options["device"])
+    method = spec.backend.options.get("method", "statevector")
     limit = memory_limit_bytes() if memory_bytes is None else memory_bytes
     size = None
     if kind in ("aer", "fake") and device:
@@ -60,16 +110,33 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
             )
         if kind == "ibm":
             continue  # the QPU's size is checked against the live backend when it is built
-        if kind == "aer" and device:
+        if method == "matrix_product_state":
+            for depth in spec.circuit.layer_counts(n):
+                family = family_for(spec, Cell(n, depth))
+                need, bits = mps_bytes(family.template)
+                if need > limit:
+                    raise SpecError(
+                        f"circuit.qubits: the cell n = {n}, L = {depth} can need "
+                        f"{need / _GIB:.1f} GiB for a matrix-product state (bond dimension up "
+                        f"to 2^{max(bits)}); the limit is {limit / _GIB:.1f} GiB (half this "
+                        "machine's memory, Aer's default); use fewer layers or qubits"
+                    )
+            continue
+        if (kind == "aer" and device) or "depolarizing" in spec.backend.options:
             # Density matrix over the circuit's qubits (Aer truncates the idle ones).
             need, what = 16 * 4**n, "a density matrix"
         else:
             need, what = 16 * 2**n, "a statevector"
         if need > limit:
+            hint = (
+                "; backend.options.method = 'matrix_product_state' simulates shallow, wide circuits"
+                if kind == "aer" and not device
+                else ""
+            )
             raise SpecError(
                 f"circuit.qubits: the cell {cell} needs {need / _GIB:.1f} GiB for {what} on "
                 f"{spec.backend.name}; the limit is {limit / _GIB:.1f} GiB (half this machine's "
-                "memory, Aer's default)"
+                f"memory, Aer's default){hint}"
             )
         if (
             spec.backend.name in ("statevector", "aer_estimator")

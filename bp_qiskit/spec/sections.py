@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from ..backends import BackendNameError, capabilities_of, parse_backend_name
-from ..backends.options import validate_options
+from ..backends.options import AER_ONLY_OPTIONS, validate_options
 from ..core.circuits import ANSATZE, resolve_layers
 from ..core.grammar import PRESETS, Grammar
 from ..core.observables import OBSERVABLES, parse_pauli_term
@@ -407,9 +407,10 @@ class BackendSpec(_Section):
             ``StatevectorEstimator``, exact only), ``aer_estimator`` (qiskit-aer's own
             ``EstimatorV2``, exact only), ``aer:<device>`` (Aer with a fake device's noise),
             ``fake:<device>`` (IBM Runtime local testing mode) or ``ibm:<backend>`` (a QPU).
-        options: ``[backend.options]`` for the runtime backends: mode, resilience_level,
+        options: ``[backend.options]``. For the runtime backends: mode, resilience_level,
             optimization_level, twirling, dynamical_decoupling, job_tags,
-            max_execution_time, poll_interval.
+            max_execution_time, poll_interval. For ``aer``: depolarizing, method
+            (``matrix_product_state`` for shallow, wide circuits) and device (``GPU``).
         compare: Other backends to run the same study on; their variance curves are drawn
             beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
             ``aer:manila``).
@@ -461,10 +462,19 @@ class BackendSpec(_Section):
             raise BackendNameError(
                 f"backend.workers: got {self.workers!r}; allowed: an integer >= 1"
             )
-        if "depolarizing" in self.options and self.name != "aer":
+        for key in AER_ONLY_OPTIONS:
+            if key in self.options and self.name != "aer":
+                why = " (a device brings its own noise)" if key == "depolarizing" else ""
+                raise BackendNameError(
+                    f"backend.options.{key}: got it with backend {self.name!r}; allowed: "
+                    f"backend 'aer' only{why}"
+                )
+        if "depolarizing" in self.options and self.options.get("method", "statevector") != (
+            "statevector"
+        ):
             raise BackendNameError(
-                f"backend.options.depolarizing: got it with backend {self.name!r}; allowed: "
-                "backend 'aer' only (a device brings its own noise)"
+                f"backend.options.method: got {self.options['method']!r} with depolarizing "
+                "noise; allowed: 'statevector' (the noise is simulated on density matrices)"
             )
 
     def to_dict(self) -> dict[str, Any]:
