@@ -240,3 +240,34 @@ def test_gpu_gives_the_cpu_values():  # pragma: no cover - runs only where a GPU
     gpu = run_study(StudySpec.from_dict(data), progress=False)
     for a, b in zip(cpu.data, gpu.data, strict=True):
         np.testing.assert_allclose(a.grads, b.grads, atol=1e-10)
+
+
+def test_peak_memory_is_measured_per_block():
+    """A block that allocates 200 MiB peaks above it; the next, small block does not (the
+    high-water mark is reset between blocks where Linux allows it)."""
+    from bp_qiskit.execution import memory
+
+    if not memory._reset():
+        pytest.skip("this kernel does not let a process reset its peak memory")
+    with memory.peak_memory() as big:
+        block = np.ones(200 << 17)  # 200 MiB of float64
+        del block
+    with memory.peak_memory() as small:
+        np.ones(1 << 10)
+    assert big.bytes - small.bytes > 150 << 20
+
+
+def test_results_json_records_each_cells_peak_memory_and_report_keeps_it(tmp_path):
+    """A 22-qubit statevector is 64 MiB: the recorded peak must hold it, and stays what was
+    measured when the study is reported again (it is stored with the jobs)."""
+    out, again = tmp_path / "out", tmp_path / "again"
+    store = ["--store", str(tmp_path / "s.sqlite"), "--no-progress", "--no-plot"]
+    spec = str(ROOT / "jobs" / "seed_tutorial.toml")
+    assert main(["run", spec, "--qubits", "4,22", "--samples", "4", "--out", str(out), *store]) == 0
+    resources = json.loads((out / "results.json").read_text())["resources"]
+    peaks = resources["peak_memory_mib"]
+    assert set(peaks) == {"4_1", "22_1"}
+    assert 16 * 2**22 / 2**20 <= peaks["22_1"] < 4096
+    assert resources["peak_memory_mib_max"] == max(peaks.values())
+    assert main(["report", "seed_tutorial", "--out", str(again), *store[:2]]) == 0
+    assert (again / "results.json").read_bytes() == (out / "results.json").read_bytes()

@@ -75,6 +75,8 @@ class JobResult:
         usage_seconds: QPU usage the service reported (None for simulators).
         costs: (s,) the cost at random angles (None where the circuits cannot give it).
         cost_shot_var: (s,) the shot-noise variance of each cost (0 when exact).
+        peak_memory: Peak resident bytes of the process while the job ran (None where not
+            measured: remote jobs, older stores).
     """
 
     gates: NDArray[np.int8]
@@ -86,6 +88,7 @@ class JobResult:
     usage_seconds: float | None = None
     costs: NDArray[np.float64] | None = None
     cost_shot_var: NDArray[np.float64] | None = None
+    peak_memory: int | None = None
 
     def arrays(self) -> dict[str, NDArray[Any]]:
         """The arrays the store keeps for the job."""
@@ -98,6 +101,8 @@ class JobResult:
         if self.costs is not None and self.cost_shot_var is not None:
             out["costs"] = self.costs
             out["cost_shot_var"] = self.cost_shot_var
+        if self.peak_memory is not None:
+            out["peak_memory"] = np.array(self.peak_memory, dtype=np.int64)
         return out
 
 
@@ -172,6 +177,7 @@ def job_result(arrays: Mapping[str, NDArray[Any]], rec: JobRecord) -> JobResult:
         # Stores written before costs were recorded hold none: Var[C] is then left out.
         costs=arrays.get("costs"),
         cost_shot_var=arrays.get("cost_shot_var"),
+        peak_memory=int(np.ravel(arrays["peak_memory"])[0]) if "peak_memory" in arrays else None,
     )
 
 
@@ -269,7 +275,14 @@ def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
         shots=min((r.shots for r in results), default=0),
         costs=_joined([r.costs for r in results]),
         cost_shot_var=_joined([r.cost_shot_var for r in results]),
+        peak_memory=_peak([r.peak_memory for r in results]),
     )
+
+
+def _peak(parts: Sequence[int | None]) -> int | None:
+    """The largest measured peak of a cell's jobs, or None when none was measured."""
+    known = [p for p in parts if p is not None]
+    return max(known) if known else None
 
 
 def _joined(parts: Sequence[NDArray[np.float64] | None]) -> NDArray[np.float64] | None:

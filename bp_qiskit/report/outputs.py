@@ -35,7 +35,8 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
         spec = outcome.result.spec
         paths += [out_dir / "results.json", out_dir / "samples.npz"]
         # The study id on top: outputs of different studies can never be mistaken.
-        paths[0].write_text(outcome.result.to_json(study_id=outcome.study_id), "utf-8")
+        text = outcome.result.to_json(study_id=outcome.study_id, resources=outcome.resources())
+        paths[0].write_text(text, "utf-8")
         shots = spec["sampling"]["shots"] > 0
         write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
         if plots:

@@ -36,6 +36,7 @@ class CellData:
         shots: Shots executed per expectation value (0 = exact; the least over jobs).
         costs: (S,) the cost at random angles (cost concentration), or None.
         cost_shot_var: (S,) the shot-noise variance of each cost, or None.
+        peak_memory: The largest peak resident bytes of the cell's jobs, or None.
     """
 
     cell: Cell
@@ -46,3 +47,4 @@ class CellData:
     shots: int
     costs: NDArray[np.float64] | None = None
     cost_shot_var: NDArray[np.float64] | None = None
+    peak_memory: int | None = None

@@ -127,6 +127,27 @@ class StudyOutcome:
             )
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    def resources(self) -> dict[str, Any]:
+        """Measured peak memory per cell, in MiB (``results.json`` under ``resources``).
+
+        Each figure is the largest peak resident memory of the cell's jobs, measured in the
+        process that ran them (:mod:`bp_qiskit.execution.memory`). Not measured (QPU jobs,
+        older stores): left out.
+        """
+        peaks = {
+            d.cell.tag: round(d.peak_memory / 2**20, 1)
+            for d in self.data
+            if d.peak_memory is not None
+        }
+        if not peaks:
+            return {}
+        return {
+            "peak_memory_mib": peaks,
+            "peak_memory_mib_max": max(peaks.values()),
+            "measured": "per job in the process that ran it (Linux: VmHWM reset before each "
+            "job); differs between runs, unlike everything else in this file",
+        }
+
     def adaptive_json(self, spec: dict[str, Any]) -> str:
         """``adaptive.json``: the targets and every cell's report."""
         report = {

@@ -25,6 +25,7 @@ from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
 from ..jobs import BuiltJob, JobBuilder, job_of
 from ..loop import JobOutput, RunContext, run_jobs
+from ..memory import peak_memory
 
 __all__ = ["CellProgress", "StudyKind", "require_finished"]
 
@@ -86,10 +87,16 @@ class StudyKind(abc.ABC):
     def execute(
         self, builder: JobBuilder, rec: JobRecord, backend: Backend, on_submit: OnSubmit
     ) -> JobOutput:
-        """A gradient job: build, evaluate both shifts in one PUB, combine."""
-        result = builder.execute(
-            job_of(rec), backend, shots=rec.shots_requested, on_submit=on_submit
-        )
+        """A gradient job: build, evaluate both shifts in one PUB, combine.
+
+        A simulator's peak memory is measured around the job (:mod:`..memory`).
+        """
+        with peak_memory() as peak:
+            result = builder.execute(
+                job_of(rec), backend, shots=rec.shots_requested, on_submit=on_submit
+            )
+        if not backend.capabilities.remote:
+            result = dataclasses.replace(result, peak_memory=peak.bytes)
         return JobOutput(result.arrays(), result.shots, result.usage_seconds)
 
     def build(self, builder: JobBuilder, rec: JobRecord) -> BuiltJob:
