@@ -257,17 +257,19 @@ def test_peak_memory_is_measured_per_block():
     assert big.bytes - small.bytes > 150 << 20
 
 
-def test_results_json_records_each_cells_peak_memory_and_report_keeps_it(tmp_path):
+def test_resources_json_records_each_cells_peak_memory_and_report_keeps_it(tmp_path):
     """A 22-qubit statevector is 64 MiB: the recorded peak must hold it, and stays what was
     measured when the study is reported again (it is stored with the jobs)."""
     out, again = tmp_path / "out", tmp_path / "again"
     store = ["--store", str(tmp_path / "s.sqlite"), "--no-progress", "--no-plot"]
     spec = str(ROOT / "jobs" / "seed_tutorial.toml")
     assert main(["run", spec, "--qubits", "4,22", "--samples", "4", "--out", str(out), *store]) == 0
-    resources = json.loads((out / "results.json").read_text())["resources"]
+    resources = json.loads((out / "resources.json").read_text())
     peaks = resources["peak_memory_mib"]
     assert set(peaks) == {"4_1", "22_1"}
     assert 16 * 2**22 / 2**20 <= peaks["22_1"] < 4096
     assert resources["peak_memory_mib_max"] == max(peaks.values())
     assert main(["report", "seed_tutorial", "--out", str(again), *store[:2]]) == 0
-    assert (again / "results.json").read_bytes() == (out / "results.json").read_bytes()
+    for name in ("results.json", "resources.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+    assert "peak_memory" not in (out / "results.json").read_text()

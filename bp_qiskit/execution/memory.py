@@ -4,10 +4,10 @@ On Linux the kernel's high-water mark of the resident set (``VmHWM``) is reset b
 job (writing ``5`` to ``/proc/self/clear_refs``) and read after it, so each job reports its
 own peak, Aer's threads included. Where the reset is not possible the figure is the
 process's peak so far (``getrusage``), an upper bound for the job. Measurements are
-recorded in the store with the job and written to ``results.json`` under ``resources``;
-they are the one part of the outputs that differs between runs, so they stay out of the
-study's summary (:class:`~bp_qiskit.results.StudyResult`), which is reproducible bit for
-bit.
+recorded in the store with the job and written per cell to ``resources.json``. They differ
+between runs, so they stay out of ``results.json`` and the study's summary
+(:class:`~bp_qiskit.results.StudyResult`), which a killed and resumed study reproduces bit
+for bit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The output folder and the exports of a finished study, for every kind.
 
 Each part of a :class:`~bp_qiskit.results.StudyOutcome` has its files: a gradient summary
-writes ``results.json``, ``samples.npz`` and ``variance.png``; adaptive reports add
+writes ``results.json``, ``samples.npz``, ``variance.png`` and ``resources.json`` (each
+cell's measured peak memory); adaptive reports add
 ``adaptive.json``; a budget study writes ``budget.json`` and ``budget.png``; a QPU study
 adds ``jobs.json`` (every submission: id, state, usage, physical qubits, calibration time,
 options, shots). Exports are the
@@ -35,8 +36,7 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
         spec = outcome.result.spec
         paths += [out_dir / "results.json", out_dir / "samples.npz"]
         # The study id on top: outputs of different studies can never be mistaken.
-        text = outcome.result.to_json(study_id=outcome.study_id, resources=outcome.resources())
-        paths[0].write_text(text, "utf-8")
+        paths[0].write_text(outcome.result.to_json(study_id=outcome.study_id), "utf-8")
         shots = spec["sampling"]["shots"] > 0
         write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
         if plots:
@@ -45,6 +45,13 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
         if plots and any(c.grad_var_params is not None for c in outcome.result.cells):
             paths.append(out_dir / "parameters.png")
             plot_parameters(outcome.result, paths[-1])
+        resources = outcome.resources()
+        if resources:
+            # Measured, so it differs between runs: kept out of results.json, which a killed
+            # and resumed study reproduces byte for byte.
+            paths.append(out_dir / "resources.json")
+            payload = {"study_id": outcome.study_id, **resources}
+            paths[-1].write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
         if outcome.adaptive:
             paths.append(out_dir / "adaptive.json")
             paths[-1].write_text(outcome.adaptive_json(spec), encoding="utf-8")

@@ -128,7 +128,7 @@ class StudyOutcome:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def resources(self) -> dict[str, Any]:
-        """Measured peak memory per cell, in MiB (``results.json`` under ``resources``).
+        """Measured peak memory per cell, in MiB (``resources.json`` beside ``results.json``).
 
         Each figure is the largest peak resident memory of the cell's jobs, measured in the
         process that ran them (:mod:`bp_qiskit.execution.memory`). Not measured (QPU jobs,
@@ -145,7 +145,7 @@ class StudyOutcome:
             "peak_memory_mib": peaks,
             "peak_memory_mib_max": max(peaks.values()),
             "measured": "per job in the process that ran it (Linux: VmHWM reset before each "
-            "job); differs between runs, unlike everything else in this file",
+            "job); differs between runs, unlike results.json",
         }
 
     def adaptive_json(self, spec: dict[str, Any]) -> str:

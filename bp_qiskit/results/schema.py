@@ -260,18 +260,12 @@ class StudyResult:
             ) from None
         return pd.DataFrame.from_records(self.to_records())
 
-    def to_json(
-        self, *, study_id: str | None = None, resources: dict[str, Any] | None = None
-    ) -> str:
+    def to_json(self, *, study_id: str | None = None) -> str:
         """Serialise deterministically (sorted keys, fixed indentation).
 
-        ``study_id`` goes on top when given (``results.json`` names its study);
-        ``resources`` (measured peak memory, :meth:`StudyOutcome.resources`) is added when
-        non-empty.
+        ``study_id`` goes on top when given (``results.json`` names its study).
         """
         data = self.to_dict() if study_id is None else {"study_id": study_id, **self.to_dict()}
-        if resources:
-            data["resources"] = resources
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
