@@ -45,7 +45,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmark]"
-	$(PY) benchmarks/bench_seed_vs_pennylane.py
+	$(PY) benchmarks/suite.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache docs/_build

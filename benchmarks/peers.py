@@ -8,9 +8,9 @@ CZ ladder CZ(q, q + 1). Costs: ``global`` = |0...0><0...0|, ``zz`` = Z0 Z1. The 
 taken with respect to one angle (``param``).
 
 Run as ``python benchmarks/peers.py IMPL WORKLOAD.npz OUT.json [REPEATS]`` (the suite does
-this, one fresh process per measurement): the process imports the peer, times a cold call (first call:
-imports done, JIT compilation included), then ``--repeats`` warm calls, and writes the
-timings and its gradients. Peers are optional (``pip install -e '.[benchmark]'``).
+this, one fresh process per measurement): the process imports the peer, times a cold call
+(first call: imports done, JIT compilation included), then REPEATS warm calls, and writes
+the timings and its gradients. Peers are optional (``pip install -e '.[benchmark]'``).
 
 - ``pennylane_demo``: the seed demo's own method, a fresh ``default.qubit`` QNode per circuit
   and ``qml.grad`` (dense Hermitian projector).

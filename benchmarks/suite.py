@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -251,14 +250,16 @@ def main() -> None:
             spec = spec_dict(f"mcclean_n{n}", "mcclean", [n], 10 if quick else 50, "zz",
                              "first", s)  # fmt: skip
             impls = ["bp_qiskit", "lightning_adjoint", "tensorcircuit_jax", "numpy_floor"]
-            result[f"mcclean_n{n}"] = compare(f"mcclean_n{n}", spec, impls, args.rounds, 3, tmp)
+            result[f"mcclean_n{n}"] = compare(f"mcclean_n{n}", spec, impls, args.rounds, 2, tmp)
         print("seed, 1000 shots", flush=True)
         shots = spec_dict("seed_shots", "seed", [2, 3, 4, 5, 6], 1, "global", "last", s, 1000)
         result["seed_1000_shots"] = compare("seed_1000_shots", shots,
                                             ["bp_qiskit", "lightning_shift"], args.rounds, 3,
                                             tmp, shots_impls=True)  # fmt: skip
     print("scaling", flush=True)
-    result["scaling"] = scaling([8, 10, 12] if quick else [12, 14, 16, 18, 20, 22], 4 if quick else 20)
+    result["scaling"] = scaling(
+        [8, 10, 12] if quick else [12, 14, 16, 18, 20, 22], 4 if quick else 20
+    )
     print("dask", flush=True)
     result["dask"] = dask_compare(8 if quick else 14, s)
     Path(args.out + ".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -318,7 +319,11 @@ def report(r: dict[str, Any]) -> str:
     lines += ["## scaling (bp_qiskit, McClean L = 10, global cost)", "",
               "| n | seconds | growth per qubit | peak MiB |", "|---|---|---|---|"]  # fmt: skip
     for prev, row in zip([None, *rows[:-1]], rows, strict=True):
-        growth = "" if prev is None else f"{(row['seconds'] / prev['seconds']) ** (1 / (row['n'] - prev['n'])):.2f}"
+        growth = (
+            ""
+            if prev is None
+            else f"{(row['seconds'] / prev['seconds']) ** (1 / (row['n'] - prev['n'])):.2f}"
+        )
         lines.append(f"| {row['n']} | {row['seconds']:.2f} | {growth} | {row['peak_mib']} |")
     d = r["dask"]
     lines += ["", "## dask (McClean L = 50, Z0 Z1)", "",
