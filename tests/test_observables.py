@@ -119,3 +119,62 @@ def test_pauli_costs_saved_on_their_own_qubits_give_the_full_register_values(mon
     monkeypatch.setattr(aer, "restrict_to_support", lambda op: ([], op))  # all n qubits
     (full,) = run_study(spec, progress=False).data
     np.testing.assert_allclose(own.grads, full.grads, atol=1e-12)
+
+
+def test_a_shallow_local_cost_runs_per_light_cone_with_the_union_values(monkeypatch):
+    """Cerezo's local cost at L = 2 on 12 qubits: one Aer run per distinct light cone (each
+    a few qubits) instead of one on all 12, with the same gradients to 1e-12; at a depth
+    where the cones cover the register, one run stays."""
+    from bp_qiskit import StudySpec, run_study
+    from bp_qiskit.backends import aer
+
+    def spec(layers: int) -> StudySpec:
+        return StudySpec.from_dict(
+            {
+                "circuit": {"ansatz": "alternating_layered", "layers": layers, "qubits": [12]},
+                "observable": {"kind": "local"},
+                "gradient": {"parameter": [0, 0]},
+                "sampling": {"samples": 6},
+            }
+        )
+
+    chosen = aer._arrange
+    runs: list[list[int]] = []
+
+    def counting(circuit, reads):
+        out = chosen(circuit, reads)
+        runs.append([width for _, width in out])
+        return out
+
+    monkeypatch.setattr(aer, "_arrange", counting)
+    (split,) = run_study(spec(2), progress=False).data
+    assert all(len(r) > 1 and max(r) < 12 for r in runs)
+    runs.clear()
+    run_study(spec(12), progress=False)
+    assert all(r == [12] for r in runs)
+
+    def union(circuit, reads):
+        return [(reads, circuit.num_qubits)]
+
+    monkeypatch.setattr(aer, "_arrange", union)
+    (whole,) = run_study(spec(2), progress=False).data
+    np.testing.assert_allclose(split.grads, whole.grads, atol=1e-12)
+
+
+def test_a_24_qubit_mcclean_study_simulates_only_its_cost_light_cone(tmp_path):
+    """McClean L = 10 at n = 24 with Z0 Z1: the light cone is 12 qubits, so the run's peak
+    memory stays below what the 24-qubit statevector alone would take (256 MiB)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "mcclean2018.toml"
+    cli = Path(sys.executable).parent / "bp-qiskit"
+    args = [str(cli), "run", str(spec), "--qubits", "24", "--layers", "10", "--samples", "10"]
+    args += ["--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"), "--no-plot"]
+    subprocess.run([*args, "--no-progress"], check=True, capture_output=True)
+    resources = json.loads((tmp_path / "o" / "resources.json").read_text())
+    assert resources["peak_memory_mib"]["24_10"] < 16 * 2**24 / 2**20
+    (cell,) = json.loads((tmp_path / "o" / "results.json").read_text())["cells"]
+    assert cell["num_qubits"] == 24 and cell["grad_var"] > 0

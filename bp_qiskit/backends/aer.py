@@ -26,6 +26,7 @@ value (0 for exact).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit_aer import AerSimulator
 
 from .aer_readout import (
+    ExactPlan,
     ShotGroup,
     counts_by_value,
     exact_plan,
@@ -230,39 +232,33 @@ class AerEstimator(BaseEstimatorV2):
         flat: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         sim = self._sim
-        qc = self._prepare(circuit, sim).copy()
-        n = qc.num_qubits
-        plans = [exact_plan(o) for o in observables]
+        base = self._prepare(circuit, sim)
+        n = base.num_qubits
         # Saved on the observable's own qubits, not on all n, Aer drops the qubits outside the
         # observable's light cone (its truncation pass) and simulates fewer. Not on circuits
         # whose gates carry parameter expressions (ISA circuits: rz(theta + pi)): there Aer
         # 0.18's truncation returned wrong values (tests/test_hardware.py caught it).
-        truncate = not _has_expressions(qc)
-        for i, plan in enumerate(plans):
-            if plan.pauli is not None:
-                support, reduced = restrict_to_support(plan.pauli) if truncate else ([], plan.pauli)
-                if support:
-                    qc.save_expectation_value(reduced, support, label=f"pauli{i}")
-                else:
-                    qc.save_expectation_value(plan.pauli, range(n), label=f"pauli{i}")
-            if plan.amplitudes:
-                qc.save_amplitudes_squared(plan.amplitudes, label=f"amps{i}")
-            for j, (qubits, _) in enumerate(plan.marginals):
-                qc.save_probabilities(qubits, label=f"marg{i}_{j}")
-        out = np.empty((len(plans), flat.shape[0]))
-        for chunk in self._chunks(flat.shape[0], _active_qubits(qc)):
-            datas = self._simulate(sim, qc, flat, chunk)
-            for i, plan in enumerate(plans):
-                # One array per saved quantity over the chunk's bindings, one product each:
-                # the per-binding loop this replaces took 7% of the seed study's compute.
-                v = np.zeros(len(datas))
-                if plan.pauli is not None:
-                    v += np.real([d[f"pauli{i}"] for d in datas])
-                if plan.amplitudes:
-                    v += np.array([d[f"amps{i}"] for d in datas]) @ plan.amplitude_coeffs
-                for j, (_, table) in enumerate(plan.marginals):
-                    v += np.array([d[f"marg{i}_{j}"] for d in datas]) @ table
-                out[i, chunk] = plan.constant + v
+        truncate = not _has_expressions(base)
+        reads = [r for i, o in enumerate(observables) for r in _reads(exact_plan(o), i, n)]
+        if truncate and sim.options.method == "statevector":
+            runs = _arrange(base, reads)
+        else:
+            # One run. Split per light cone, Aer 0.18's matrix-product-state method crashed
+            # (SIGSEGV, jobs/alternating_mps.toml); density matrices are left as they were.
+            runs = [(reads, _active_qubits(base))]
+        out = np.zeros((len(observables), flat.shape[0]))
+        for run_reads, width in runs:
+            qc = base.copy()
+            for j, read in enumerate(run_reads):
+                read.save(qc, f"r{j}", truncate)
+            for chunk in self._chunks(flat.shape[0], width):
+                datas = self._simulate(sim, qc, flat, chunk)
+                for j, read in enumerate(run_reads):
+                    # One array per saved quantity over the chunk's bindings, one product
+                    # each: the per-binding loop this replaced took 7% of the seed's compute.
+                    out[read.index, chunk] += read.value([d[f"r{j}"] for d in datas])
+        for i, o in enumerate(observables):
+            out[i] += exact_plan(o).constant
         return out
 
     def _sampled(
@@ -352,6 +348,94 @@ class AerEstimator(BaseEstimatorV2):
             counts[row : row + len(c), np.searchsorted(all_values, v)] = c
             row += len(c)
         return counts, all_values
+
+
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """One saved quantity of an observable: where it is saved, and how it is read."""
+
+    index: int  # the observable it belongs to
+    qubits: tuple[int, ...]  # the qubits it needs (its light cone starts here)
+    kind: str  # "pauli", "amps" or "marg"
+    data: Any  # the SparsePauliOp, the amplitude indices, or the marginal's table
+    coeffs: NDArray[np.float64] | None = None
+
+    def save(self, qc: QuantumCircuit, label: str, truncate: bool) -> None:
+        if self.kind == "pauli":
+            support, reduced = restrict_to_support(self.data) if truncate else ([], self.data)
+            if support:
+                qc.save_expectation_value(reduced, support, label=label)
+            else:
+                qc.save_expectation_value(self.data, range(qc.num_qubits), label=label)
+        elif self.kind == "amps":
+            qc.save_amplitudes_squared(self.data, label=label)
+        else:
+            qc.save_probabilities(list(self.qubits), label=label)
+
+    def value(self, saved: list[Any]) -> NDArray[np.float64]:
+        if self.kind == "pauli":
+            return np.real(saved)
+        if self.kind == "amps":
+            return np.array(saved) @ self.coeffs
+        return np.array(saved) @ self.data
+
+
+def _reads(plan: ExactPlan, index: int, n: int) -> list[_Read]:
+    """The observable's saved quantities.
+
+    Pauli terms grouped by support, the all-qubit amplitudes, and each marginal.
+    """
+    reads = []
+    if plan.pauli is not None:
+        by_support: dict[tuple[int, ...], list[int]] = {}
+        for k, label in enumerate(plan.pauli.paulis.to_labels()):
+            support = tuple(q for q in range(n) if label[n - 1 - q] != "I")
+            by_support.setdefault(support, []).append(k)
+        for support, rows in by_support.items():
+            reads.append(_Read(index, support, "pauli", plan.pauli[rows]))
+    if plan.amplitudes:
+        reads.append(_Read(index, tuple(range(n)), "amps", plan.amplitudes, plan.amplitude_coeffs))
+    for qubits, table in plan.marginals:
+        reads.append(_Read(index, tuple(qubits), "marg", table))
+    return reads
+
+
+def light_cone(circuit: QuantumCircuit, qubits: Iterable[int]) -> frozenset[int]:
+    """The qubits whose gates can reach ``qubits`` by the end of the circuit.
+
+    Found backwards through every multi-qubit gate; Aer simulates no others when only
+    ``qubits`` are saved.
+    """
+    cone = set(qubits)
+    for inst in reversed(circuit.data):
+        touched = {circuit.find_bit(q).index for q in inst.qubits}
+        if len(touched) > 1 and touched & cone and inst.operation.name != "barrier":
+            cone |= touched
+    return frozenset(cone)
+
+
+def _arrange(circuit: QuantumCircuit, reads: list[_Read]) -> list[tuple[list[_Read], int]]:
+    """One Aer run on the union of the light cones, or one run per distinct cone.
+
+    Whichever simulates fewer amplitudes: ``[(reads, qubits simulated), ...]``.
+
+    A sum of terms on different qubits (the local cost) at shallow depth has small cones but
+    a union that covers the register: one run per cone then simulates 2^k amplitudes per
+    term instead of 2^n for all. Equal cones share a run. Each run also costs a fixed Aer
+    call, so splitting must save at least half (``benchmarks/bench_light_cone.py``).
+    """
+    if len(reads) < 2:
+        width = len(light_cone(circuit, reads[0].qubits)) if reads else 0
+        return [(reads, width)]
+    cones: dict[frozenset[int], list[_Read]] = {}
+    for read in reads:
+        cones.setdefault(light_cone(circuit, read.qubits), []).append(read)
+    union = frozenset().union(*cones)
+    split = sum(2 ** len(c) for c in cones)
+    if len(cones) > 1 and 2 * split <= 2 ** len(union):
+        return [(group, len(cone)) for cone, group in cones.items()]
+    # In the plan's order: the sums then add up exactly as one run always did.
+    return [(reads, len(union))]
 
 
 def _has_expressions(circuit: QuantumCircuit) -> bool:

@@ -50,6 +50,13 @@ STUDIES: dict[str, tuple[list[str], list[str]]] = {
         ["predicted.png"],
     ),
     "hardware": (["run", "jobs/ibm_hardware.toml"], ["variance.png"]),
+    "alternating_mps": (["run", "jobs/alternating_mps.toml", "--predict"], ["variance.png"]),
+    "seed_mps": (["run", "jobs/seed_mps.toml"], []),
+    # The memory target: the seed's global cost at n = 26 (a 1 GiB statevector).
+    "seed26": (
+        ["run", "jobs/seed_tutorial.toml", "--qubits", "26", "--samples", "4", "--no-plot"],
+        [],
+    ),
 }
 
 
@@ -125,6 +132,15 @@ def numbers(name: str, out: Path, text: str) -> dict[str, str]:
         ratios = [p["achieved_rel_error"] / p["predicted_rel_error"] for p in
                   json.loads((out / "budget.json").read_text())["points"]]  # fmt: skip
         found["ratio_range"] = f"{min(ratios):.2f} to {max(ratios):.2f}"
+    if name == "alternating_mps":
+        (cell,) = json.loads((out / "results.json").read_text())["cells"]
+        se = math.hypot(cell["grad_var_se"], cell["predicted_grad_var_se"] or 0.0)
+        found["measured"] = f"{cell['grad_var']:.3e} ± {cell['grad_var_se']:.1e}"
+        found["predicted"] = f"{cell['predicted_grad_var']:.3e}"
+        found["z"] = f"{(cell['grad_var'] - cell['predicted_grad_var']) / se:.1f}"
+    if name in ("seed26", "seed_mps", "alternating_mps"):
+        resources = json.loads((out / "resources.json").read_text())
+        found["peak_mib"] = f"{resources['peak_memory_mib_max']:.0f}"
     if name == "predicted":
         rows = json.loads((out / "predicted.json").read_text())
         big = next(r for r in rows if r["num_qubits"] == 1000 and r["observable"] == "local")
