@@ -92,3 +92,12 @@ def test_an_exact_exponential_is_preferred_and_the_comparison_is_symmetric():
     assert fit_decay([3, 3], [1.0, 2.0], [0.1, 0.1]) is None  # one n: nothing to fit
     with pytest.raises(ValueError, match="model: got 'cubic'"):
         fit_decay(ns, var, se, model="cubic")
+
+
+def test_variances_at_rounding_level_in_every_cell_give_no_fit():
+    """Weights that underflow (se / var beyond 1e154) used to raise LinAlgError or a
+    negative slope variance; such a study has nothing to fit."""
+    from bp_qiskit.core.fits import fit_decay
+
+    assert fit_decay([2, 3], [1e-300, 2e-300], [1e-10, 1e-10]) is None
+    assert fit_decay([2, 3, 4], [1e-300, 2e-300, 1e-300], [1e-10, 1e-10, 1e-10]) is None

@@ -41,6 +41,7 @@ from qiskit.providers import JobStatus
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit_aer import AerSimulator
 
+from . import batched
 from .aer_readout import (
     ExactPlan,
     ShotGroup,
@@ -142,6 +143,14 @@ class AerEstimator(BaseEstimatorV2):
             opts.update(backend_options or {})
             self._sim = AerSimulator(**opts)
         self._density = self._sim.options.method == "density_matrix"
+        # Small noiseless statevector runs go through one vectorised numpy pass instead
+        # (backends/batched.py); Aer remains the path for everything else.
+        self._batched = (
+            simulator is None
+            and self._sim.options.method == "statevector"
+            and self._sim.options.device == "CPU"
+            and self._sim.options.noise_model is None
+        )
         self._mps = self._sim.options.method == "matrix_product_state"
 
     @property
@@ -234,6 +243,16 @@ class AerEstimator(BaseEstimatorV2):
         sim = self._sim
         base = self._prepare(circuit, sim)
         n = base.num_qubits
+        if self._batched and batched.worth_it(base):
+            plans = [exact_plan(o) for o in observables]
+            out = np.empty((len(observables), flat.shape[0]))
+            for chunk in self._chunks(flat.shape[0], n):
+                values = batched.evaluate(base, plans, flat[chunk])
+                if values is None:  # a gate or angle only Aer handles
+                    break
+                out[:, chunk] = values
+            else:
+                return out
         # Saved on the observable's own qubits, not on all n, Aer drops the qubits outside the
         # observable's light cone (its truncation pass) and simulates fewer. Not on circuits
         # whose gates carry parameter expressions (ISA circuits: rz(theta + pi)): there Aer

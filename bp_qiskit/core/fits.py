@@ -160,10 +160,20 @@ def fit_decay(
     keep = finite & (var > 0) & (se > 0) & ~zero
     if keep.sum() < 2 or len(set(n[keep])) < 2:
         return None
-    x, y, sig = x_all[keep], np.log(var[keep]), se[keep] / var[keep]
-    w = 1.0 / sig**2
+    # Weights 1 / sig^2 with sig = se / var, the error of ln var; as (var / se)^2 they
+    # cannot overflow where sig is huge.
+    x, y = x_all[keep], np.log(var[keep])
+    w = (var[keep] / se[keep]) ** 2
     design = np.stack([x, np.ones_like(x)], axis=1)
-    cov = np.linalg.inv(design.T @ (design * w[:, None]))
+    try:
+        cov = np.linalg.inv(design.T @ (design * w[:, None]))
+    except np.linalg.LinAlgError:
+        cov = np.full((2, 2), np.nan)
+    if not (np.all(np.isfinite(cov)) and cov[0, 0] > 0):
+        # An ill-posed system: variances at rounding level in every cell (e.g. the
+        # identity-block cost at initialisation, exactly 1 for every circuit) give weights
+        # that underflow or a covariance that is not positive.
+        return None
     slope, intercept = cov @ (design.T @ (w * y))
     chi2 = float(np.sum(w * (y - slope * x - intercept) ** 2))
     return _result(model, slope, intercept, cov[0, 0], chi2, n[keep], "log-wls")
