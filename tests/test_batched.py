@@ -42,14 +42,14 @@ def _run(circuit: dict, cost: dict, shots: int = 0):
 @pytest.mark.parametrize("cost", COSTS, ids=lambda c: c["kind"])
 def test_the_batched_pass_gives_aers_values(circuit, cost, monkeypatch):
     used = []
-    real = batched.evaluate
+    real = aer.evaluate_batched
 
     def spy(*args):
         out = real(*args)
         used.append(out is not None)
         return out
 
-    monkeypatch.setattr(batched, "evaluate", spy)
+    monkeypatch.setattr(aer, "evaluate_batched", spy)
     fast = _run(circuit, cost)
     assert used and all(used), "the batched pass was not taken"
     monkeypatch.setattr(batched, "MAX_QUBITS", 0)  # Aer for everything

@@ -245,7 +245,8 @@ def test_no_plot_writes_no_figure_and_never_imports_matplotlib(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines()[-1] == "absent 0"
-    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["results.json", "samples.npz"]
+    names = sorted(p.name for p in (tmp_path / "bare").iterdir())
+    assert names == ["resources.json", "results.json", "samples.npz"]
     assert (
         main(
             [

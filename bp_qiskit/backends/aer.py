@@ -41,7 +41,6 @@ from qiskit.providers import JobStatus
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit_aer import AerSimulator
 
-from . import batched
 from .aer_readout import (
     ExactPlan,
     ShotGroup,
@@ -52,6 +51,8 @@ from .aer_readout import (
     shot_groups,
     two_valued,
 )
+from .batched import evaluate as evaluate_batched
+from .batched import worth_it as batched_worth_it
 from .protocol import precision_to_shots, shots_to_precision
 
 __all__ = ["AerEstimator"]
@@ -243,11 +244,11 @@ class AerEstimator(BaseEstimatorV2):
         sim = self._sim
         base = self._prepare(circuit, sim)
         n = base.num_qubits
-        if self._batched and batched.worth_it(base):
+        if self._batched and batched_worth_it(base):
             plans = [exact_plan(o) for o in observables]
             out = np.empty((len(observables), flat.shape[0]))
             for chunk in self._chunks(flat.shape[0], n):
-                values = batched.evaluate(base, plans, flat[chunk])
+                values = evaluate_batched(base, plans, flat[chunk])
                 if values is None:  # a gate or angle only Aer handles
                     break
                 out[:, chunk] = values
