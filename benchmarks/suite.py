@@ -250,7 +250,7 @@ def main() -> None:
             spec = spec_dict(f"mcclean_n{n}", "mcclean", [n], 10 if quick else 50, "zz",
                              "first", s)  # fmt: skip
             impls = ["bp_qiskit", "lightning_adjoint", "tensorcircuit_jax", "numpy_floor"]
-            result[f"mcclean_n{n}"] = compare(f"mcclean_n{n}", spec, impls, args.rounds, 2, tmp)
+            result[f"mcclean_n{n}"] = compare(f"mcclean_n{n}", spec, impls, args.rounds, 1, tmp)
         print("seed, 1000 shots", flush=True)
         shots = spec_dict("seed_shots", "seed", [2, 3, 4, 5, 6], 1, "global", "last", s, 1000)
         result["seed_1000_shots"] = compare("seed_1000_shots", shots,
