@@ -11,18 +11,14 @@ variances must agree to 1e-12 (checked). Run: ``python benchmarks/bench_local_co
 from __future__ import annotations
 
 import statistics
-import time
 
-from bp_qiskit import StudySpec, run_study
+# Run as a script from benchmarks/, which is then on the path.
+from bench_light_cone import time_cell
+
+from bp_qiskit import StudySpec
 from bp_qiskit.backends import aer
 
 CASES = ((12, 2, 50), (16, 2, 20), (20, 2, 10), (12, 4, 50), (16, 4, 10))  # (n, L, samples)
-
-
-def _time(spec: StudySpec) -> tuple[float, float]:
-    start = time.perf_counter()
-    (cell,) = run_study(spec, progress=False).result.cells
-    return time.perf_counter() - start, cell.grad_var
 
 
 def main() -> None:
@@ -54,9 +50,9 @@ def main() -> None:
         u_t, c_t = [], []
         for _ in range(3):
             aer._arrange = union  # type: ignore[assignment]
-            t_u, v_u = _time(spec)
+            t_u, v_u = time_cell(spec)
             aer._arrange = counting  # type: ignore[assignment]
-            t_c, v_c = _time(spec)
+            t_c, v_c = time_cell(spec)
             assert abs(v_u - v_c) <= 1e-12 * abs(v_u), (v_u, v_c)
             u_t.append(t_u)
             c_t.append(t_c)

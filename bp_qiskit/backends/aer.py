@@ -244,8 +244,8 @@ class AerEstimator(BaseEstimatorV2):
         sim = self._sim
         base = self._prepare(circuit, sim)
         n = base.num_qubits
+        plans = [exact_plan(o) for o in observables]  # once: both paths read them
         if self._batched and batched_worth_it(base):
-            plans = [exact_plan(o) for o in observables]
             out = np.empty((len(observables), flat.shape[0]))
             for chunk in self._chunks(flat.shape[0], n):
                 values = evaluate_batched(base, plans, flat[chunk])
@@ -259,7 +259,7 @@ class AerEstimator(BaseEstimatorV2):
         # whose gates carry parameter expressions (ISA circuits: rz(theta + pi)): there Aer
         # 0.18's truncation returned wrong values (tests/test_hardware.py caught it).
         truncate = not _has_expressions(base)
-        reads = [r for i, o in enumerate(observables) for r in _reads(exact_plan(o), i, n)]
+        reads = [r for i, plan in enumerate(plans) for r in _reads(plan, i, n)]
         if truncate and sim.options.method == "statevector":
             runs = _arrange(base, reads)
         else:
@@ -277,8 +277,8 @@ class AerEstimator(BaseEstimatorV2):
                     # One array per saved quantity over the chunk's bindings, one product
                     # each: the per-binding loop this replaced took 7% of the seed's compute.
                     out[read.index, chunk] += read.value([d[f"r{j}"] for d in datas])
-        for i, o in enumerate(observables):
-            out[i] += exact_plan(o).constant
+        for i, plan in enumerate(plans):
+            out[i] += plan.constant
         return out
 
     def _sampled(

@@ -1,10 +1,9 @@
 """Exact expectation values of a whole PUB in one vectorised numpy pass.
 
-Why: for small circuits Aer's fixed cost per binding dominates. On the seed study (n = 2..6,
-200 circuits, 600 bindings per qubit count) the run took about 20 times as long as a bare
-numpy statevector holding every binding at once (``benchmarks/results.md``). Here every
-binding of a PUB is one row of a (B, 2^n) array and each gate is applied to all rows at once:
-one batched 2 x 2 (or 4 x 4) product per gate, whatever B is.
+Why: for small circuits Aer's fixed cost per binding dominates, while a bare numpy
+statevector holding every binding at once pays one call per gate. Here every binding of a
+PUB is one row of a (B, 2^n) array and each gate is applied to all rows at once: one batched
+2 x 2 (or 4 x 4) product per gate, whatever B is.
 
 Aer stays the reference: :class:`~bp_qiskit.backends.aer.AerEstimator` uses this only for
 noiseless statevector runs of small circuits (:func:`worth_it`) whose gates are all in the
@@ -27,10 +26,9 @@ from .aer_readout import ExactPlan
 __all__ = ["MAX_QUBITS", "MAX_WORK", "evaluate", "worth_it"]
 
 # Where the numpy pass beats Aer: its cost grows as gates x 2^n for every binding at once,
-# Aer's as bindings x (a fixed cost + fused gates x 2^n). Measured on McClean circuits with
-# the global cost, 200 circuits (benchmarks/bench_batched.py): 1.5x to 3.5x faster up to
-# gates x 2^n of about 3200 (n = 6 at L = 4), slower beyond (0.86x at 7400, n = 6, L = 10;
-# 0.80x at 5900, n = 8, L = 1).
+# Aer's as bindings x (a fixed cost + fused gates x 2^n). `python benchmarks/bench_batched.py`
+# (McClean, global cost, 200 circuits) measured it 1.2x to 2.9x faster up to gates x 2^n =
+# 3200, and 0.79x at 5888 (n = 8, L = 1); the switch lies between.
 MAX_QUBITS = 10
 MAX_WORK = 4096
 

@@ -296,9 +296,9 @@ def finish_study(
     executor = getattr(args, "executor", None) or spec.backend.executor
     force = bool(getattr(args, "force", False))
     try:
-        if executor != "local" or (workers or 1) > 1:
-            from ..execution.executors import open_executor
+        from ..execution.executors import open_executor, pooled
 
+        if pooled(executor, workers):
             with open_executor(executor, workers) as pool:
                 run_stored(
                     store, study_id, executor=pool, progress=not args.no_progress, force=force

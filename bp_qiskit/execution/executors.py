@@ -44,7 +44,13 @@ __all__ = [
     "local_pool",
     "open_executor",
     "parse_executor",
+    "pooled",
 ]
+
+
+def pooled(executor: str, workers: int | None) -> bool:
+    """Whether ``executor`` and ``workers`` ask for anything but this process, serially."""
+    return executor != "local" or (workers or 1) > 1
 
 
 def aer_threads(workers: int) -> int:

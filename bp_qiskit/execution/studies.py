@@ -21,6 +21,7 @@ from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
 from .checks import check_resources
 from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
+from .executors import open_executor, pooled
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
@@ -218,19 +219,12 @@ def run_study(
         approve_cost=approve_cost,
         cost_limit_s=cost_limit_s,
     )
-    if executor is None and backend is None and _spec_pool(spec):
-        from .executors import open_executor
-
+    if executor is None and backend is None and pooled(spec.backend.executor, spec.backend.workers):
         with open_executor(spec.backend.executor, spec.backend.workers) as pool:
             run(executor=pool)
     else:
         run(executor=executor)
     return collect(store, study_id)
-
-
-def _spec_pool(spec: StudySpec) -> bool:
-    """Whether the spec asks for workers (``backend.executor`` or ``backend.workers > 1``)."""
-    return spec.backend.executor != "local" or (spec.backend.workers or 1) > 1
 
 
 def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
