@@ -258,7 +258,8 @@ def test_no_token_in_store_logs_or_results(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QISKIT_IBM_INSTANCE", "crn:v1:bluemix:public:quantum:us-east:a/1:2::")
     # The first job fails with a message that echoes the credentials, as a careless server might.
     service = StandInService(
-        scripts={0: ["ERROR"]}, reasons={0: f"401 Unauthorized: token {token} rejected"}
+        scripts={0: ["ERROR"]},
+        reasons={0: f"Error code 1010; backend error; Authorization: Bearer {token} echoed"},
     )
     spec = tmp_path / "hw.toml"
     spec.write_text(

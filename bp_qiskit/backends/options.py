@@ -31,7 +31,10 @@ OPTION_DOC = {
     "dynamical_decoupling": "false (default), true, or a sequence name 'XX', 'XpXm', 'XY4'",
     "job_tags": "a list of strings (the study id is always added)",
     "max_execution_time": "an integer number of seconds",
-    "poll_interval": "seconds between status polls of a remote job (default 5)",
+    "poll_interval": "seconds between status polls of a remote job (default 5; polls slow "
+    "down to once a minute while a job sits in one state)",
+    "in_doubt_grace": "seconds a submission whose POST got no answer is looked up by its tag "
+    "before it counts as lost (default 300)",
     "layout": "'noise_aware' (default), 'trivial', or a list of physical qubits to pin",
     "measure_mitigation": "true or false: TREX readout mitigation",
     "zne": "true or false: zero-noise extrapolation",
@@ -64,6 +67,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "job_tags": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
     "max_execution_time": lambda v: _is_int(v) and v > 0,
     "poll_interval": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "in_doubt_grace": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
     "layout": lambda v: (
         v in ("noise_aware", "trivial")
         or (

@@ -29,12 +29,17 @@ from .protocol import (
     check_tasks,
 )
 from .remote import (
+    JobVanishedError,
     RemoteStatus,
+    SubmitRefusedError,
+    SubmitRejectedError,
     Submitted,
     TransientServiceError,
     failure_cause,
+    http_status,
     is_transient,
     reason_code,
+    submit_failure,
 )
 from .services import IBMService, LocalService, RuntimeJob, RuntimeService
 
@@ -143,13 +148,39 @@ class RuntimeBackend:
 
     @staticmethod
     def _call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call the service; a network or server hiccup becomes TransientServiceError."""
+        """Call the service; a hiccup becomes TransientServiceError, a 404 JobVanishedError."""
         try:
             return fn(*args)
         except Exception as exc:
+            if type(exc).__name__ == "RuntimeJobNotFound" or http_status(exc) == 404:
+                raise JobVanishedError(f"{what}: the service has no such job ({exc})") from exc
             if is_transient(exc):
                 raise TransientServiceError(f"{what}: {type(exc).__name__}: {exc}") from exc
             raise
+
+    def _post(self, pubs: list[Any], options: dict[str, Any], mode: str) -> Any:
+        """The submit call, its failure classified (:func:`~.remote.submit_failure`)."""
+        try:
+            return self.service.submit(self.target, pubs, options, mode)
+        except Exception as exc:
+            failure = submit_failure(exc)
+            text = f"{type(exc).__name__}: {exc}"
+            if failure.kind == "in_doubt":
+                raise TransientServiceError(f"submit: {text}") from exc
+            if failure.kind == "refused":
+                raise SubmitRefusedError(f"submit: HTTP 429, not accepted now: {text}") from exc
+            codes = ", ".join(
+                f"{label} {value}"
+                for label, value in (("HTTP", failure.http), ("code", failure.code))
+                if value is not None
+            )
+            raise SubmitRejectedError(
+                f"the service refused the job ({codes or 'before sending'}): "
+                f"{failure.hint()}; {text}",
+                failure.http,
+                failure.code,
+                failure.hint(),
+            ) from exc
 
     # -- the remote steps ---------------------------------------------------------------------
 
@@ -159,7 +190,7 @@ class RuntimeBackend:
         pubs = self.pubs(tasks)
         options = estimator_options(self.options, seed=seed, tags=[*self.tags, tag], shots=shots)
         mode = self.options.get("mode", "batch")
-        job = self._call("submit", self.service.submit, self.target, pubs, options, mode)
+        job = self._post(pubs, options, mode)
         job_id = str(job.job_id())
         self._jobs[job_id] = job
         provenance = {
@@ -175,7 +206,8 @@ class RuntimeBackend:
 
     def find(self, tag: str) -> list[str]:
         """Ids of the service's jobs that carry ``tag``."""
-        return [str(i) for i in self._call("find", self.service.find_jobs, tag)]
+        instance = getattr(self.service, "instance", None)
+        return [str(i) for i in self._call("find", self.service.find_jobs, tag, instance)]
 
     def _job(self, job_id: str) -> RuntimeJob:
         if job_id not in self._jobs:
@@ -190,11 +222,29 @@ class RuntimeBackend:
         state = normalize_status(self._call("poll", job.status))
         if state not in ("ERROR", "CANCELLED"):
             return RemoteStatus(state)
-        reason = ""
+        reason, code = self._reason(job)
+        if not reason and code is None and state == "ERROR" and self.remote:
+            # The client caches the final state before it fetches the error text; when that
+            # fetch failed, the cached job answers None for ever. A fresh copy from the service
+            # fetches both again.
+            fresh = self._call("attach", self.service.job, job_id)
+            self._jobs[job_id] = fresh
+            reason, code = self._reason(fresh)
+        if state == "ERROR" and not reason and code is None:
+            reason = "ERROR, reason unknown (the service's error text could not be read)"
+        return RemoteStatus(state, reason, code if code is not None else reason_code(reason))
+
+    def _reason(self, job: Any) -> tuple[str, int | None]:
+        """The job's error text and reason code, from what the client holds."""
         fn = getattr(job, "error_message", None)
-        if callable(fn):
-            reason = str(self._call("poll", fn) or "")
-        return RemoteStatus(state, reason or "no reason given", reason_code(reason))
+        text = str(self._call("poll", fn) or "") if callable(fn) else ""
+        # The client keeps the state's reason and code apart from the error text, and sets
+        # them before the fetch that can fail.
+        raw_code = getattr(job, "_reason_code", None)
+        code = int(raw_code) if isinstance(raw_code, int) else reason_code(text)
+        if not text:
+            text = str(getattr(job, "_reason", None) or "")
+        return text, code if code is not None else reason_code(text)
 
     def collect(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
         """The evaluations of a DONE job, with the shots the service reports executing."""

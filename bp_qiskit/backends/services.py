@@ -35,7 +35,7 @@ class RuntimeService(Protocol):
         self, backend: Any, pubs: list[Any], options: dict[str, Any], mode: str
     ) -> RuntimeJob: ...
     def job(self, job_id: str) -> RuntimeJob: ...  # noqa: D102
-    def find_jobs(self, tag: str) -> list[str]: ...  # noqa: D102
+    def find_jobs(self, tag: str, instance: str | None = None) -> list[str]: ...  # noqa: D102
     def close(self) -> None: ...  # noqa: D102
 
 
@@ -76,7 +76,7 @@ class LocalService(_ModeMixin):
         """The fake backend for a device name."""
         return fake_backend(name)
 
-    def find_jobs(self, tag: str) -> list[str]:
+    def find_jobs(self, tag: str, instance: str | None = None) -> list[str]:
         """Local jobs end with their process: none can be found later."""
         return []
 
@@ -134,9 +134,14 @@ class IBMService(_ModeMixin):
         """Re-attach to a remote job by id."""
         return self._service.job(job_id)
 
-    def find_jobs(self, tag: str) -> list[str]:
-        """Ids of the instance's jobs that carry ``tag``."""
-        return [j.job_id() for j in self._service.jobs(job_tags=[tag], limit=None)]
+    def find_jobs(self, tag: str, instance: str | None = None) -> list[str]:
+        """Ids of the jobs that carry ``tag``, on ``instance`` (where the job was sent).
+
+        Without the instance the client lists only the active instance's jobs, so a job sent
+        to another one would look lost.
+        """
+        jobs = self._service.jobs(job_tags=[tag], limit=None, instance=instance)
+        return [j.job_id() for j in jobs]
 
     def estimate(self, backend: Any, pubs: list[Any], options: dict[str, Any]) -> float | None:
         """The service's own QPU-seconds estimate of one job (its dry run), if offered.

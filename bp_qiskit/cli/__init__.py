@@ -17,6 +17,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import BPQiskitError, StudyFailedError
+from ..store import redact
 from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
 from .predict import PredictCommand
@@ -79,10 +80,11 @@ def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
         print("terminated (SIGTERM); finished jobs are kept; continue with resume", file=sys.stderr)
         return 143
     except StudyFailedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # Messages can quote a service's reason: credentials are masked before printing.
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except (BPQiskitError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -266,6 +266,7 @@ def cost_args(args: argparse.Namespace) -> dict[str, Any]:
         "cost_limit_s": float(getattr(args, "max_qpu_seconds", DEFAULT_COST_LIMIT_S)),
         "confirm": ask_to_submit if sys.stdin.isatty() else None,
         "resubmit": bool(getattr(args, "resubmit", False)),
+        "max_execution_time": getattr(args, "max_execution_time", None),
     }
 
 

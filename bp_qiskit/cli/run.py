@@ -106,12 +106,36 @@ def hardware_target(spec: StudySpec, service: Any) -> tuple[Any, str]:
 
 
 def qpu_estimate(spec: StudySpec, service: Any) -> CostEstimate:
-    """What the whole study would cost on its QPU (the service's figure where offered)."""
-    backend = make_backend(spec.backend.name, options=spec.backend.options, service=service)
-    try:
-        return estimate_cost(spec, backend)
-    finally:
-        backend.close()
+    """What the whole command would cost on QPUs: every variant of the spec that runs on one.
+
+    A spec with several costs, or ``backend.compare``, runs several studies; the gate prices
+    them all together, so no variant after the first can pass unpriced.
+    """
+    parts = []
+    for one in spec.variants():
+        if one.backend.kind != "ibm":
+            continue
+        backend = make_backend(one.backend.name, options=one.backend.options, service=service)
+        try:
+            parts.append(estimate_cost(one, backend))
+        finally:
+            backend.close()
+    return combine_estimates(parts)
+
+
+def combine_estimates(parts: list[CostEstimate]) -> CostEstimate:
+    """One estimate for several studies (the remaining allocation is the account's, once)."""
+    if len(parts) == 1:
+        return parts[0]
+    sources = sorted({p.source for p in parts})
+    return CostEstimate(
+        seconds=sum(p.seconds for p in parts),
+        source=" + ".join(sources) + f", {len(parts)} studies",
+        overhead=max((p.overhead for p in parts), default=1.0),
+        jobs=sum(p.jobs for p in parts),
+        executions=sum(p.executions for p in parts),
+        remaining=next((p.remaining for p in parts if p.remaining is not None), None),
+    )
 
 
 def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
@@ -122,7 +146,8 @@ def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
     check_cost(
         estimate, limit_s=kw["cost_limit_s"], approve=kw["approve_cost"], confirm=kw["confirm"]
     )
-    args.yes = True  # approved once: the run itself does not ask again
+    # Approved for everything priced above: the studies' own gates do not ask again.
+    args.yes = True
 
 
 class RunCommand(Command):
@@ -165,16 +190,31 @@ class RunCommand(Command):
         """Create the study, run it, write its outputs (and the comparison plot)."""
         check_executor(args)
         spec = spec_from_args(args)
+        variants = spec.variants()
+        on_qpu = any(v.backend.kind == "ibm" for v in variants)
         if args.dry_run:
-            target, note = hardware_target(spec, ctx.service)
-            print(format_dry_run(spec, dry_run(spec, target=target)))
-            if note:
+            # Every study the command would run (each cost, each compared backend), then the
+            # total: what the gate prices.
+            seconds, notes = 0.0, []
+            for one in variants:
+                target, note = hardware_target(one, ctx.service)
+                costs = dry_run(one, target=target)
+                seconds += sum(c.qpu_seconds for c in costs)
+                print(format_dry_run(one, costs))
+                if note and note not in notes:
+                    notes.append(note)
+            if len(variants) > 1:
+                print(
+                    f"all {len(variants)} studies of {spec.study.name}: about {seconds:.0f} QPU "
+                    "seconds (offline model)"
+                )
+            for note in notes:
                 print(note)
-            elif spec.backend.kind == "ibm":
+            if on_qpu and not notes:
                 # An account: the service's own estimate where offered, and the allocation.
                 print(f"{spec.backend.name}: {qpu_estimate(spec, ctx.service).summary()}")
             return 0
-        if spec.backend.kind == "ibm":
+        if on_qpu:
             from ..backends.services import IBMService
 
             # No account: one clear sentence, before anything is stored.
@@ -184,7 +224,7 @@ class RunCommand(Command):
         if args.out:
             check_out(Path(args.out))  # before anything is computed
         with open_store(args.store or default_store()) as store:
-            if len(spec.variants()) == 1:
+            if len(variants) == 1:
                 return self._recorded(store, spec, create_study(store, spec), args.out, args, ctx)
             return self._compared(store, spec, args, ctx)
 

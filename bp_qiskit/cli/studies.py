@@ -50,7 +50,15 @@ class ResumeCommand(Command):
         parser.add_argument(
             "--resubmit",
             action="store_true",
-            help="submit again QPU jobs that were cancelled, timed out or rejected",
+            help="submit again QPU jobs that were held (cancelled, timed out, rejected, "
+            "vanished, or out of retries)",
+        )
+        parser.add_argument(
+            "--max-execution-time",
+            type=int,
+            metavar="SECONDS",
+            help="a new backend.options.max_execution_time for the jobs resubmitted now (a job "
+            "that ran past its limit is resubmitted only with a higher one)",
         )
         parser.add_argument(
             "--force",

@@ -42,6 +42,8 @@ __all__ = [
 DEFAULT_COST_LIMIT_S = 600.0
 PER_JOB_S = 2.0  # IBM's rule of thumb: about 2 s of overhead per (sub-)job
 _DEFAULT_REP_DELAY_S = 2.5e-4
+# The service's own max_execution_time where none is set: 3 hours (IBM's documented default).
+_SERVICE_TIME_LIMIT_S = 10_800.0
 
 # Executions relative to resilience level 0, measured with qiskit-ibm-runtime 0.51 (see
 # ../shared/REFERENCE.md): level 1 (TREX + measurement twirling) 1.1x, level 2 (+ ZNE) 3.1x.
@@ -155,13 +157,22 @@ def estimate_cost(
         return CostEstimate(0.0, "offline model", overhead, 0, 0, remaining)
     executions = 0
     per_job: list[float] = []
+    # A job that ran past its time limit is priced at the limit it is sent with now: it has
+    # already shown that it runs at least that long, whatever the model says.
+    timed_out = set()
+    if store is not None and study_id is not None:
+        timed_out = {s.key for s in store.get_submissions(study_id) if s.cause == "timeout"}
+    limit = spec.backend.options.get("max_execution_time")
     for rec in left:
         cell = job_of(rec).cell
         k = len(gradient_indices(spec, builder.family(cell)))
         n_exec = math.ceil((rec.stop - rec.start) * k * 2 * rec.shots_requested * overhead)
         circuit, _ = builder.cell_objects(cell)
         per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
-        per_job.append(PER_JOB_S + n_exec * per_exec)
+        seconds_j = PER_JOB_S + n_exec * per_exec
+        if rec.key in timed_out:
+            seconds_j = max(seconds_j, float(limit or _SERVICE_TIME_LIMIT_S))
+        per_job.append(seconds_j)
         executions += n_exec
     seconds = sum(per_job)
     source = "offline model"

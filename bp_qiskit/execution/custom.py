@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
 from ..backends import Backend, ExpectationTask, make_backend
 from ..core.statistics import corrected_variance
-from ..errors import SpecError
+from ..errors import CostLimitError, SpecError
 
 __all__ = [
     "GradientVariance",
@@ -65,6 +65,8 @@ class GradientVariance:
         variance_se: Its standard error, shape (K,).
         cost_variance: Variance of the cost over the draws (cost concentration).
         shots: Shots per evaluation (0 = exact).
+        job_ids: The QPU job ids this call submitted (empty on a simulator).
+        qpu_seconds_estimate: What the cost gate priced the call at (None on a simulator).
     """
 
     parameters: tuple[str, ...]
@@ -76,6 +78,8 @@ class GradientVariance:
     variance_se: NDArray[np.float64]
     cost_variance: float
     shots: int
+    job_ids: tuple[str, ...] = ()
+    qpu_seconds_estimate: float | None = None
 
     @property
     def mean_variance(self) -> float:
@@ -187,6 +191,9 @@ def gradient_variance(
     shots: int = 0,
     parameters: Sequence[Parameter | int] | None = None,
     angles: tuple[float, float] = (0.0, 2 * math.pi),
+    max_qpu_seconds: float | None = None,
+    approve_cost: bool = False,
+    on_submit: Callable[[str], None] | None = None,
 ) -> GradientVariance:
     """The gradient variance of ``observable`` on ``circuit`` over uniformly drawn angles.
 
@@ -200,9 +207,19 @@ def gradient_variance(
         parameters: The parameters to differentiate (objects or indices into
             ``circuit.parameters``); all by default.
         angles: Every parameter is drawn uniformly from [low, high).
+        max_qpu_seconds: On a QPU backend (``ibm:<name>``): the most QPU seconds the call may
+            spend, by the same estimate as the CLI's cost gate. A QPU call needs this or
+            ``approve_cost``; without either it submits nothing.
+        approve_cost: Submit to a QPU whatever the estimate.
+        on_submit: Called with each QPU job id the moment it exists (persist it there: the
+            job keeps running, and billing, if this process dies).
 
     Returns:
         A :class:`GradientVariance`.
+
+    Raises:
+        CostLimitError: On a QPU, without ``max_qpu_seconds`` or ``approve_cost``, or when
+            the estimate is above ``max_qpu_seconds``.
     """
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
         raise SpecError(f"samples: got {samples!r}; allowed: an integer >= 2")
@@ -233,12 +250,24 @@ def gradient_variance(
         values[:, 1 + 2 * j, j] += math.pi / 2
         values[:, 2 + 2 * j, j] -= math.pi / 2
     own = isinstance(backend, str)
-    be = make_backend(backend) if isinstance(backend, str) else backend
+    be: Backend = (
+        make_backend(backend, tags=["bp_qiskit:gradient_variance"])
+        if isinstance(backend, str)
+        else backend
+    )
+    task = ExpectationTask(expanded, obs, values, shots)
+    job_ids: list[str] = []
+    estimate = None
+
+    def persist(job_id: str) -> None:
+        job_ids.append(job_id)
+        if on_submit is not None:
+            on_submit(job_id)
+
     try:
-        (ev,) = be.evaluate(
-            [ExpectationTask(expanded, obs, values, shots)],
-            seed=int(shots_ss.generate_state(1)[0]),
-        )
+        if be.capabilities.remote:
+            estimate = _qpu_gate(be, task, max_qpu_seconds, approve_cost)
+        (ev,) = be.evaluate([task], seed=int(shots_ss.generate_state(1)[0]), on_submit=persist)
     finally:
         if own:
             be.close()
@@ -263,4 +292,30 @@ def gradient_variance(
         variance_se=np.array([s for _, s in stats]),
         cost_variance=float(np.var(costs, ddof=1)),
         shots=int(ev.shots),
+        job_ids=tuple(job_ids),
+        qpu_seconds_estimate=estimate,
     )
+
+
+def _qpu_gate(backend: Any, task: ExpectationTask, limit_s: float | None, approve: bool) -> float:
+    """Price one QPU call by the cost gate's model and refuse it where it is not allowed."""
+    from .cost import (
+        PER_JOB_S,
+        CostEstimate,
+        check_cost,
+        mitigation_overhead,
+        seconds_per_execution,
+    )
+
+    overhead = mitigation_overhead(getattr(backend, "options", {}))
+    executions = math.ceil(int(np.prod(task.values.shape[:-1])) * task.shots * overhead)
+    isa = backend.isa(task.circuit).circuit
+    seconds = PER_JOB_S + executions * seconds_per_execution(backend.target, isa)
+    estimate = CostEstimate(seconds, "offline model", overhead, 1, executions, None)
+    if limit_s is None and not approve:
+        raise CostLimitError(
+            f"gradient_variance on {backend.name}: {estimate.summary()}; nothing was "
+            "submitted; pass max_qpu_seconds= (a limit) or approve_cost=True"
+        )
+    check_cost(estimate, limit_s=float(limit_s or 0.0), approve=approve)
+    return seconds

@@ -76,6 +76,7 @@ def run_stored(
     cost_limit_s: float = DEFAULT_COST_LIMIT_S,
     confirm: Callable[[CostEstimate, str], bool] | None = None,
     force: bool = False,
+    max_execution_time: int | None = None,
 ) -> None:
     """Run (or resume) every unfinished job of a stored study.
 
@@ -96,12 +97,18 @@ def run_stored(
         force: Take the study over from a runner on another host that cannot be checked
             from here (the caller has confirmed it is gone). A live runner on this host is
             refused regardless.
+        max_execution_time: A new ``backend.options.max_execution_time`` (seconds) for the
+            QPU jobs this call submits (each submission records the limit it was sent with):
+            a job that ran past its limit (1305) is resubmitted only with a higher one.
 
     Raises:
         StudyFailedError: if some jobs still failed after their attempts (the finished ones
             are kept); ``KeyboardInterrupt`` puts the jobs in flight back to PENDING.
     """
     spec = study_spec(store, study_id)
+    if max_execution_time is not None:
+        options = {**spec.backend.options, "max_execution_time": max_execution_time}
+        spec = spec.with_overrides(**{"backend.options": options})
     kind = kind_of(spec)
     own = None
     if executor is not None:

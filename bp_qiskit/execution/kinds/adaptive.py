@@ -208,9 +208,10 @@ class AdaptiveKind(StudyKind):
             if todo:
                 failed = run_jobs(ctx, self, todo)
                 if failed:
+                    error = next(j.error for j in store.get_jobs(sid) if j.key == failed[0].key)
                     raise StudyFailedError(
                         f"round {failed[0].key} of study {sid} failed after retries: "
-                        f"{failed[0].error}; retry with: bp-qiskit resume {sid}"
+                        f"{error or 'no reason recorded'}; retry with: bp-qiskit resume {sid}"
                     )
                 fresh = store.get_results(sid)
                 now = {j.key: j for j in store.get_jobs(sid)}

@@ -136,10 +136,13 @@ class StudyKind(abc.ABC):
 
             failed = run_jobs(ctx, self, jobs, on_done=advance)
         if failed:
+            # The records in ``failed`` were read before their last failure: quote the store's.
+            errors = {j.key: j.error for j in ctx.store.get_jobs(ctx.study_id)}
+            first = failed[0].key
             raise StudyFailedError(
                 f"{len(failed)} job(s) of study {ctx.study_id} failed after retries; first: "
-                f"{failed[0].key}: {failed[0].error}; finished work is kept; retry with: "
-                f"bp-qiskit resume {ctx.study_id}"
+                f"{first}: {errors.get(first) or 'no reason recorded'}; finished work is kept; "
+                f"retry with: bp-qiskit resume {ctx.study_id}"
             )
 
     def progress(self, store: BaseStore, study_id: str, spec: StudySpec) -> list[CellProgress]:
