@@ -15,19 +15,23 @@ execution overhead of the mitigation asked for (:func:`mitigation_overhead`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ..backends.options import estimator_options
-from ..errors import CostLimitError
 from ..spec import StudySpec
 from ..store import BaseStore, JobRecord
 from .families import gradient_indices
 from .jobs import JobBuilder, job_of, plan_cells, plan_jobs, record_for
+from .pricing import (
+    DEFAULT_COST_LIMIT_S,
+    PER_JOB_S,
+    SERVICE_TIME_LIMIT_S,
+    CostEstimate,
+    check_cost,
+    mitigation_overhead,
+    seconds_per_execution,
+)
 
 __all__ = [
     "DEFAULT_COST_LIMIT_S",
@@ -38,72 +42,6 @@ __all__ = [
     "mitigation_overhead",
     "seconds_per_execution",
 ]
-
-DEFAULT_COST_LIMIT_S = 600.0
-PER_JOB_S = 2.0  # IBM's rule of thumb: about 2 s of overhead per (sub-)job
-_DEFAULT_REP_DELAY_S = 2.5e-4
-# The service's own max_execution_time where none is set: 3 hours (IBM's documented default).
-_SERVICE_TIME_LIMIT_S = 10_800.0
-
-# Executions relative to resilience level 0, measured with qiskit-ibm-runtime 0.51 (see
-# ../shared/REFERENCE.md): level 1 (TREX + measurement twirling) 1.1x, level 2 (+ ZNE) 3.1x.
-_LEVEL_OVERHEAD = {0: 1.0, 1: 1.1, 2: 3.1}
-_DEFAULT_ZNE_FACTORS = 3  # the client's default noise factors (1, 3, 5)
-
-
-def mitigation_overhead(options: Mapping[str, Any]) -> float:
-    """Executions per requested shot that the mitigation in ``[backend.options]`` costs."""
-    level = int(options.get("resilience_level", 0))
-    factor = _LEVEL_OVERHEAD[level]
-    if options.get("zne") and level < 2:
-        factor *= len(options.get("zne_noise_factors", ())) or _DEFAULT_ZNE_FACTORS
-    if options.get("measure_mitigation") and level == 0:
-        factor *= _LEVEL_OVERHEAD[1]
-    return factor
-
-
-def seconds_per_execution(target: Any, isa_circuit: Any = None) -> float:
-    """rep_delay plus the ISA circuit's duration on the device (where the target has both)."""
-    rep = getattr(target, "default_rep_delay", None) or _DEFAULT_REP_DELAY_S
-    duration = 0.0
-    if isa_circuit is not None and getattr(target, "target", None) is not None:
-        try:
-            bound = isa_circuit.assign_parameters(np.zeros(isa_circuit.num_parameters))
-            duration = float(bound.estimate_duration(target.target, unit="s"))
-        except Exception:  # a target without durations: rep_delay alone
-            duration = 0.0
-    return float(rep) + duration
-
-
-@dataclasses.dataclass(frozen=True)
-class CostEstimate:
-    """What the work left would cost.
-
-    Attributes:
-        seconds: Estimated QPU seconds.
-        source: ``"service dry run"`` or ``"offline model"``.
-        overhead: The mitigation factor included.
-        jobs: Jobs left to submit.
-        executions: Circuit executions left (bindings x shots x overhead).
-        remaining: The instance's remaining allocation in seconds (None: not reported).
-    """
-
-    seconds: float
-    source: str
-    overhead: float
-    jobs: int
-    executions: int
-    remaining: float | None
-
-    def summary(self) -> str:
-        """One line for the console."""
-        text = (
-            f"about {self.seconds:.0f} QPU seconds for {self.jobs} job(s) "
-            f"({self.source}; mitigation overhead x{self.overhead:g})"
-        )
-        if self.remaining is not None:
-            text += f"; the instance has {self.remaining:.0f} s left"
-        return text
 
 
 def _left(spec: StudySpec, store: BaseStore | None, study_id: str | None) -> list[JobRecord]:
@@ -171,7 +109,7 @@ def estimate_cost(
         per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
         seconds_j = PER_JOB_S + n_exec * per_exec
         if rec.key in timed_out:
-            seconds_j = max(seconds_j, float(limit or _SERVICE_TIME_LIMIT_S))
+            seconds_j = max(seconds_j, float(limit or SERVICE_TIME_LIMIT_S))
         per_job.append(seconds_j)
         executions += n_exec
     seconds = sum(per_job)
@@ -191,31 +129,3 @@ def estimate_cost(
             seconds = float(first) * seconds / per_job[0]
             source = "service dry run, scaled to every job"
     return CostEstimate(seconds, source, overhead, len(left), executions, remaining)
-
-
-def check_cost(
-    estimate: CostEstimate,
-    *,
-    limit_s: float = DEFAULT_COST_LIMIT_S,
-    approve: bool = False,
-    confirm: Any = None,
-) -> None:
-    """Raise :class:`CostLimitError` above the limit unless approved or confirmed.
-
-    ``confirm(estimate, why)`` is asked when given (an interactive prompt) and approves by
-    returning True.
-    """
-    over = []
-    if estimate.seconds > limit_s:
-        over.append(f"above the limit of {limit_s:.0f} s")
-    if estimate.remaining is not None and estimate.seconds > estimate.remaining:
-        over.append(f"above the instance's remaining {estimate.remaining:.0f} s")
-    if not over or approve:
-        return
-    why = " and ".join(over)
-    if confirm is not None and confirm(estimate, why):
-        return
-    raise CostLimitError(
-        f"{estimate.summary()}, {why}; nothing was submitted; pass --yes (Python: "
-        "approve_cost=True) to submit, or raise --max-qpu-seconds"
-    )

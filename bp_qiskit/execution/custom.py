@@ -37,6 +37,13 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from ..backends import Backend, ExpectationTask, make_backend
 from ..core.statistics import corrected_variance
 from ..errors import CostLimitError, SpecError
+from .pricing import (
+    PER_JOB_S,
+    CostEstimate,
+    check_cost,
+    mitigation_overhead,
+    seconds_per_execution,
+)
 
 __all__ = [
     "GradientVariance",
@@ -299,14 +306,6 @@ def gradient_variance(
 
 def _qpu_gate(backend: Any, task: ExpectationTask, limit_s: float | None, approve: bool) -> float:
     """Price one QPU call by the cost gate's model and refuse it where it is not allowed."""
-    from .cost import (
-        PER_JOB_S,
-        CostEstimate,
-        check_cost,
-        mitigation_overhead,
-        seconds_per_execution,
-    )
-
     overhead = mitigation_overhead(getattr(backend, "options", {}))
     executions = math.ceil(int(np.prod(task.values.shape[:-1])) * task.shots * overhead)
     isa = backend.isa(task.circuit).circuit

@@ -4,7 +4,8 @@ Every submission of a remote job keeps its provenance in the store (backend, ins
 physical qubits, calibration time, final options, shots asked for and executed, the result's
 timing metadata) and its usage. Usage is None until the service has computed it, and
 ``status`` and ``report`` refresh it (:func:`refresh_remote`); a job that may still run gets
-its queue state from the service. Nothing here submits anything.
+its queue state from the service, and a submission declared lost is looked up by its tag
+again (:func:`~bp_qiskit.execution.remote.adopt_lost`). Nothing here submits anything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from ..backends.runtime import job_usage, normalize_status
 from ..store import BaseStore, SubmissionState
+from .remote import adopt_lost
 
 __all__ = ["account_service", "refresh_remote", "submission_rows"]
 
@@ -55,6 +57,11 @@ def refresh_remote(store: BaseStore, study_id: str, service: Any) -> list[dict[s
 
     Without a service (no account) live jobs read ``unknown (no IBM Quantum account)``.
     """
+    if service is not None and callable(getattr(service, "find_jobs", None)):
+        # A job declared lost may have turned up since: adopt it (resume collects it) or
+        # record it as a billed duplicate.
+        instance = getattr(service, "instance", None)
+        adopt_lost(store, study_id, lambda tag: list(service.find_jobs(tag, instance)))
     rows = submission_rows(store, study_id)
     for row in rows:
         live = SubmissionState(row["state"]).may_be_running()

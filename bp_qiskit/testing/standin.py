@@ -275,7 +275,8 @@ class StandInService:
             exception (see :func:`post_error`, :func:`read_timeout`); ``created`` says whether
             the service created the job anyway (a read time-out while it was committing).
         list_delay: Tag listings that do not show a new job yet (the service is slow to list).
-        fetch_fails: Submission numbers whose error-text fetch fails once.
+        fetch_fails: Submission numbers whose error-text fetch fails once (or a mapping to
+            how many times).
         reason_in_state: Whether an ERROR state carries its reason and code.
     """
 
@@ -294,7 +295,7 @@ class StandInService:
         estimate: float | None = None,
         post_errors: Mapping[int, tuple[Exception, bool]] | None = None,
         list_delay: int = 0,
-        fetch_fails: Iterable[int] = (),
+        fetch_fails: Mapping[int, int] | Iterable[int] = (),
         reason_in_state: bool = True,
     ) -> None:
         self.scripts = dict(scripts or {})
@@ -306,7 +307,9 @@ class StandInService:
         self.estimate_seconds = estimate
         self.post_errors = dict(post_errors or {})
         self.list_delay = list_delay
-        self.fetch_fails = set(fetch_fails)
+        self.fetch_fails = (
+            dict(fetch_fails) if isinstance(fetch_fails, Mapping) else dict.fromkeys(fetch_fails, 1)
+        )
         self.reason_in_state = reason_in_state
         self.jobs: dict[str, StandInJob] = {}
         self.events: list[tuple[str, str]] = []  # ("submit" | "poll", job id), in order
@@ -341,7 +344,7 @@ class StandInService:
             reason.replace("<job>", job_id),
             self.usage_pending,
             self.events,
-            fetch_fails=1 if n in self.fetch_fails else 0,
+            fetch_fails=self.fetch_fails.get(n, 0),
             reason_in_state=self.reason_in_state,
         )
         self.jobs[job_id] = StandInJob(server)
@@ -382,7 +385,7 @@ class StandInService:
         for job_id, job in self.jobs.items():
             if tag not in job.tags:
                 continue
-            if self.listings[job_id] < self.list_delay:
+            if self.listings.setdefault(job_id, self.list_delay) < self.list_delay:
                 self.listings[job_id] += 1
                 continue
             out.append(job_id)
