@@ -21,6 +21,7 @@ from ..core.observables import to_pauli_op
 from .isa import IsaTranspiler
 from .options import DEFAULT_OPTIMIZATION_LEVEL, estimator_options, validate_options
 from .protocol import (
+    BackendNameError,
     Capabilities,
     Evaluation,
     ExpectationTask,
@@ -47,6 +48,7 @@ __all__ = [
     "JobFailedError",
     "JobInDoubtError",
     "RuntimeBackend",
+    "check_local_mode_width",
     "fake_runtime_backend",
     "ibm_runtime_backend",
     "job_usage",
@@ -372,11 +374,31 @@ def calibration_time(target: Any) -> str | None:
     return str(when.isoformat()) if hasattr(when, "isoformat") else str(when)
 
 
+# Local testing mode simulates every qubit of the device: on the 127- and 156-qubit fakes it
+# ran out of memory after minutes ("no reason given"), retried three times. Up to this many
+# qubits it runs; wider devices are refused up front.
+LOCAL_MODE_MAX_QUBITS = 32
+
+
 def fake_runtime_backend(
     name: str, device: str, options: Mapping[str, Any], tags: Sequence[str], service: Any
 ) -> RuntimeBackend:
     """``fake:<device>``: local testing mode on a fake device (offline, real shots)."""
-    return RuntimeBackend(service or LocalService(), device, options=options, tags=tags, name=name)
+    service = service or LocalService()
+    if not service.remote:
+        check_local_mode_width(name, device, int(getattr(service.backend(device), "num_qubits", 0)))
+    return RuntimeBackend(service, device, options=options, tags=tags, name=name)
+
+
+def check_local_mode_width(name: str, device: str, width: int) -> None:
+    """Refuse local testing mode on a device too wide for it, pointing at ``aer:<device>``."""
+    if width > LOCAL_MODE_MAX_QUBITS:
+        raise BackendNameError(
+            f"backend.name: {name} runs in local testing mode, which simulates all {width} "
+            f"qubits of the device and runs out of memory; use aer:{device} (the same noise "
+            f"model, simulating only the qubits the circuit uses), or a fake device of at most "
+            f"{LOCAL_MODE_MAX_QUBITS} qubits"
+        )
 
 
 def ibm_runtime_backend(

@@ -24,6 +24,7 @@ from qiskit import QuantumCircuit
 from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.local import check_aer_device
+from ..backends.runtime import check_local_mode_width
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
@@ -101,6 +102,8 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
     size = None
     if kind in ("aer", "fake") and device:
         size = int(fake_backend(device).num_qubits)
+        if kind == "fake":
+            check_local_mode_width(spec.backend.name, device, size)
     for n in spec.circuit.qubits:
         depths = ", ".join(str(k) for k in spec.circuit.layer_counts(n))
         cell = f"n = {n}, L = {depths}"
