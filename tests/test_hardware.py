@@ -246,6 +246,7 @@ def test_missing_account_is_one_clear_sentence(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "save_account" in err and "QISKIT_IBM_TOKEN" in err
+    assert "QISKIT_IBM_CHANNEL" in err and "AccountNotFoundError" in err  # the client's reason
     assert not (tmp_path / "s.sqlite").exists()  # nothing was recorded
     # HOME is isolated by conftest: QiskitRuntimeService() writes its file there, not in ours.
     assert os.environ["HOME"].startswith(str(tmp_path.parent))

@@ -390,3 +390,36 @@ def test_status_adopts_a_lost_tag_that_turned_up(tmp_path):
     assert main(["status", sid, "--store", str(path), "--json"], service=service) == 0
     sub = SQLiteStore(path).get_submissions(sid)[0]
     assert sub.state is SubmissionState.SUBMITTED and sub.remote_job_id == "standin-0"
+
+
+def test_a_session_on_an_open_plan_is_refused_up_front():
+    from bp_qiskit.backends import BackendNameError
+
+    service = StandInService(plan="open")
+    with pytest.raises(BackendNameError, match="mode: 'session'.*Open Plan"):
+        make_backend("ibm:ibm_standin", options={"mode": "session"}, service=service)
+    assert make_backend("ibm:ibm_standin", options={"mode": "batch"}, service=service)
+    assert service.submissions == 0
+
+
+def test_each_submission_records_what_ran_where_and_when():
+    import base64
+    import io
+
+    from qiskit import qpy
+
+    service = StandInService()
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    run(store, sid, service)
+    sub = store.get_submissions(sid)[0]
+    prov = sub.provenance
+    (isa,) = qpy.load(io.BytesIO(base64.b64decode(prov["isa_qpy"])))
+    assert isa.num_qubits == 5 and set(isa.count_ops()) <= {"rz", "sx", "x", "cx"}
+    assert prov["versions"]["qiskit"] and prov["versions"]["qiskit-ibm-runtime"]
+    assert prov["timestamps"]["running"] == "2026-12-01T10:05:00Z"
+    assert prov["batch_id"] == "standin-batch-0"
+    assert prov["calibrated_at_execution"].startswith("2026-12-01T09:00")
+    assert prov["options_final"]["default_shots"] == 100  # as the service stored them
+    assert "max_execution_time" in prov["options_final"]  # with the service's defaults
+    assert "not_reported" not in prov

@@ -153,6 +153,10 @@ class RemoteBackend(Backend, Protocol):
         """QPU seconds billed for the job; None while the service is still computing it."""
         ...
 
+    def execution_record(self, job_id: str) -> dict[str, Any]:
+        """What the service says of a finished job's execution (provenance; never raises)."""
+        ...
+
 
 def reason_code(reason: str) -> int | None:
     """The 4-digit code in a message such as 'Error code 1305; ...', if any."""

@@ -115,6 +115,11 @@ class RuntimeBackend:
         self.name = name
         self.options = validate_options(options or {})
         self.tags = list(tags)
+        if self.options.get("mode") == "session" and getattr(service, "plan", None) == "open":
+            raise BackendNameError(
+                "backend.options.mode: 'session' is not available on an Open Plan instance; "
+                "allowed there: 'batch' (the default) or 'job'"
+            )
         self.target = service.backend(backend_name)
         self.remote = bool(service.remote)
         self.capabilities = Capabilities(exact=False, shots=True, remote=self.remote)
@@ -203,8 +208,45 @@ class RuntimeBackend:
             "calibrated_at": calibration_time(self.target),
             "options": options,
             "shots_requested": shots,
+            # What ran, exactly: the ISA circuits as QPY, and the software that built them.
+            "isa_qpy": isa_qpy([pub[0] for pub in pubs]),
+            "versions": package_versions(),
         }
         return Submitted(job_id, provenance)
+
+    def execution_record(self, job_id: str) -> dict[str, Any]:
+        """Timestamps, batch id, calibration at execution time and the options as finalised.
+
+        Read from the job once it is final. Every item is best effort: what the service did
+        not say is listed under ``not_reported`` instead of failing the run.
+        """
+        out: dict[str, Any] = {}
+        missing = []
+        try:
+            job = self._job(job_id)
+        except Exception:  # the result is committed whatever happens here
+            return {"not_reported": ["job"]}
+        job_any: Any = job  # metrics, session_id, inputs: RuntimeJobV2's, not the protocol's
+        readers: dict[str, Callable[[], Any]] = {
+            "timestamps": lambda: {
+                k: str(v) for k, v in (job_any.metrics().get("timestamps") or {}).items() if v
+            },
+            "batch_id": lambda: getattr(job, "session_id", None),
+            "calibrated_at_execution": lambda: calibration_time(job),
+            "options_final": lambda: _plain((getattr(job, "inputs", None) or {}).get("options")),
+        }
+        for key, read in readers.items():
+            try:
+                value = read()
+            except Exception:  # provenance only: recorded as not reported
+                value = None
+            if value in (None, {}, ""):
+                missing.append(key)
+            else:
+                out[key] = value
+        if missing:
+            out["not_reported"] = missing
+        return out
 
     def find(self, tag: str) -> list[str]:
         """Ids of the service's jobs that carry ``tag``."""
@@ -351,6 +393,42 @@ def job_usage(job: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def isa_qpy(circuits: Sequence[Any]) -> str:
+    """The circuits as QPY, base64: ``qpy.load`` rebuilds exactly what was submitted."""
+    import base64
+    import io
+
+    from qiskit import qpy
+
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def package_versions() -> dict[str, str]:
+    """The versions of the packages that built and sent a job."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("bp_qiskit", "qiskit", "qiskit-ibm-runtime", "qiskit-aer", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[name] = "not installed"
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready data: dicts, lists and scalars kept, anything else as its text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def new_tag() -> str:
     """A unique job tag, generated before submitting so a job can be found after a crash."""
     return f"bpq-{uuid.uuid4().hex[:20]}"
@@ -362,7 +440,11 @@ def backoff(interval: float, failures: int) -> float:
 
 
 def calibration_time(target: Any) -> str | None:
-    """When the device's calibration data were taken (ISO 8601), if the backend says."""
+    """When the device's calibration data were taken (ISO 8601), if the backend says.
+
+    ``target`` is a backend, or a runtime job: ``job.properties()`` is the calibration in force
+    when the job started running.
+    """
     fn = getattr(target, "properties", None)
     try:
         props = fn() if callable(fn) else None

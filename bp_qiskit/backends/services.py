@@ -99,10 +99,15 @@ class IBMService(_ModeMixin):
         try:
             self._service = QiskitRuntimeService()
         except Exception as exc:
+            from ..store import redact
+
+            # The client's own reason, on one line and without credentials.
+            why = redact(" ".join(f"{type(exc).__name__}: {exc}".split()))
             raise BackendNameError(
-                "backend: no usable IBM Quantum account (" + type(exc).__name__ + "); save one "
-                "with QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN and "
-                "QISKIT_IBM_INSTANCE"
+                f"backend: no usable IBM Quantum account ({why}); save one with "
+                "QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN, "
+                "QISKIT_IBM_INSTANCE and QISKIT_IBM_CHANNEL ('ibm_quantum_platform' or "
+                "'ibm_cloud')"
             ) from None
 
     @property
@@ -113,6 +118,18 @@ class IBMService(_ModeMixin):
             return str(fn()) if callable(fn) else None
         except Exception:  # provenance only
             return None
+
+    @property
+    def plan(self) -> str | None:
+        """The active instance's plan ('open', 'paygo', ...), where the account lists it."""
+        try:
+            active = self.instance
+            for inst in self._service.instances():
+                if inst.get("crn") == active or inst.get("name") == active:
+                    return str(inst.get("plan")) if inst.get("plan") else None
+        except Exception:  # a courtesy check: the service itself refuses a session later
+            return None
+        return None
 
     def backend(self, name: str) -> Any:
         """The named QPU; an unknown or retired name is a one-line error."""

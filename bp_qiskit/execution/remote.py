@@ -465,7 +465,11 @@ class _RemoteRun:
             self.sid,
             entry.tag,
             state=SubmissionState.DONE,
-            provenance={"shots_executed": out.shots, "result_metadata": _json_safe(meta)},
+            provenance={
+                "shots_executed": out.shots,
+                "result_metadata": _json_safe(meta),
+                **self.backend.execution_record(entry.job_id),
+            },
         )
         self.store.set_submission_usage(self.sid, entry.tag, usage)
         self.store.finish_job(self.sid, entry.rec.key, out.arrays, out.shots, usage)

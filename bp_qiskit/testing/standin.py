@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -189,10 +190,36 @@ class StandInJob:
     def metrics(self) -> dict[str, Any]:
         """The job's metrics; usage says ``pending`` for the first ``usage_pending`` reads."""
         server = self._server
+        stamps = {
+            "created": "2026-12-01T10:00:00Z",
+            "running": "2026-12-01T10:05:00Z" if self._final else None,
+            "finished": "2026-12-01T10:05:30Z" if self._final else None,
+        }
         if server.usage_pending > 0:
             server.usage_pending -= 1
-            return {"usage": {"status": "pending"}}
-        return {"usage": {"status": "completed", "qpu_charge_time_seconds": 2.5}}
+            return {"usage": {"status": "pending"}, "timestamps": stamps}
+        return {
+            "usage": {"status": "completed", "qpu_charge_time_seconds": 2.5},
+            "timestamps": stamps,
+        }
+
+    @property
+    def session_id(self) -> str:
+        """The batch the job ran in."""
+        return "standin-batch-0"
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The job's parameters as the service stored them: the options, with its defaults."""
+        return {"version": 2, "options": {"max_execution_time": None, **self._server.options}}
+
+    def properties(self) -> Any:
+        """The calibration in force when the job ran."""
+        import datetime
+
+        return types.SimpleNamespace(
+            last_update_date=datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+        )
 
     def cancel(self) -> None:
         """Cancel: every later status is CANCELLED."""
@@ -278,6 +305,7 @@ class StandInService:
         fetch_fails: Submission numbers whose error-text fetch fails once (or a mapping to
             how many times).
         reason_in_state: Whether an ERROR state carries its reason and code.
+        plan: The instance's plan (``"open"`` cannot run sessions).
     """
 
     remote = True
@@ -297,7 +325,9 @@ class StandInService:
         list_delay: int = 0,
         fetch_fails: Mapping[int, int] | Iterable[int] = (),
         reason_in_state: bool = True,
+        plan: str | None = "paygo",
     ) -> None:
+        self.plan = plan
         self.scripts = dict(scripts or {})
         self.reasons = dict(reasons or {})
         self.attach_faults = attach_faults
