@@ -423,3 +423,21 @@ def test_each_submission_records_what_ran_where_and_when():
     assert prov["options_final"]["default_shots"] == 100  # as the service stored them
     assert "max_execution_time" in prov["options_final"]  # with the service's defaults
     assert "not_reported" not in prov
+
+
+def test_each_template_is_transpiled_once_per_run(tmp_path, monkeypatch):
+    from bp_qiskit.backends import isa as isa_mod
+    from bp_qiskit.cli import main
+
+    isa_mod._SHARED.clear()
+    calls = []
+    real = isa_mod.native_rotations
+    monkeypatch.setattr(isa_mod, "native_rotations", lambda c: calls.append(c) or real(c))
+    path = tmp_path / "hw.toml"
+    path.write_text(
+        '[study]\nname = "hw"\n[circuit]\nqubits = [2, 3]\n[sampling]\nsamples = 10\n'
+        'shots = 20\n[backend]\nname = "ibm:ibm_standin"\n[backend.options]\npoll_interval = 0\n'
+    )
+    args = ["run", str(path), "--store", str(tmp_path / "s.sqlite"), "--yes", "--no-progress"]
+    assert main([*args, "--no-plot"], service=StandInService()) == 0
+    assert len(calls) == 2  # one per cell: the CLI's gate, run_stored's gate and the run share

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from typing import Any
@@ -13,7 +14,7 @@ from qiskit.transpiler.passes import VF2Layout
 
 from .options import DEFAULT_OPTIMIZATION_LEVEL
 
-__all__ = ["IsaTranspiler", "PreparedCircuit", "native_rotations"]
+__all__ = ["IsaTranspiler", "PreparedCircuit", "fingerprint", "native_rotations"]
 
 # VF2Layout limits as at the preset level 3; seed -1: candidates in a fixed order, so the
 # chosen placement (and with it every stored byte) is reproducible.
@@ -48,6 +49,34 @@ def native_rotations(circuit: QuantumCircuit) -> QuantumCircuit:
     return out
 
 
+def fingerprint(circuit: QuantumCircuit) -> tuple[Any, ...]:
+    """The circuit's structure: gates, qubits, parameter names and expressions.
+
+    Two circuits with equal fingerprints transpile to the same ISA circuit, and PUB values
+    bind by position in ``circuit.parameters`` (sorted by name), so one ISA circuit serves
+    both, although their Parameter objects differ.
+    """
+    index = {q: i for i, q in enumerate(circuit.qubits)}
+    return (
+        circuit.num_qubits,
+        tuple(p.name for p in circuit.parameters),
+        tuple(
+            (
+                inst.operation.name,
+                tuple(index[q] for q in inst.qubits),
+                tuple(str(p) for p in inst.operation.params),
+            )
+            for inst in circuit.data
+        ),
+    )
+
+
+# One process-wide cache of ISA circuits: the cost gate, the run's own gate and the run
+# each build a backend, and each used to transpile every template again (3 times per run).
+_SHARED: collections.OrderedDict[tuple[Any, ...], PreparedCircuit] = collections.OrderedDict()
+_SHARED_MAX = 256
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedCircuit:
     """An ISA circuit and its layout (for ``observable.apply_layout``)."""
@@ -62,7 +91,8 @@ class IsaTranspiler:
     The preset pass manager keeps the circuit's Parameter objects, and PUB values bind by
     ``circuit.parameters`` order, so values computed for the logical circuit (including the
     parameter shifts) apply unchanged to the ISA circuit. That is checked on every circuit.
-    The cache lives with this object, which lives with one backend.
+    Each object caches by circuit object; behind that, one process-wide cache keyed by the
+    target and the circuit's :func:`fingerprint` transpiles each template once per process.
 
 
     Layout (``layout``):
@@ -132,12 +162,31 @@ class IsaTranspiler:
         """The ISA circuit and its layout."""
         key = id(circuit)
         if key not in self._cache:
-            isa = self._pm(self.initial_layout(circuit)).run(native_rotations(circuit))
-            if [p.name for p in isa.parameters] != [p.name for p in circuit.parameters]:
-                raise RuntimeError("transpilation changed the circuit's parameters")
+            shared_key = (self._target_key(), fingerprint(circuit))
+            prep = _SHARED.get(shared_key)
+            if prep is None:
+                isa = self._pm(self.initial_layout(circuit)).run(native_rotations(circuit))
+                if [p.name for p in isa.parameters] != [p.name for p in circuit.parameters]:
+                    raise RuntimeError("transpilation changed the circuit's parameters")
+                prep = PreparedCircuit(isa, isa.layout)
+                _SHARED[shared_key] = prep
+                while len(_SHARED) > _SHARED_MAX:
+                    _SHARED.popitem(last=False)
             # Keep the logical circuit alive so its id cannot be reused by another object.
-            self._cache[key] = (circuit, PreparedCircuit(isa, isa.layout))
+            self._cache[key] = (circuit, prep)
         return self._cache[key][1]
+
+    def _target_key(self) -> tuple[Any, ...]:
+        target = self.target
+        layout = tuple(self.layout) if isinstance(self.layout, list) else self.layout
+        name = getattr(target, "name", None) or type(target).__name__
+        return (
+            type(target).__name__,
+            name,
+            getattr(target, "num_qubits", None),
+            self.level,
+            layout,
+        )
 
     def physical_qubits(self, circuit: QuantumCircuit) -> list[int]:
         """The physical qubit each logical qubit of ``circuit`` ends on."""
