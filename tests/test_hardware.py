@@ -193,11 +193,11 @@ def test_queued_running_done(tmp_path):
     store = SQLiteStore(tmp_path / "s.sqlite")
     sid = create_study(store, SPEC)
     assert run_jobs(store, sid, backend=runtime_backend(service), progress=False) == []
-    assert service.submissions == 3
+    assert service.submissions == 1  # three small PUBs, one job
     assert all(job.polls == 3 for job in service.jobs.values())
     jobs = store.get_jobs(sid)
-    assert [j.remote_job_id for j in jobs] == ["standin-0", "standin-1", "standin-2"]
-    assert all(j.usage_seconds == 2.5 for j in jobs)  # usage from the job's report
+    assert [j.remote_job_id for j in jobs] == ["standin-0"] * 3
+    assert sum(j.usage_seconds for j in jobs) == 2.5  # the job's usage, shared by its PUBs
     assert "bp_qiskit:test" in service.last_options["environment"]["job_tags"]
     assert service.last_options["resilience_level"] == 0
 

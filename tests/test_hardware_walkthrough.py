@@ -29,7 +29,9 @@ def test_first_real_run_walkthrough(tmp_path, capsys):
     common = ["--backend", "ibm:ibm_fez", "--store", store, "--no-progress"]
 
     # 1. Dry run: nothing submitted, the cost model and its inputs printed.
-    service = StandInService(scripts={1: ["QUEUED", ProcessDied()]})
+    # The study's 3 PUBs (about 27 s each on ibm_fez by the offline model) go out as one job
+    # (backend.options.job_seconds, 120 s by default).
+    service = StandInService(scripts={0: ["QUEUED", ProcessDied()]})
     assert main(["run", str(spec), "--dry-run", *common[:2]], service=service) == 0
     out = capsys.readouterr().out
     assert "nothing is submitted" in out and "about" in out and service.submissions == 0
@@ -38,15 +40,15 @@ def test_first_real_run_walkthrough(tmp_path, capsys):
     assert main(["run", str(spec), *common, "--max-qpu-seconds", "10"], service=service) == 2
     assert "nothing was submitted" in capsys.readouterr().err and service.submissions == 0
 
-    # 3. Submit; every job goes in up front. The laptop closes while job 1 is queued.
+    # 3. Submit; everything goes in up front. The laptop closes while the job is queued.
     with pytest.raises(ProcessDied):
         main(["run", str(spec), *common, "--yes", "--out", str(tmp_path / "out")], service=service)
-    assert service.submissions == 3
+    assert service.submissions == 1
     printed = capsys.readouterr().out
     study = next(line.split()[1] for line in printed.splitlines() if line.startswith("study "))
 
     # 4. The next day: status shows the study as submitted and every remote job.
-    service.jobs["standin-1"].script = ["RUNNING", "DONE"]  # the QPU carried on
+    service.jobs["standin-0"].script = ["RUNNING", "DONE"]  # the QPU carried on
     assert main(["status", study, "--store", store], service=service) == 0
     out = capsys.readouterr().out
     assert f"study {study} ibm_hardware (plain, ibm:ibm_fez): submitted;" in out
@@ -61,14 +63,16 @@ def test_first_real_run_walkthrough(tmp_path, capsys):
         )
         == 0
     )
-    assert service.submissions == 3
+    assert service.submissions == 1
     capsys.readouterr()
 
     # 6. report writes the outputs again, with what ran on the QPU in jobs.json.
     assert main(["report", study, "--store", store, "--out", str(out_dir)], service=service) == 0
     jobs = json.loads((out_dir / "jobs.json").read_text())
     assert [s["state"] for s in jobs["submissions"]] == ["DONE"] * 3
+    # One job billed 2.5 s, shared by its three PUBs.
     assert all(
-        s["shots_executed"] == 1000 and s["usage_seconds"] == 2.5 for s in jobs["submissions"]
+        s["shots_executed"] == 1000 and s["usage_seconds"] == 2.5 / 3 for s in jobs["submissions"]
     )
+    assert len({s["remote_job_id"] for s in jobs["submissions"]}) == 1
     assert all(s["layout"] == "noise_aware" for s in jobs["submissions"])

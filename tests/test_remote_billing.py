@@ -33,7 +33,8 @@ from bp_qiskit.testing.standin import (
     read_timeout,
 )
 
-OPTIONS = {"poll_interval": 0, "in_doubt_grace": 0}
+# One PUB per job (job_seconds = 0): each scenario faults one job of three.
+OPTIONS = {"poll_interval": 0, "in_doubt_grace": 0, "job_seconds": 0}
 SPEC = StudySpec.from_dict(
     {
         "study": {"name": "hw", "seed": 5150},

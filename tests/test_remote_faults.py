@@ -23,10 +23,11 @@ SPEC = StudySpec.from_dict(
         "study": {"name": "hw", "seed": 5150},
         "circuit": {"qubits": [2]},
         "sampling": {"samples": 30, "shots": 100, "chunk": 10},
-        # No waiting in tests: the in-doubt lookups still happen DOUBT_LOOKUPS times.
+        # No waiting in tests: the in-doubt lookups still happen DOUBT_LOOKUPS times. One PUB
+        # per job (job_seconds = 0), so each scenario faults one job of three.
         "backend": {
             "name": "ibm:ibm_standin",
-            "options": {"poll_interval": 0, "in_doubt_grace": 0},
+            "options": {"poll_interval": 0, "in_doubt_grace": 0, "job_seconds": 0},
         },
     }
 )

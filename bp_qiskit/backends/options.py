@@ -33,6 +33,8 @@ OPTION_DOC = {
     "max_execution_time": "an integer number of seconds",
     "poll_interval": "seconds between status polls of a remote job (default 5; polls slow "
     "down to once a minute while a job sits in one state)",
+    "job_seconds": "QPU seconds of PUBs packed into one remote job, by the offline model "
+    "(default 120; 0: one PUB per job)",
     "in_doubt_grace": "seconds a submission whose POST got no answer is looked up by its tag "
     "before it counts as lost (default 300)",
     "layout": "'noise_aware' (default), 'trivial', or a list of physical qubits to pin",
@@ -67,6 +69,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "job_tags": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
     "max_execution_time": lambda v: _is_int(v) and v > 0,
     "poll_interval": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "job_seconds": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
     "in_doubt_grace": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
     "layout": lambda v: (
         v in ("noise_aware", "trivial")

@@ -28,6 +28,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+from numpy.typing import NDArray
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparseObservable
+
 from ..errors import BPQiskitError
 from .protocol import Backend, Evaluation, ExpectationTask
 
@@ -36,6 +41,7 @@ __all__ = [
     "JobVanishedError",
     "RemoteBackend",
     "RemoteStatus",
+    "SharedTask",
     "SubmitFailure",
     "SubmitRefusedError",
     "SubmitRejectedError",
@@ -118,6 +124,22 @@ class RemoteStatus:
 
 
 @dataclasses.dataclass(frozen=True)
+class SharedTask:
+    """One PUB evaluated against several observables at once.
+
+    The estimator broadcasts the observables (shape ``(C, 1, ..., 1)``) against the parameter
+    values, so the evaluation's ``evs`` and ``stds`` gain a leading axis of length C, and every
+    observable is estimated from the same shots: a second cost that is diagonal in the same
+    basis as the first costs no QPU time, and the costs are paired shot by shot.
+    """
+
+    circuit: QuantumCircuit
+    observables: tuple[SparseObservable, ...]
+    values: NDArray[np.float64]
+    shots: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class Submitted:
     """A job the service accepted: its id, and what was sent (provenance, never a token)."""
 
@@ -133,8 +155,25 @@ class RemoteBackend(Backend, Protocol):
     :class:`TransientServiceError` when the service could not answer.
     """
 
-    def submit(self, tasks: Sequence[ExpectationTask], *, seed: int | None, tag: str) -> Submitted:
-        """Submit the tasks as one job carrying ``tag``; return as soon as it has an id."""
+    def submit(
+        self,
+        tasks: Sequence[ExpectationTask | SharedTask],
+        *,
+        seed: int | None,
+        tag: str,
+        more_tags: Sequence[str] = (),
+    ) -> Submitted:
+        """Submit the tasks as one job (one PUB each) carrying ``tag`` and ``more_tags``.
+
+        Returns as soon as the job has an id.
+        """
+        ...
+
+    def seconds(self, task: ExpectationTask | SharedTask) -> float:
+        """QPU seconds one PUB runs by the offline model (executions x per-execution time).
+
+        No per-job overhead and no mitigation factor: the caller adds those.
+        """
         ...
 
     def find(self, tag: str) -> list[str]:
@@ -145,8 +184,13 @@ class RemoteBackend(Backend, Protocol):
         """The job's current state."""
         ...
 
-    def collect(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
-        """The result of a DONE job."""
+    def collect(
+        self, job_id: str, tasks: Sequence[ExpectationTask | SharedTask]
+    ) -> list[Evaluation]:
+        """The result of a DONE job: one evaluation per PUB, in PUB order.
+
+        ``tasks`` may be fewer than the job's PUBs (a resumed study knows only its own).
+        """
         ...
 
     def usage(self, job_id: str) -> float | None:

@@ -32,6 +32,7 @@ from .protocol import (
 from .remote import (
     JobVanishedError,
     RemoteStatus,
+    SharedTask,
     SubmitRefusedError,
     SubmitRejectedError,
     Submitted,
@@ -43,6 +44,7 @@ from .remote import (
     submit_failure,
 )
 from .services import IBMService, LocalService, RuntimeJob, RuntimeService
+from .timing import measurement_bases, seconds_per_execution
 
 __all__ = [
     "JobFailedError",
@@ -133,21 +135,39 @@ class RuntimeBackend:
 
     # -- building -----------------------------------------------------------------------------
 
-    def pubs(self, tasks: Sequence[ExpectationTask]) -> list[Any]:
-        """ISA PUBs: transpiled circuit, observable mapped through its layout, values.
+    def pubs(self, tasks: Sequence[ExpectationTask | SharedTask]) -> list[Any]:
+        """ISA PUBs: transpiled circuit, observables mapped through its layout, values.
 
-        No precision goes into a PUB: the shot count is sent as ``default_shots``, because the
-        client turns a precision p into ceil(1/p^2) shots (1000 would come back as 1001).
+        A :class:`~.remote.SharedTask` becomes one PUB whose observables array has shape
+        ``(C, 1, ..., 1)``, broadcast against the values. No precision goes into a PUB: the
+        shot count is sent as ``default_shots``, because the client turns a precision p into
+        ceil(1/p^2) shots (1000 would come back as 1001).
         """
-        check_tasks(self, tasks)
+        check_tasks(self, tasks)  # type: ignore[arg-type]  # shots is all it reads
         out = []
         for t in tasks:
-            isa, obs = self.isa.map(t.circuit, t.observable)
-            out.append((isa, to_pauli_op(obs), t.values))
+            if isinstance(t, SharedTask):
+                prep = self.isa(t.circuit)
+                obs = np.empty((len(t.observables),) + (1,) * (t.values.ndim - 1), dtype=object)
+                for i, o in enumerate(t.observables):
+                    obs[(i,) + (0,) * (t.values.ndim - 1)] = to_pauli_op(
+                        o.apply_layout(prep.layout)
+                    )
+                out.append((prep.circuit, obs, t.values))
+                continue
+            isa, one = self.isa.map(t.circuit, t.observable)
+            out.append((isa, to_pauli_op(one), t.values))
         return out
 
+    def seconds(self, task: ExpectationTask | SharedTask) -> float:
+        """QPU seconds one PUB runs by the offline model (no job overhead, no mitigation)."""
+        observables = task.observables if isinstance(task, SharedTask) else (task.observable,)
+        bindings = int(np.prod(task.values.shape[:-1]))
+        executions = bindings * task.shots * measurement_bases(observables)
+        return executions * seconds_per_execution(self.target, self.isa(task.circuit).circuit)
+
     @staticmethod
-    def _shots(tasks: Sequence[ExpectationTask]) -> int:
+    def _shots(tasks: Sequence[ExpectationTask | SharedTask]) -> int:
         shots = {t.shots for t in tasks}
         if len(shots) != 1:
             raise ValueError(f"shots: one runtime job runs one shot count, got {sorted(shots)}")
@@ -191,11 +211,20 @@ class RuntimeBackend:
 
     # -- the remote steps ---------------------------------------------------------------------
 
-    def submit(self, tasks: Sequence[ExpectationTask], *, seed: int | None, tag: str) -> Submitted:
+    def submit(
+        self,
+        tasks: Sequence[ExpectationTask | SharedTask],
+        *,
+        seed: int | None,
+        tag: str,
+        more_tags: Sequence[str] = (),
+    ) -> Submitted:
         """Submit the tasks as one job tagged ``tag``; return its id and what was sent."""
         shots = self._shots(tasks)
         pubs = self.pubs(tasks)
-        options = estimator_options(self.options, seed=seed, tags=[*self.tags, tag], shots=shots)
+        options = estimator_options(
+            self.options, seed=seed, tags=[*self.tags, tag, *more_tags], shots=shots
+        )
         mode = self.options.get("mode", "batch")
         job = self._post(pubs, options, mode)
         job_id = str(job.job_id())
@@ -290,15 +319,19 @@ class RuntimeBackend:
             text = str(getattr(job, "_reason", None) or "")
         return text, code if code is not None else reason_code(text)
 
-    def collect(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
-        """The evaluations of a DONE job, with the shots the service reports executing."""
+    def collect(
+        self, job_id: str, tasks: Sequence[ExpectationTask | SharedTask]
+    ) -> list[Evaluation]:
+        """The evaluations of a DONE job (every PUB), with the shots the service executed."""
         job = self._job(job_id)
         result = self._call("collect", job.result)
         total_shots = result.metadata.get("shots") if hasattr(result, "metadata") else None
+        asked = {t.shots for t in tasks}
         out = []
-        for t, pub in zip(tasks, result, strict=True):
+        for pub in result:
             meta = dict(pub.metadata)
-            shots = meta.get("shots", total_shots if total_shots is not None else t.shots)
+            fallback = total_shots if total_shots is not None else next(iter(asked), 0)
+            shots = meta.get("shots", fallback)
             out.append(
                 Evaluation(
                     np.asarray(pub.data.evs, dtype=float),

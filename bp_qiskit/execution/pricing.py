@@ -10,8 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from ..backends.timing import measurement_bases, seconds_per_execution
 from ..errors import CostLimitError
 
 __all__ = [
@@ -20,13 +19,13 @@ __all__ = [
     "SERVICE_TIME_LIMIT_S",
     "CostEstimate",
     "check_cost",
+    "measurement_bases",
     "mitigation_overhead",
     "seconds_per_execution",
 ]
 
 DEFAULT_COST_LIMIT_S = 600.0
 PER_JOB_S = 2.0  # IBM's rule of thumb: about 2 s of overhead per (sub-)job
-_DEFAULT_REP_DELAY_S = 2.5e-4
 # The service's own max_execution_time where none is set: 3 hours (IBM's documented default).
 SERVICE_TIME_LIMIT_S = 10_800.0
 
@@ -45,19 +44,6 @@ def mitigation_overhead(options: Mapping[str, Any]) -> float:
     if options.get("measure_mitigation") and level == 0:
         factor *= _LEVEL_OVERHEAD[1]
     return factor
-
-
-def seconds_per_execution(target: Any, isa_circuit: Any = None) -> float:
-    """rep_delay plus the ISA circuit's duration on the device (where the target has both)."""
-    rep = getattr(target, "default_rep_delay", None) or _DEFAULT_REP_DELAY_S
-    duration = 0.0
-    if isa_circuit is not None and getattr(target, "target", None) is not None:
-        try:
-            bound = isa_circuit.assign_parameters(np.zeros(isa_circuit.num_parameters))
-            duration = float(bound.estimate_duration(target.target, unit="s"))
-        except Exception:  # a target without durations: rep_delay alone
-            duration = 0.0
-    return float(rep) + duration
 
 
 @dataclasses.dataclass(frozen=True)

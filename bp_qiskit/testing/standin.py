@@ -135,6 +135,11 @@ class StandInJob:
         """The options the job was submitted with."""
         return self._server.options
 
+    @property
+    def pubs(self) -> list[Any]:
+        """The PUBs the job was submitted with."""
+        return self._server.pubs
+
     def job_id(self) -> str:
         """The job's id."""
         return self._server.job_id

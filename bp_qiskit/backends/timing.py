@@ -1,0 +1,57 @@
+"""How long a circuit takes on a device, and how many measurement bases a PUB needs.
+
+The offline model of QPU time (IBM's rule of thumb: about 2 s per job plus, per execution,
+rep_delay and the circuit's duration) needs both; the cost gate prices studies with them, and
+the runtime backend packs PUBs into jobs with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from qiskit.quantum_info import SparseObservable
+
+__all__ = ["measurement_bases", "seconds_per_execution"]
+
+_DEFAULT_REP_DELAY_S = 2.5e-4
+
+
+def seconds_per_execution(target: Any, isa_circuit: Any = None) -> float:
+    """rep_delay plus the ISA circuit's duration on the device (where the target has both)."""
+    rep = getattr(target, "default_rep_delay", None) or _DEFAULT_REP_DELAY_S
+    duration = 0.0
+    if isa_circuit is not None and getattr(target, "target", None) is not None:
+        try:
+            bound = isa_circuit.assign_parameters(np.zeros(isa_circuit.num_parameters))
+            duration = float(bound.estimate_duration(target.target, unit="s"))
+        except Exception:  # a target without durations: rep_delay alone
+            duration = 0.0
+    return float(rep) + duration
+
+
+def measurement_bases(observables: Sequence[SparseObservable]) -> int:
+    """Bases the estimator measures for a PUB over ``observables`` (qubit-wise commuting).
+
+    Every shot is measured in one basis, so a PUB whose observables need b bases runs b times
+    the executions of one. Diagonal observables (the global and local projectors, Z strings)
+    share the computational basis: b = 1, so a second diagonal cost costs no QPU time.
+    """
+    if all(_diagonal(obs) for obs in observables):
+        return 1
+    from qiskit.quantum_info import SparsePauliOp
+
+    from ..core.observables import to_pauli_op
+
+    union = SparsePauliOp.sum([to_pauli_op(obs) for obs in observables]).simplify()
+    return max(1, len(union.group_commuting(qubit_wise=True)))
+
+
+def _diagonal(obs: SparseObservable) -> bool:
+    diagonal = {
+        SparseObservable.BitTerm.Z,
+        SparseObservable.BitTerm.ZERO,
+        SparseObservable.BitTerm.ONE,
+    }
+    return all(bit in diagonal for term in obs for bit in term.bit_terms)
