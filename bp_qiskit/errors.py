@@ -1,12 +1,17 @@
 """The exceptions bp_qiskit raises on purpose, at the bottom of the import graph.
 
 Every error a user can cause by input (a spec, a flag, a study reference) derives from
-:class:`BPQiskitError`; the command line prints those as one line with exit code 2. Each
+:class:`BPQiskitError`; the command line prints those as one line with exit code 2, after
+:func:`redact` (a message can quote a service's reason, and a careless server may echo a
+credential). Each
 layer's own errors (``StoreError`` in :mod:`bp_qiskit.store`, ``BackendNameError`` in
 :mod:`bp_qiskit.backends`) derive from these, so callers can catch at the level they need.
 """
 
 from __future__ import annotations
+
+import os
+import re
 
 __all__ = [
     "BPQiskitError",
@@ -15,6 +20,7 @@ __all__ = [
     "StudyFailedError",
     "StudyPausedError",
     "UsageError",
+    "redact",
 ]
 
 
@@ -49,3 +55,22 @@ class CostLimitError(BPQiskitError):
 
     The limit is the configured one, or the instance's remaining allocation where lower.
     """
+
+
+_SECRET_ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_API_KEY", "IBM_API_KEY")
+_TOKEN_RE = re.compile(
+    r"(?i)(token|apikey|api_key|authorization|bearer)\s*[=:]?\s*['\"]?[\w\-.]{8,}"
+)
+
+
+def redact(message: str) -> str:
+    """Remove credentials from a message before it is stored or logged.
+
+    Values of the IBM credential environment variables are replaced wherever they appear, and
+    anything shaped like ``token=...`` / ``Bearer ...`` is masked.
+    """
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            message = message.replace(value, f"<{name}>")
+    return _TOKEN_RE.sub(lambda m: m.group(1) + "=<redacted>", message)

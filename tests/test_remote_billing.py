@@ -397,7 +397,7 @@ def test_a_session_on_an_open_plan_is_refused_up_front():
     from bp_qiskit.backends import BackendNameError
 
     service = StandInService(plan="open")
-    with pytest.raises(BackendNameError, match="mode: 'session'.*Open Plan"):
+    with pytest.raises(BackendNameError, match=r"mode: 'session'.*Open Plan"):
         make_backend("ibm:ibm_standin", options={"mode": "session"}, service=service)
     assert make_backend("ibm:ibm_standin", options={"mode": "batch"}, service=service)
     assert service.submissions == 0

@@ -99,7 +99,7 @@ class IBMService(_ModeMixin):
         try:
             self._service = QiskitRuntimeService()
         except Exception as exc:
-            from ..store import redact
+            from ..errors import redact
 
             # The client's own reason, on one line and without credentials.
             why = redact(" ".join(f"{type(exc).__name__}: {exc}".split()))

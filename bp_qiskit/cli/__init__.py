@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._version import __version__
-from ..errors import BPQiskitError, StudyFailedError
-from ..store import redact
+from ..errors import BPQiskitError, StudyFailedError, redact
 from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
 from .predict import PredictCommand

@@ -22,14 +22,12 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from numpy.typing import NDArray
 
-from ..errors import BPQiskitError
+from ..errors import BPQiskitError, redact
 from ._owner import owner_state
 
 __all__ = [
@@ -201,24 +199,6 @@ class JobRecord:
 
 # Names of the per-job result arrays, in storage order.
 RESULT_ARRAYS = ("gates", "params", "grads", "shot_var")
-
-_SECRET_ENV = ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_API_KEY", "IBM_API_KEY")
-_TOKEN_RE = re.compile(
-    r"(?i)(token|apikey|api_key|authorization|bearer)\s*[=:]?\s*['\"]?[\w\-.]{8,}"
-)
-
-
-def redact(message: str) -> str:
-    """Remove credentials from a message before it is stored or logged.
-
-    Values of the IBM credential environment variables are replaced wherever they appear, and
-    anything shaped like ``token=...`` / ``Bearer ...`` is masked.
-    """
-    for name in _SECRET_ENV:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            message = message.replace(value, f"<{name}>")
-    return _TOKEN_RE.sub(lambda m: m.group(1) + "=<redacted>", message)
 
 
 class BaseStore(abc.ABC):
