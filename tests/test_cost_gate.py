@@ -48,11 +48,18 @@ def test_the_offline_model_counts_jobs_executions_and_mitigation():
         spec.backend.name, options=spec.backend.options, service=StandInService()
     )
     est = estimate_cost(spec, backend)
-    # 2 cells x 2 jobs; each 10 samples x 1 parameter x 2 shifts x 100 shots.
-    assert (est.jobs, est.executions, est.source) == (4, 4 * 2000, "offline model")
+    # 2 cells x 2 PUBs; each 10 samples x 1 parameter x 2 shifts x 100 shots; the four small
+    # PUBs are packed into one job (backend.options.job_seconds, 120 s by default).
+    assert (est.jobs, est.executions, est.source) == (1, 4 * 2000, "offline model")
     per_exec = seconds_per_execution(backend.target)
     assert per_exec >= backend.target.default_rep_delay
-    assert est.seconds >= 4 * PER_JOB_S + 8000 * per_exec
+    assert est.seconds >= PER_JOB_S + 8000 * per_exec
+    one_per_job = StudySpec.from_dict(
+        {**spec.to_dict(), "backend": {"name": spec.backend.name, "options": {"job_seconds": 0}}}
+    )
+    unpacked = estimate_cost(one_per_job, backend)
+    assert unpacked.jobs == 4
+    assert unpacked.seconds == pytest.approx(est.seconds + 3 * PER_JOB_S)
     assert mitigation_overhead({"resilience_level": 2}) == pytest.approx(3.1)
     assert mitigation_overhead({"resilience_level": 1}) == pytest.approx(1.1)
     assert mitigation_overhead({"zne": True, "zne_noise_factors": [1, 2, 3, 4]}) == 4

@@ -10,6 +10,7 @@ counts the jobs the service created: each of them runs and is billed.
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
@@ -293,31 +294,68 @@ def test_a_failure_summary_quotes_the_jobs_latest_error():
 # -- gates -------------------------------------------------------------------------------------
 
 
-def test_the_cli_gate_prices_every_cost_of_the_spec(tmp_path, capsys):
-    from bp_qiskit.cli import main
-    from bp_qiskit.cli.run import qpu_estimate
-
+def _two_costs(tmp_path, **options):
     text = (
-        '[study]\nname = "two"\n[circuit]\nqubits = [2]\n[[observable]]\nkind = "global"\n'
-        '[[observable]]\nkind = "local"\n[sampling]\nsamples = 20\nshots = 100\nchunk = 10\n'
-        '[backend]\nname = "ibm:ibm_standin"\n[backend.options]\npoll_interval = 0\n'
+        '[study]\nname = "two"\nseed = 11\n[circuit]\nqubits = [2, 3]\n[[observable]]\n'
+        'kind = "global"\n[[observable]]\nkind = "local"\n[sampling]\nsamples = 20\n'
+        'shots = 100\nchunk = 10\n[backend]\nname = "ibm:ibm_standin"\n[backend.options]\n'
+        "poll_interval = 0\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
     )
     path = tmp_path / "two.toml"
     path.write_text(text)
-    spec = StudySpec.from_dict(__import__("tomllib").loads(text))
+    return path, StudySpec.from_dict(__import__("tomllib").loads(text))
+
+
+def test_the_cli_gate_prices_every_cost_of_the_spec_as_one_pub(tmp_path, capsys):
+    from bp_qiskit.cli import main
+    from bp_qiskit.cli.run import qpu_estimate
+
+    path, spec = _two_costs(tmp_path, job_seconds=0)
     one = qpu_estimate(spec.variants()[0], StandInService())
     both = qpu_estimate(spec, StandInService())
-    assert both.jobs == 2 * one.jobs and math.isclose(both.seconds, 2 * one.seconds)
+    # Both costs are diagonal: one PUB measures both from the same shots, at no extra time.
+    assert both.jobs == one.jobs == 4 and math.isclose(both.seconds, one.seconds)
     service = StandInService()
-    limit = str(1.5 * one.seconds)  # above one study, below the two
+    limit = str(0.5 * one.seconds)
     store = ["--store", str(tmp_path / "s.sqlite"), "--no-progress", "--no-plot"]
     assert main(["run", str(path), "--max-qpu-seconds", limit, *store], service=service) == 2
     assert service.submissions == 0
     assert "nothing was submitted" in capsys.readouterr().err
     assert main(["run", str(path), "--dry-run"], service=StandInService()) == 0
-    assert "all 2 studies of two" in capsys.readouterr().out
+    assert "all 2 studies of two, as submitted" in capsys.readouterr().out
 
 
+def test_the_costs_of_one_spec_run_as_one_pub_per_job_key(tmp_path, capsys):
+    from bp_qiskit.cli import main
+    from bp_qiskit.store import SQLiteStore
+
+    path, _ = _two_costs(tmp_path)
+    service = StandInService()
+    store_path = tmp_path / "s.sqlite"
+    args = ["run", str(path), "--store", str(store_path), "--yes", "--no-progress", "--no-plot"]
+    assert main([*args, "--out", str(tmp_path / "out")], service=service) == 0
+    # 4 job keys (2 cells x 2 chunks), each one PUB over both costs, all packed in one job.
+    assert service.submissions == 1
+    (job,) = service.jobs.values()
+    assert len(job.pubs) == 4 and all(np.shape(p[1])[0] == 2 for p in job.pubs)
+    store = SQLiteStore(store_path)
+    studies = store.list_studies()
+    assert len(studies) == 2
+    for study in studies:
+        subs = store.get_submissions(study.id)
+        assert len(subs) == 4 and {s.remote_job_id for s in subs} == {"standin-0"}
+        assert all(s.provenance["shared_with"] == 8 for s in subs)
+        assert all(j.state is JobState.DONE for j in store.get_jobs(study.id))
+    # Paired: the same circuits and angles, sample by sample; different costs, each in its
+    # own study: P(all qubits 0) <= the mean over qubits of P(qubit 0), sample by sample, so
+    # on average over 20 samples the global study's cost lies well below the local one's.
+    by_name = {s.name: s.id for s in studies}
+    a, b = store.get_results(by_name["two"]), store.get_results(by_name["two-local"])
+    for key in a:
+        assert a[key]["costs"].mean() < b[key]["costs"].mean()
+    for key in a:
+        assert np.array_equal(a[key]["params"], b[key]["params"])
+        assert not np.array_equal(a[key]["grads"], b[key]["grads"])
 def _circuit():
     qc = QuantumCircuit(2)
     a, b = Parameter("a"), Parameter("b")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ..errors import UsageError
 from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
-from ..execution.studies import study_spec
+from ..execution.studies import run_stored_group, study_spec
 from ..report import format_table, write_outputs
 from ..report.tables import format_adaptive, format_budget
 from ..results import StudyOutcome, StudyResult
@@ -323,3 +323,39 @@ def finish_study(
         return 130
     outcome = collect(store, study_id, predict=getattr(args, "predict", False))
     return print_outcome(outcome, out, plots=not getattr(args, "no_plot", False))
+
+
+def finish_group(
+    store: BaseStore,
+    study_ids: Sequence[str],
+    outs: Sequence[Path],
+    args: argparse.Namespace,
+    ctx: CommandContext,
+) -> int:
+    """Run studies that share their PUBs together (one QPU job for all costs), then write each.
+
+    See :func:`~bp_qiskit.execution.studies.run_stored_group`; on a simulator it runs them
+    one after the other.
+    """
+    for out in outs:
+        check_out(out)
+    try:
+        run_stored_group(
+            store,
+            study_ids,
+            service=ctx.service,
+            progress=not args.no_progress,
+            force=bool(getattr(args, "force", False)),
+            **cost_args(args),
+        )
+    except KeyboardInterrupt as exc:
+        ids = " and ".join(study_ids)
+        print(
+            f"interrupted; finished jobs are kept; continue with: bp-qiskit resume for {ids}",
+            file=sys.stderr,
+        )
+        return 143 if type(exc).__name__ == "Terminated" else 130
+    for study_id, out in zip(study_ids, outs, strict=True):
+        outcome = collect(store, study_id, predict=getattr(args, "predict", False))
+        print_outcome(outcome, out, plots=not getattr(args, "no_plot", False))
+    return 0

@@ -7,12 +7,18 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..backends import BACKEND_FORMS, BackendNameError, make_backend, parse_backend_name
+from ..backends import (
+    BACKEND_FORMS,
+    BackendNameError,
+    capabilities_of,
+    make_backend,
+    parse_backend_name,
+)
 from ..backends.devices import fake_backend
 from ..errors import SpecError, UsageError
 from ..execution import create_study
-from ..execution.cost import CostEstimate, check_cost, estimate_cost
-from ..execution.dryrun import dry_run
+from ..execution.cost import CostEstimate, check_cost, cost_siblings, estimate_group_cost
+from ..execution.dryrun import dry_run, dry_run_group
 from ..report.tables import format_dry_run
 from ..spec import StudySpec, load_spec, parse_qubits
 from ..store import BaseStore, open_store
@@ -23,6 +29,7 @@ from .base import (
     check_out,
     cost_args,
     default_store,
+    finish_group,
     finish_study,
     study_folder,
     write_comparison,
@@ -109,15 +116,18 @@ def qpu_estimate(spec: StudySpec, service: Any) -> CostEstimate:
     """What the whole command would cost on QPUs: every variant of the spec that runs on one.
 
     A spec with several costs, or ``backend.compare``, runs several studies; the gate prices
-    them all together, so no variant after the first can pass unpriced.
+    them all together, so no variant after the first can pass unpriced. The costs of one spec
+    run as one PUB each (:func:`~bp_qiskit.execution.cost.estimate_group_cost`).
     """
     parts = []
-    for one in spec.variants():
+    for group in cost_siblings(spec.variants()):
+        one = group[0]
         if one.backend.kind != "ibm":
             continue
         backend = make_backend(one.backend.name, options=one.backend.options, service=service)
         try:
-            parts.append(estimate_cost(one, backend))
+            # Costs of one spec share their PUBs: priced together, as they run.
+            parts.append(estimate_group_cost(group, backend))
         finally:
             backend.close()
     return combine_estimates(parts)
@@ -195,18 +205,21 @@ class RunCommand(Command):
         if args.dry_run:
             # Every study the command would run (each cost, each compared backend), then the
             # total: what the gate prices.
-            seconds, notes = 0.0, []
+            seconds, jobs, notes = 0.0, 0, []
             for one in variants:
                 target, note = hardware_target(one, ctx.service)
-                costs = dry_run(one, target=target)
-                seconds += sum(c.qpu_seconds for c in costs)
-                print(format_dry_run(one, costs))
+                print(format_dry_run(one, dry_run(one, target=target)))
                 if note and note not in notes:
                     notes.append(note)
-            if len(variants) > 1:
+            for group in cost_siblings(variants):
+                target, _ = hardware_target(group[0], ctx.service)
+                group_s, group_jobs = dry_run_group(group, target=target)
+                seconds, jobs = seconds + group_s, jobs + group_jobs
+            if len(variants) > 1 or jobs:
                 print(
-                    f"all {len(variants)} studies of {spec.study.name}: about {seconds:.0f} QPU "
-                    "seconds (offline model)"
+                    f"all {len(variants)} studies of {spec.study.name}, as submitted (the costs "
+                    f"of one spec share each PUB; PUBs packed into jobs): {jobs} job(s), about "
+                    f"{seconds:.0f} QPU seconds (offline model)"
                 )
             for note in notes:
                 print(note)
@@ -246,6 +259,7 @@ class RunCommand(Command):
             f"bp-qiskit compare {' '.join(ids)}{store_arg}",
             flush=True,
         )
+        folders: dict[str, str | None] = {}
         for i, (one, study_id) in enumerate(zip(specs, ids, strict=True)):
             # With --out, each variant gets a subfolder (named after what differs); else each
             # study its own folder.
@@ -255,7 +269,26 @@ class RunCommand(Command):
             elif one.observable != specs[0].observable:
                 label = one.observable.kind
             sub = str(out / label.replace(":", "_")) if args.out and i else None
-            code = self._recorded(store, one, study_id, args.out if i == 0 else sub, args, ctx)
+            folders[study_id] = args.out if i == 0 else sub
+        by_spec = dict(zip(ids, specs, strict=True))
+        for group in cost_siblings(specs):
+            members = [sid for sid in ids if by_spec[sid] in group]
+            if len(members) > 1 and capabilities_of(group[0].backend.name).remote:
+                # The costs of one spec on a QPU: one PUB over every cost, one job for all.
+                for sid in members:
+                    one = by_spec[sid]
+                    where = args.store or default_store()
+                    print(f"study {sid} ({one.study.name}, {one.backend.name}) in {where}")
+                outs = [
+                    Path(folders[sid] or study_folder(by_spec[sid].study.name, sid))
+                    for sid in members
+                ]
+                code = finish_group(store, members, outs, args, ctx)
+            else:
+                for sid in members:
+                    code = self._recorded(store, by_spec[sid], sid, folders[sid], args, ctx)
+                    if code:
+                        return code
             if code:
                 return code
         return write_comparison(store, ids, out)

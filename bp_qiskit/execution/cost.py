@@ -15,7 +15,10 @@ execution overhead of the mitigation asked for (:func:`mitigation_overhead`).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..backends.options import estimator_options
@@ -29,16 +32,21 @@ from .pricing import (
     SERVICE_TIME_LIMIT_S,
     CostEstimate,
     check_cost,
+    measurement_bases,
     mitigation_overhead,
+    pack,
     seconds_per_execution,
 )
+from .remote import DEFAULT_JOB_SECONDS
 
 __all__ = [
     "DEFAULT_COST_LIMIT_S",
     "PER_JOB_S",
     "CostEstimate",
     "check_cost",
+    "cost_siblings",
     "estimate_cost",
+    "estimate_group_cost",
     "mitigation_overhead",
     "seconds_per_execution",
 ]
@@ -71,61 +79,142 @@ def estimate_cost(
     study_id: str | None = None,
 ) -> CostEstimate:
     """Estimate the QPU seconds a run of ``spec`` on ``backend`` (a RuntimeBackend) has left."""
+    return estimate_group_cost(
+        [spec], backend, store=store, study_ids=None if study_id is None else [study_id]
+    )
+
+
+def estimate_group_cost(
+    specs: Sequence[StudySpec],
+    backend: Any,
+    *,
+    store: BaseStore | None = None,
+    study_ids: Sequence[str] | None = None,
+) -> CostEstimate:
+    """The QPU seconds left for studies that run together and share their PUBs.
+
+    ``specs`` are cost siblings (:func:`cost_siblings`: the same circuits and draws, another
+    observable): each job key still needed by any of them is one PUB over the observables of
+    those that need it, run ``measurement_bases`` times (once for diagonal costs), and PUBs
+    are packed into jobs as the run packs them (``backend.options.job_seconds``).
+    """
+    spec = specs[0]
     overhead = mitigation_overhead(spec.backend.options)
     service = getattr(backend, "service", None)
     remaining = _remaining_allocation(service)
-    builder = JobBuilder(spec)
+    ids: Sequence[str | None] = list(study_ids) if study_ids is not None else [None] * len(specs)
     if spec.adaptive is not None:
-        # Worst case: every cell spends its whole budget, at the pilot's shots per point.
-        spent = sum(
-            2 * (j.stop - j.start) * (j.shots_executed or 0)
-            for j in (store.get_jobs(study_id) if store and study_id else [])
-            if j.state.is_finished()
+        parts = [
+            _adaptive_cost(one, backend, store, sid, overhead, remaining)
+            for one, sid in zip(specs, ids, strict=True)
+        ]
+        return CostEstimate(
+            sum(p.seconds for p in parts),
+            "offline model",
+            overhead,
+            sum(p.jobs for p in parts),
+            sum(p.executions for p in parts),
+            remaining,
         )
-        shots_left = max(0, spec.adaptive.max_shots * len(plan_cells(spec)) - spent)
-        pilot = spec.adaptive.fixed_shots or spec.sampling.shots
-        executions = math.ceil(shots_left * overhead)
-        jobs = math.ceil(shots_left / max(1, 2 * pilot * spec.sampling.chunk))
-        circuit, _ = builder.cell_objects(plan_cells(spec)[-1])
-        per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
-        seconds = jobs * PER_JOB_S + executions * per_exec
-        return CostEstimate(seconds, "offline model", overhead, jobs, executions, remaining)
-    left = _left(spec, store, study_id)
-    if not left:
+    builders = [JobBuilder(one) for one in specs]
+    # job key -> the (study index, record) of every study that still needs it
+    needed: dict[tuple[str, int], list[tuple[int, JobRecord]]] = {}
+    timed_out: set[tuple[int, str]] = set()
+    for i, (one, sid) in enumerate(zip(specs, ids, strict=True)):
+        for rec in _left(one, store, sid):
+            needed.setdefault((rec.key, rec.shots_requested), []).append((i, rec))
+        if store is not None and sid is not None:
+            timed_out |= {(i, s.key) for s in store.get_submissions(sid) if s.cause == "timeout"}
+    if not needed:
         return CostEstimate(0.0, "offline model", overhead, 0, 0, remaining)
-    executions = 0
-    per_job: list[float] = []
     # A job that ran past its time limit is priced at the limit it is sent with now: it has
     # already shown that it runs at least that long, whatever the model says.
-    timed_out = set()
-    if store is not None and study_id is not None:
-        timed_out = {s.key for s in store.get_submissions(study_id) if s.cause == "timeout"}
     limit = spec.backend.options.get("max_execution_time")
-    for rec in left:
+    prices: list[float] = []
+    shots_of: list[int] = []
+    executions = 0
+    for members in needed.values():
+        i, rec = members[0]
         cell = job_of(rec).cell
-        k = len(gradient_indices(spec, builder.family(cell)))
-        n_exec = math.ceil((rec.stop - rec.start) * k * 2 * rec.shots_requested * overhead)
-        circuit, _ = builder.cell_objects(cell)
-        per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
-        seconds_j = PER_JOB_S + n_exec * per_exec
-        if rec.key in timed_out:
-            seconds_j = max(seconds_j, float(limit or SERVICE_TIME_LIMIT_S))
-        per_job.append(seconds_j)
+        family = builders[i].family(cell)
+        k = len(gradient_indices(specs[i], family))
+        bases = measurement_bases([builders[j].family(cell).observable for j, _ in members])
+        n_exec = math.ceil((rec.stop - rec.start) * k * 2 * rec.shots_requested * overhead * bases)
+        per_exec = seconds_per_execution(backend.target, backend.isa(family.template).circuit)
+        price = n_exec * per_exec
+        if any((j, r.key) in timed_out for j, r in members):
+            price = max(price, float(limit or SERVICE_TIME_LIMIT_S))
+        prices.append(price)
+        shots_of.append(rec.shots_requested)
         executions += n_exec
-    seconds = sum(per_job)
+    job_seconds = float(spec.backend.options.get("job_seconds", DEFAULT_JOB_SECONDS))
+    jobs: list[list[int]] = []
+    order = list(range(len(prices)))
+    for _, run in itertools.groupby(order, key=lambda i: shots_of[i]):
+        idx = list(run)
+        jobs += [[idx[j] for j in job] for job in pack([prices[i] for i in idx], job_seconds)]
+    seconds = sum(PER_JOB_S + sum(prices[i] for i in job) for job in jobs)
     source = "offline model"
     estimate = getattr(service, "estimate", None)
     if callable(estimate):
-        built = builder.build(job_of(left[0]), shots=left[0].shots_requested)
+        i, rec = next(iter(needed.values()))[0]
+        built = builders[i].build(job_of(rec), shots=rec.shots_requested)
         try:
             options = estimator_options(
-                spec.backend.options, seed=None, tags=[], shots=left[0].shots_requested
+                spec.backend.options, seed=None, tags=[], shots=rec.shots_requested
             )
             first = estimate(backend.target, backend.pubs([built.task]), options)
         except Exception:  # the service's dry run is optional; the model stands
             first = None
         if isinstance(first, (int, float)) and first > 0:
-            # Scale the service's figure for one job by the model's ratio for all of them.
-            seconds = float(first) * seconds / per_job[0]
+            # Scale the service's figure for one PUB by the model's ratio for all of them.
+            seconds = float(first) * seconds / (PER_JOB_S + prices[0])
             source = "service dry run, scaled to every job"
-    return CostEstimate(seconds, source, overhead, len(left), executions, remaining)
+    return CostEstimate(seconds, source, overhead, len(jobs), executions, remaining)
+
+
+def _adaptive_cost(
+    spec: StudySpec,
+    backend: Any,
+    store: BaseStore | None,
+    study_id: str | None,
+    overhead: float,
+    remaining: float | None,
+) -> CostEstimate:
+    """Worst case of an adaptive study: every cell spends its whole budget at pilot shots."""
+    spent = sum(
+        2 * (j.stop - j.start) * (j.shots_executed or 0)
+        for j in (store.get_jobs(study_id) if store and study_id else [])
+        if j.state.is_finished()
+    )
+    shots_left = max(0, spec.adaptive.max_shots * len(plan_cells(spec)) - spent)  # type: ignore[union-attr]
+    pilot = spec.adaptive.fixed_shots or spec.sampling.shots  # type: ignore[union-attr]
+    executions = math.ceil(shots_left * overhead)
+    jobs = math.ceil(shots_left / max(1, 2 * pilot * spec.sampling.chunk))
+    circuit, _ = JobBuilder(spec).cell_objects(plan_cells(spec)[-1])
+    per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
+    seconds = jobs * PER_JOB_S + executions * per_exec
+    return CostEstimate(seconds, "offline model", overhead, jobs, executions, remaining)
+
+
+def cost_siblings(specs: Sequence[StudySpec]) -> list[list[StudySpec]]:
+    """The variants of a spec in groups that can share PUBs: equal but for the observable.
+
+    The costs of ``[[observable]]`` draw the same circuits and angles (the same seed), so one
+    PUB can estimate all of them; compared backends and the control ansatz cannot share.
+    """
+    groups: list[list[StudySpec]] = []
+    for one in specs:
+        for group in groups:
+            if _shareable(group[0], one):
+                group.append(one)
+                break
+        else:
+            groups.append([one])
+    return groups
+
+
+def _shareable(a: StudySpec, b: StudySpec) -> bool:
+    if a.adaptive is not None or b.adaptive is not None or a.budget is not None:
+        return False
+    return dataclasses.replace(b, observable=a.observable, study=a.study) == a

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
+from ..results import Cell
 from ..spec import StudySpec
 from .checks import check_resources
 from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
 from .families import family_for, gradient_indices
 from .jobs import plan_cells, plan_jobs
+from .pricing import measurement_bases, pack
+from .remote import DEFAULT_JOB_SECONDS
 
-__all__ = ["CellCost", "dry_run"]
+__all__ = ["CellCost", "dry_run", "dry_run_group"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,3 +95,22 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
             )
         )
     return out
+
+
+def dry_run_group(specs: Sequence[StudySpec], *, target: Any = None) -> tuple[float, int]:
+    """QPU seconds and jobs of cost siblings run together, as the run submits them.
+
+    Each PUB of the first spec carries every sibling's observable and runs once per
+    measurement basis they need (once for diagonal costs); PUBs are packed into jobs of up
+    to ``backend.options.job_seconds`` (:func:`~bp_qiskit.execution.pricing.pack`).
+    """
+    first = specs[0]
+    prices: list[float] = []
+    for c in dry_run(first, target=target):
+        cell = Cell(c.num_qubits, c.num_layers)
+        bases = measurement_bases([family_for(s, cell).observable for s in specs])
+        per_pub = (c.qpu_seconds - c.pubs * PER_JOB_S) * bases / max(1, c.pubs)
+        prices += [per_pub] * c.pubs
+    job_seconds = float(first.backend.options.get("job_seconds", DEFAULT_JOB_SECONDS))
+    jobs = pack(prices, job_seconds)
+    return sum(PER_JOB_S + sum(prices[i] for i in job) for job in jobs), len(jobs)

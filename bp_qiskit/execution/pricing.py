@@ -7,7 +7,7 @@ one call. Kept apart so that both can use it without importing each other.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..backends.timing import measurement_bases, seconds_per_execution
@@ -21,6 +21,7 @@ __all__ = [
     "check_cost",
     "measurement_bases",
     "mitigation_overhead",
+    "pack",
     "seconds_per_execution",
 ]
 
@@ -103,3 +104,21 @@ def check_cost(
         f"{estimate.summary()}, {why}; nothing was submitted; pass --yes (Python: "
         "approve_cost=True) to submit, or raise --max-qpu-seconds"
     )
+
+
+def pack(prices: Sequence[float], limit_s: float) -> list[list[int]]:
+    """Which PUBs share a job: in order, a new job when the next PUB would pass ``limit_s``.
+
+    A job's price is ``PER_JOB_S`` plus its PUBs'; ``limit_s = 0`` gives one PUB per job. IBM
+    advises combining work into jobs of at least a minute: every job costs its overhead.
+    """
+    jobs: list[list[int]] = []
+    spent = 0.0
+    for i, price in enumerate(prices):
+        if jobs and spent + price <= limit_s:
+            jobs[-1].append(i)
+            spent += price
+        else:
+            jobs.append([i])
+            spent = PER_JOB_S + price
+    return jobs

@@ -35,6 +35,7 @@ around it, can bill a job twice.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -58,7 +59,7 @@ from ..backends.runtime import MAX_TRANSIENT_FAILURES, backoff, new_tag
 from ..errors import StudyPausedError, UsageError
 from ..store import BaseStore, JobRecord, JobState, SubmissionRecord, SubmissionState, redact
 from .jobs import BuiltJob, JobBuilder
-from .pricing import PER_JOB_S, mitigation_overhead
+from .pricing import mitigation_overhead, pack
 
 __all__ = [
     "DEFAULT_DOUBT_GRACE_S",
@@ -434,17 +435,11 @@ class _RemoteRun:
                 pubs.append([m])
         overhead = mitigation_overhead(self.options)
         jobs: list[list[list[_Member]]] = []
-        spent = 0.0
-        for group in pubs:
-            seconds = self.backend.seconds(_task_of(group)) * overhead
-            shots = group[0].built.task.shots
-            fits = jobs and jobs[-1][0][0].built.task.shots == shots
-            if fits and spent + seconds <= self.job_seconds:
-                jobs[-1].append(group)
-                spent += seconds
-            else:
-                jobs.append([group])
-                spent = PER_JOB_S + seconds
+        # One job runs one shot count: PUBs are packed within each run of equal shots.
+        for _, run in itertools.groupby(pubs, key=lambda g: g[0].built.task.shots):
+            groups = list(run)
+            prices = [self.backend.seconds(_task_of(g)) * overhead for g in groups]
+            jobs += [[groups[i] for i in job] for job in pack(prices, self.job_seconds)]
         return jobs
 
     # -- submitting -------------------------------------------------------------------------

@@ -9,30 +9,41 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from .._version import __version__
 from ..backends import Backend, capabilities_of, make_backend
+from ..errors import StudyFailedError
 from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
 from .checks import check_resources
-from .cost import DEFAULT_COST_LIMIT_S, CostEstimate, check_cost, estimate_cost
+from .cost import (
+    DEFAULT_COST_LIMIT_S,
+    CostEstimate,
+    check_cost,
+    cost_siblings,
+    estimate_cost,
+    estimate_group_cost,
+)
 from .executors import open_executor, pooled
 from .jobs import JobBuilder
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
 from .predict import predict_cell
 from .provenance import submission_rows
-from .remote import HOLDING_CAUSES, latest_submissions
+from .remote import HOLDING_CAUSES, latest_submissions, run_remote_group
 
 __all__ = [
     "collect",
     "create_study",
     "run_stored",
+    "run_stored_group",
     "run_study",
     "study_kind",
     "study_progress",
@@ -153,6 +164,111 @@ def run_stored(
         store.release_study(study_id, owner)
         if own is not None:
             own.close()
+
+
+def run_stored_group(
+    store: BaseStore,
+    study_ids: Sequence[str],
+    *,
+    service: Any = None,
+    progress: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    resubmit: bool = False,
+    approve_cost: bool = False,
+    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
+    confirm: Callable[[CostEstimate, str], bool] | None = None,
+    force: bool = False,
+    max_execution_time: int | None = None,
+) -> None:
+    """Run stored studies that differ only in their cost together, sharing every PUB.
+
+    On a QPU (``ibm:``, ``fake:``), each job key is one PUB over every study's observable
+    (:func:`~bp_qiskit.execution.remote.run_remote_group`): the circuits run once for all the
+    costs, and the costs are estimated from the same shots. The gate prices the group as it
+    runs. Anything else (a simulator, studies that cannot share) runs one study after the
+    other through :func:`run_stored`, with the same arguments.
+    """
+    kw = {
+        "service": service,
+        "progress": progress,
+        "max_attempts": max_attempts,
+        "resubmit": resubmit,
+        "approve_cost": approve_cost,
+        "cost_limit_s": cost_limit_s,
+        "confirm": confirm,
+        "force": force,
+        "max_execution_time": max_execution_time,
+    }
+    specs = [study_spec(store, sid) for sid in study_ids]
+    if max_execution_time is not None:
+        limit = {"max_execution_time": max_execution_time}
+        specs = [
+            s.with_overrides(**{"backend.options": {**s.backend.options, **limit}}) for s in specs
+        ]
+    remote = capabilities_of(specs[0].backend.name).remote
+    if len(specs) < 2 or not remote or len(cost_siblings(specs)) > 1:
+        for sid in study_ids:
+            run_stored(store, sid, **kw)
+        return
+    backend = make_backend(
+        specs[0].backend.name,
+        options=specs[0].backend.options,
+        tags=[f"bp_qiskit:{sid}" for sid in study_ids],
+        service=service,
+    )
+    owner = current_owner()
+    acquired: list[str] = []
+    try:
+        cost = estimate_group_cost(specs, backend, store=store, study_ids=study_ids)
+        check_cost(cost, limit_s=cost_limit_s, approve=approve_cost, confirm=confirm)
+        for sid in study_ids:
+            store.acquire_study(sid, owner, force=force)
+            acquired.append(sid)
+        _run_group(store, study_ids, specs, backend, progress, max_attempts, resubmit)
+    finally:
+        for sid in acquired:
+            store.release_study(sid, owner)
+        backend.close()
+
+
+def _run_group(
+    store: BaseStore,
+    study_ids: Sequence[str],
+    specs: Sequence[StudySpec],
+    backend: Backend,
+    progress: bool,
+    max_attempts: int,
+    resubmit: bool,
+) -> None:
+    """The group's jobs through one remote run, with one progress bar for all of them."""
+    records = [store.get_jobs(sid) for sid in study_ids]
+    total = sum(r.stop - r.start for recs in records for r in recs)
+    done = sum(r.stop - r.start for recs in records for r in recs if r.state.is_finished())
+    name = " + ".join(s.study.name for s in specs)
+    with tqdm(total=total, initial=done, disable=not progress, unit="circuit", desc=name) as bar:
+        studies = []
+        for sid, spec in zip(study_ids, specs, strict=True):
+            ctx = RunContext(
+                store=store,
+                study_id=sid,
+                spec=spec,
+                builder=JobBuilder(spec),
+                backend=backend,
+                progress=progress,
+                max_attempts=max_attempts,
+                resubmit=resubmit,
+            )
+            studies.append((ctx, kind_of(spec), lambda rec: bar.update(rec.stop - rec.start)))
+        failed = run_remote_group(studies, records)
+    errors = {(sid, j.key): j.error for sid in study_ids for j in store.get_jobs(sid) if j.error}
+    for sid, lost in zip(study_ids, failed, strict=True):
+        if lost:
+            first = lost[0].key
+            raise StudyFailedError(
+                f"{len(lost)} job(s) of study {sid} failed after retries; first: {first}: "
+                f"{errors.get((sid, first)) or 'no reason recorded'}; finished work is kept; "
+                f"retry with: bp-qiskit resume {sid}"
+            )
 
 
 def collect(
