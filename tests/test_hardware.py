@@ -431,3 +431,22 @@ def test_local_testing_mode_on_a_wide_fake_device_is_refused_before_anything(tmp
     err = capsys.readouterr().err
     assert "aer:brisbane" in err and "127 qubits" in err and err.count("\n") == 1
     assert SQLiteStore(store).list_studies() == []
+
+
+def test_every_cell_of_a_sweep_sits_on_one_nested_chain_of_qubits():
+    from qiskit_ibm_runtime.fake_provider import FakeFez
+
+    from bp_qiskit.backends.layout import device_chain
+
+    fez = FakeFez()
+    isa = IsaTranspiler(fez, 0)
+    chains = [isa.physical_qubits(template_circuit(n, 2, ansatz="mcclean")) for n in (2, 3, 4, 6)]
+    for small, big in zip(chains, chains[1:]):
+        assert big[: len(small)] == small  # the chain for n + 1 extends the chain for n
+    chain = device_chain(fez)
+    coupled = {tuple(q) for q in fez.coupling_map.get_edges()}
+    assert all((a, b) in coupled or (b, a) in coupled for a, b in zip(chain, chain[1:]))
+    assert len(set(chain)) == len(chain)
+    # Chosen from the calibration: its first qubits beat the first ones of the device.
+    readout = [fez.target["measure"][(q,)].error for q in range(fez.num_qubits)]
+    assert np.mean([readout[q] for q in chain[:4]]) < np.mean(readout[:4])

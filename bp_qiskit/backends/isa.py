@@ -12,6 +12,7 @@ from qiskit.quantum_info import SparseObservable
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit.transpiler.passes import VF2Layout
 
+from .layout import device_chain, is_line
 from .options import DEFAULT_OPTIMIZATION_LEVEL
 
 __all__ = ["IsaTranspiler", "PreparedCircuit", "fingerprint", "native_rotations"]
@@ -96,7 +97,10 @@ class IsaTranspiler:
 
 
     Layout (``layout``):
-        ``"noise_aware"`` (default): VF2Layout places the circuit's interaction graph on the
+        ``"noise_aware"`` (default): a circuit whose two-qubit gates form a line (every
+        preset's CZ ladder) takes the first n qubits of the device's one chain
+        (:func:`~bp_qiskit.backends.layout.device_chain`), so the cells of a sweep are nested.
+        Any other circuit: VF2Layout places the circuit's interaction graph on the
         device's couplings, scoring candidate placements by the target's gate and readout
         errors, and the preset pass manager of ``optimization_level`` then runs with that
         initial layout. Only perfect placements (no SWAPs) are taken; when there is none the
@@ -130,6 +134,11 @@ class IsaTranspiler:
             return tuple(self.layout[:n])
         if self.layout == "trivial":
             return None
+        if is_line(circuit):
+            # One chain per device: the cell on n qubits takes its first n (nested cells).
+            chain = device_chain(self.target)
+            if chain is not None and len(chain) >= n:
+                return chain[:n]
         target = getattr(self.target, "target", self.target)
         vf2 = PassManager(
             [
