@@ -322,7 +322,7 @@ def test_the_cli_gate_prices_every_cost_of_the_spec_as_one_pub(tmp_path, capsys)
     assert service.submissions == 0
     assert "nothing was submitted" in capsys.readouterr().err
     assert main(["run", str(path), "--dry-run"], service=StandInService()) == 0
-    assert "all 2 studies of two, as submitted" in capsys.readouterr().out
+    assert "as submitted (2 studies of two;" in capsys.readouterr().out
 
 
 def test_the_costs_of_one_spec_run_as_one_pub_per_job_key(tmp_path, capsys):

@@ -216,10 +216,11 @@ class RunCommand(Command):
                 group_s, group_jobs = dry_run_group(group, target=target)
                 seconds, jobs = seconds + group_s, jobs + group_jobs
             if len(variants) > 1 or jobs:
+                studies = f"{len(variants)} stud{'y' if len(variants) == 1 else 'ies'}"
                 print(
-                    f"all {len(variants)} studies of {spec.study.name}, as submitted (the costs "
-                    f"of one spec share each PUB; PUBs packed into jobs): {jobs} job(s), about "
-                    f"{seconds:.0f} QPU seconds (offline model)"
+                    f"as submitted ({studies} of {spec.study.name}; the costs of one spec share "
+                    f"each PUB; PUBs packed into jobs): {jobs} job(s), about {seconds:.0f} QPU "
+                    "seconds (offline model)"
                 )
             for note in notes:
                 print(note)
