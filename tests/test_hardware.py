@@ -1,5 +1,6 @@
 """The hardware path, offline: names, ISA circuits, local testing mode, job lifecycle."""
 
+import itertools
 import math
 import os
 import sqlite3
@@ -441,11 +442,11 @@ def test_every_cell_of_a_sweep_sits_on_one_nested_chain_of_qubits():
     fez = FakeFez()
     isa = IsaTranspiler(fez, 0)
     chains = [isa.physical_qubits(template_circuit(n, 2, ansatz="mcclean")) for n in (2, 3, 4, 6)]
-    for small, big in zip(chains, chains[1:]):
+    for small, big in itertools.pairwise(chains):
         assert big[: len(small)] == small  # the chain for n + 1 extends the chain for n
     chain = device_chain(fez)
     coupled = {tuple(q) for q in fez.coupling_map.get_edges()}
-    assert all((a, b) in coupled or (b, a) in coupled for a, b in zip(chain, chain[1:]))
+    assert all((a, b) in coupled or (b, a) in coupled for a, b in itertools.pairwise(chain))
     assert len(set(chain)) == len(chain)
     # Chosen from the calibration: its first qubits beat the first ones of the device.
     readout = [fez.target["measure"][(q,)].error for q in range(fez.num_qubits)]

@@ -356,6 +356,8 @@ def test_the_costs_of_one_spec_run_as_one_pub_per_job_key(tmp_path, capsys):
     for key in a:
         assert np.array_equal(a[key]["params"], b[key]["params"])
         assert not np.array_equal(a[key]["grads"], b[key]["grads"])
+
+
 def _circuit():
     qc = QuantumCircuit(2)
     a, b = Parameter("a"), Parameter("b")
