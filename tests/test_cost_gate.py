@@ -207,3 +207,14 @@ def test_an_unknown_backend_on_a_valid_account_is_one_line(spec_file, tmp_path, 
     assert err.count("\n") == 1 and "no backend 'ibm_atlantis'" in err and "fake_fez" in err
     assert main(["run", str(spec_file), "--backend", "ibm:ibm_atlantis"], service=service) == 2
     assert "no backend 'ibm_atlantis'" in capsys.readouterr().err
+
+
+def test_the_python_api_spends_no_qpu_time_it_was_not_given():
+    # No cost_limit_s and no approve_cost: even a few seconds are refused.
+    spec = spec_of(SPEC_TOML)
+    service = StandInService()
+    with pytest.raises(CostLimitError, match=r"cost_limit_s= .* or approve_cost=True"):
+        run_study(spec, service=service, progress=False)
+    assert service.submissions == 0
+    outcome = run_study(spec, service=service, progress=False, cost_limit_s=600.0)
+    assert outcome.result is not None and service.submissions == 1

@@ -36,7 +36,14 @@ SIGMAS = 3.0
 def run_jobs(store, sid, *, backend=None, progress=False, max_attempts=3):
     """Run a stored study; return the records of the jobs that still failed."""
     try:
-        run_stored(store, sid, backend=backend, progress=progress, max_attempts=max_attempts)
+        run_stored(
+            store,
+            sid,
+            backend=backend,
+            progress=progress,
+            max_attempts=max_attempts,
+            approve_cost=True,
+        )
     except StudyFailedError:
         pass
     return [j for j in store.get_jobs(sid) if not j.state.is_finished()]

@@ -57,6 +57,7 @@ def run(store, sid, service, spec=SPEC, **kw):
     backend = RuntimeBackend(
         service, "ibm_standin", options=spec.backend.options, tags=["t"], name=spec.backend.name
     )
+    kw.setdefault("approve_cost", True)  # faults, not the gate (test_cost_gate.py)
     run_stored(store, sid, backend=backend, progress=False, **kw)
 
 
@@ -180,7 +181,7 @@ def test_resubmit_after_1305_needs_a_higher_limit_and_the_gate_prices_it():
     with pytest.raises(StudyPausedError, match="--max-execution-time"):
         run(store, sid, service, spec=spec)
     with pytest.raises(UsageError, match="300 s"):
-        run_stored(store, sid, service=service, progress=False, resubmit=True)
+        run_stored(store, sid, service=service, progress=False, resubmit=True, approve_cost=True)
     assert service.created() == JOBS
     backend = make_backend(
         "ibm:ibm_standin", options={**OPTIONS, "max_execution_time": 900}, service=service

@@ -41,6 +41,8 @@ def backend(service):
 
 
 def run(store, sid, service, **kw):
+    # These scenarios are about faults, not the gate (tests/test_cost_gate.py): approved.
+    kw.setdefault("approve_cost", True)
     run_stored(store, sid, backend=backend(service), progress=False, **kw)
 
 

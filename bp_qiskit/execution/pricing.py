@@ -81,15 +81,23 @@ class CostEstimate:
 def check_cost(
     estimate: CostEstimate,
     *,
-    limit_s: float = DEFAULT_COST_LIMIT_S,
+    limit_s: float | None = DEFAULT_COST_LIMIT_S,
     approve: bool = False,
     confirm: Any = None,
 ) -> None:
     """Raise :class:`CostLimitError` above the limit unless approved or confirmed.
 
     ``confirm(estimate, why)`` is asked when given (an interactive prompt) and approves by
-    returning True.
+    returning True. ``limit_s = None`` (the Python API's default) is no permission at all:
+    only ``approve`` lets work through, so no script spends QPU time it did not ask for.
     """
+    if limit_s is None:
+        if approve or estimate.seconds == 0:
+            return
+        raise CostLimitError(
+            f"{estimate.summary()}; nothing was submitted; on a QPU the Python API needs "
+            "cost_limit_s= (the QPU seconds it may spend) or approve_cost=True"
+        )
     over = []
     if estimate.seconds > limit_s:
         over.append(f"above the limit of {limit_s:.0f} s")

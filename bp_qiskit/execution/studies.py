@@ -24,7 +24,6 @@ from ..store import BaseStore, InMemoryStore, JobState
 from ..store._owner import current_owner, owner_alive
 from .checks import check_resources
 from .cost import (
-    DEFAULT_COST_LIMIT_S,
     CostEstimate,
     check_cost,
     cost_siblings,
@@ -84,7 +83,7 @@ def run_stored(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     resubmit: bool = False,
     approve_cost: bool = False,
-    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
+    cost_limit_s: float | None = None,
     confirm: Callable[[CostEstimate, str], bool] | None = None,
     force: bool = False,
     max_execution_time: int | None = None,
@@ -103,7 +102,9 @@ def run_stored(
         resubmit: Submit again the QPU jobs that were cancelled, timed out or rejected
             (without it they hold the study as paused).
         approve_cost: Run on a QPU even when the estimate is above the limit.
-        cost_limit_s: QPU seconds a run may use without approval.
+        cost_limit_s: QPU seconds a run may use without approval. On a QPU the Python API
+            needs this or ``approve_cost``: without either it submits nothing (the CLI passes
+            ``--max-qpu-seconds``, 600 by default).
         confirm: Asked ``(estimate, why)`` when over the limit (an interactive prompt).
         force: Take the study over from a runner on another host that cannot be checked
             from here (the caller has confirmed it is gone). A live runner on this host is
@@ -175,7 +176,7 @@ def run_stored_group(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     resubmit: bool = False,
     approve_cost: bool = False,
-    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
+    cost_limit_s: float | None = None,
     confirm: Callable[[CostEstimate, str], bool] | None = None,
     force: bool = False,
     max_execution_time: int | None = None,
@@ -319,7 +320,7 @@ def run_study(
     executor: Executor | None = None,
     service: Any = None,
     approve_cost: bool = False,
-    cost_limit_s: float = DEFAULT_COST_LIMIT_S,
+    cost_limit_s: float | None = None,
 ) -> StudyOutcome:
     """Run a study of any kind start to finish and return its outcome.
 
@@ -328,7 +329,7 @@ def run_study(
     The spec's ``backend.executor`` and ``backend.workers`` choose where jobs run, unless
     ``executor`` or ``backend`` is given. On a QPU the run stops at the cost gate
     (:mod:`bp_qiskit.execution.cost`) unless ``approve_cost`` is set or the estimate is
-    within ``cost_limit_s``.
+    within ``cost_limit_s``; without either, nothing is submitted.
     """
     store = store if store is not None else InMemoryStore()
     study_id = create_study(store, spec)
