@@ -483,3 +483,14 @@ def test_each_template_is_transpiled_once_per_run(tmp_path, monkeypatch):
     args = ["run", str(path), "--store", str(tmp_path / "s.sqlite"), "--yes", "--no-progress"]
     assert main([*args, "--no-plot"], service=StandInService()) == 0
     assert len(calls) == 2  # one per cell: the CLI's gate, run_stored's gate and the run share
+
+
+def test_a_study_out_of_retries_reads_paused():
+    from bp_qiskit.execution.studies import study_state
+
+    always = {i: (post_error(429), False) for i in range(100)}
+    store = InMemoryStore()
+    sid = create_study(store, SPEC)
+    with pytest.raises(StudyPausedError):
+        run(store, sid, StandInService(post_errors=always))
+    assert study_state(store, sid) == "paused"

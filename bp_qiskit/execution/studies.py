@@ -36,7 +36,7 @@ from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
 from .predict import predict_cell
 from .provenance import submission_rows
-from .remote import HOLDING_CAUSES, latest_submissions, run_remote_group
+from .remote import HOLDING_CAUSES, latest_submissions, retry_streak, run_remote_group
 
 __all__ = [
     "collect",
@@ -361,8 +361,8 @@ def study_state(store: BaseStore, study_id: str) -> str:
     """A study's state: done, running, submitted, paused, failed, interrupted or pending.
 
     ``submitted``: QPU jobs may be running on the service with nobody collecting them
-    (``resume`` does). ``paused``: a QPU job was cancelled, timed out or was rejected and is
-    held until ``resume --resubmit``.
+    (``resume`` does). ``paused``: a QPU job is held until ``resume --resubmit`` (cancelled,
+    timed out, rejected, vanished, reason unknown, or out of retries).
     """
     study = store.get_study(study_id)
     spec = StudySpec.from_dict(study.spec)
@@ -373,11 +373,14 @@ def study_state(store: BaseStore, study_id: str) -> str:
     if owner and owner_alive(owner):
         return "running"
     unfinished = {j.key for j in jobs if not j.state.is_finished()}
-    latest = latest_submissions(store.get_submissions(study_id))
-    if any(s.state.may_be_running() for k, s in latest.items() if k in unfinished):
+    subs = store.get_submissions(study_id)
+    latest = latest_submissions(subs)
+    if any(s.state.may_be_running() for s in subs if s.key in unfinished):
         return "submitted"
     if any(s.cause in HOLDING_CAUSES for k, s in latest.items() if k in unfinished):
         return "paused"
+    if any(retry_streak(subs, k) >= DEFAULT_MAX_ATTEMPTS for k in unfinished):
+        return "paused"  # out of retries: held until resume --resubmit
     if any(j.state is JobState.FAILED for j in jobs):
         return "failed"
     if any(j.attempts for j in jobs):
