@@ -40,3 +40,35 @@ def test_a_broken_backend_fails_the_contract():
 
     with pytest.raises(AssertionError):
         check_exact_has_zero_stds(BackendCase("broken", NoisyStds))
+
+
+def test_a_backend_that_returns_zeros_fails_the_value_check():
+    """The value check can fail: zeros, or observables swapped, are caught by the oracle."""
+    import dataclasses
+
+    import numpy as np
+
+    from bp_qiskit.backends import make_backend
+    from bp_qiskit.testing.backend_contract import (
+        BackendCase,
+        check_values_match_an_independent_statevector,
+    )
+
+    class Broken:
+        def __init__(self, how):
+            self.inner, self.how = make_backend("aer"), how
+            self.name, self.capabilities = "broken", self.inner.capabilities
+
+        def evaluate(self, tasks, **kw):
+            evs = self.inner.evaluate(tasks, **kw)
+            fix = np.zeros_like if self.how == "zeros" else (lambda a: a[::-1])
+            return [dataclasses.replace(ev, evs=fix(ev.evs)) for ev in evs]
+
+        def close(self):
+            pass
+
+    for how in ("zeros", "swapped"):
+        with pytest.raises(AssertionError):
+            check_values_match_an_independent_statevector(
+                BackendCase("broken", lambda how=how: Broken(how))
+            )

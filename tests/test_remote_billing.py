@@ -494,3 +494,38 @@ def test_a_study_out_of_retries_reads_paused():
     with pytest.raises(StudyPausedError):
         run(store, sid, StandInService(post_errors=always))
     assert study_state(store, sid) == "paused"
+
+
+def test_on_aer_the_costs_of_one_spec_share_one_simulation(monkeypatch):
+    from bp_qiskit.backends.estimator import EstimatorBackend
+    from bp_qiskit.execution.studies import run_stored_group
+
+    spec = StudySpec.from_dict(
+        {
+            "study": {"name": "two", "seed": 3},
+            "circuit": {"ansatz": "alternating_layered", "qubits": [4, 6], "layers": 2},
+            "observable": [{"kind": "global"}, {"kind": "local"}],
+            "sampling": {"samples": 40, "chunk": 20},
+        }
+    )
+    calls = []
+    real = EstimatorBackend.evaluate
+    monkeypatch.setattr(
+        EstimatorBackend,
+        "evaluate",
+        lambda self, tasks, **kw: calls.append(1) or real(self, tasks, **kw),
+    )
+    shared, apart = InMemoryStore(), InMemoryStore()
+    ids = [create_study(shared, s) for s in spec.variants()]
+    run_stored_group(shared, ids, progress=False)
+    assert len(calls) == 4  # 2 cells x 2 chunks, each one PUB over both costs
+    calls.clear()
+    ref = [create_study(apart, s) for s in spec.variants()]
+    for sid in ref:
+        run_stored(apart, sid, progress=False)
+    assert len(calls) == 8
+    for a, b in zip(ids, ref, strict=True):
+        got, want = shared.get_results(a), apart.get_results(b)
+        for key in want:
+            assert np.array_equal(got[key]["params"], want[key]["params"])
+            np.testing.assert_allclose(got[key]["grads"], want[key]["grads"], atol=1e-12)

@@ -17,6 +17,7 @@ from .protocol import (
     Evaluation,
     ExpectationTask,
     NotAttachableError,
+    SharedTask,
 )
 from .registry import BACKEND_FORMS, REGISTRY, capabilities_of, make_backend, parse_backend_name
 
@@ -32,6 +33,7 @@ __all__ = [
     "Evaluation",
     "ExpectationTask",
     "NotAttachableError",
+    "SharedTask",
     "capabilities_of",
     "make_backend",
     "parse_backend_name",

@@ -26,6 +26,7 @@ from .protocol import (
     ExpectationTask,
     NotAttachableError,
     OnSubmit,
+    SharedTask,
     check_tasks,
     shots_to_precision,
 )
@@ -63,7 +64,7 @@ class EstimatorBackend:
 
     def evaluate(
         self,
-        tasks: Sequence[ExpectationTask],
+        tasks: Sequence[ExpectationTask | SharedTask],
         *,
         seed: int | None = None,
         on_submit: OnSubmit | None = None,
@@ -78,11 +79,22 @@ class EstimatorBackend:
         check_tasks(self, tasks)
         pubs = []
         for t in tasks:
-            circuit, obs = t.circuit, t.observable
+            observables = t.observables if isinstance(t, SharedTask) else (t.observable,)
+            circuit, mapped = t.circuit, list(observables)
             if self.transpiler is not None:
-                circuit, obs = self.transpiler.map(circuit, obs)
-            pauli = obs if self.capabilities.native_projectors else to_pauli_op(obs)
-            pubs.append((circuit, pauli, t.values, shots_to_precision(t.shots)))
+                prep = self.transpiler(circuit)
+                circuit, mapped = prep.circuit, [o.apply_layout(prep.layout) for o in mapped]
+            ops = [o if self.capabilities.native_projectors else to_pauli_op(o) for o in mapped]
+            if isinstance(t, SharedTask):
+                # One PUB over every observable, broadcast as (C, 1, ..., 1) against the values:
+                # the estimator simulates the circuit once for all of them.
+                ones = (1,) * (t.values.ndim - 1)
+                array = np.empty((len(ops), *ones), dtype=object)
+                for i, op in enumerate(ops):
+                    array[(i, *(0 for _ in ones))] = op
+                pubs.append((circuit, array, t.values, shots_to_precision(t.shots)))
+            else:
+                pubs.append((circuit, ops[0], t.values, shots_to_precision(t.shots)))
         job = self._factory(seed).run(pubs)
         job_id = job.job_id()
         if on_submit is not None:

@@ -43,6 +43,7 @@ __all__ = [
     "ExpectationTask",
     "NotAttachableError",
     "OnSubmit",
+    "SharedTask",
     "precision_to_shots",
     "shots_to_precision",
 ]
@@ -94,6 +95,22 @@ class ExpectationTask:
 
 
 @dataclasses.dataclass(frozen=True)
+class SharedTask:
+    """One PUB evaluated against several observables at once.
+
+    The estimator broadcasts the observables (shape ``(C, 1, ..., 1)``) against the parameter
+    values, so the evaluation's ``evs`` and ``stds`` gain a leading axis of length C, and every
+    observable is estimated from the same shots: a second cost that is diagonal in the same
+    basis as the first costs no QPU time, and the costs are paired shot by shot.
+    """
+
+    circuit: QuantumCircuit
+    observables: tuple[SparseObservable, ...]
+    values: NDArray[np.float64]
+    shots: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class Evaluation:
     """What came back for one task.
 
@@ -123,12 +140,16 @@ class Backend(Protocol):
 
     def evaluate(
         self,
-        tasks: Sequence[ExpectationTask],
+        tasks: Sequence[ExpectationTask | SharedTask],
         *,
         seed: int | None = None,
         on_submit: OnSubmit | None = None,
     ) -> list[Evaluation]:
-        """Run all tasks as the PUBs of one job and wait for the result."""
+        """Run all tasks as the PUBs of one job and wait for the result.
+
+        A :class:`SharedTask` is one PUB over several observables: its evaluation's ``evs``
+        and ``stds`` have a leading axis, one entry per observable.
+        """
         ...
 
     def attach(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
@@ -140,7 +161,7 @@ class Backend(Protocol):
         ...
 
 
-def check_tasks(backend: Backend, tasks: Sequence[ExpectationTask]) -> None:
+def check_tasks(backend: Backend, tasks: Sequence[ExpectationTask | SharedTask]) -> None:
     """Raise :class:`CapabilityError` for a task the backend cannot honour."""
     caps = backend.capabilities
     for t in tasks:

@@ -28,13 +28,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-from numpy.typing import NDArray
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import SparseObservable
-
 from ..errors import BPQiskitError
-from .protocol import Backend, Evaluation, ExpectationTask
+from .protocol import Backend, Evaluation, ExpectationTask, SharedTask
 
 __all__ = [
     "FINAL_STATES",
@@ -121,22 +116,6 @@ class RemoteStatus:
     def final(self) -> bool:
         """The job will not change any more."""
         return self.state in FINAL_STATES
-
-
-@dataclasses.dataclass(frozen=True)
-class SharedTask:
-    """One PUB evaluated against several observables at once.
-
-    The estimator broadcasts the observables (shape ``(C, 1, ..., 1)``) against the parameter
-    values, so the evaluation's ``evs`` and ``stds`` gain a leading axis of length C, and every
-    observable is estimated from the same shots: a second cost that is diagonal in the same
-    basis as the first costs no QPU time, and the costs are paired shot by shot.
-    """
-
-    circuit: QuantumCircuit
-    observables: tuple[SparseObservable, ...]
-    values: NDArray[np.float64]
-    shots: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -143,7 +143,7 @@ class RuntimeBackend:
         shot count is sent as ``default_shots``, because the client turns a precision p into
         ceil(1/p^2) shots (1000 would come back as 1001).
         """
-        check_tasks(self, tasks)  # type: ignore[arg-type]  # shots is all it reads
+        check_tasks(self, tasks)
         out = []
         for t in tasks:
             if isinstance(t, SharedTask):
@@ -355,7 +355,7 @@ class RuntimeBackend:
 
     def evaluate(
         self,
-        tasks: Sequence[ExpectationTask],
+        tasks: Sequence[ExpectationTask | SharedTask],
         *,
         seed: int | None = None,
         on_submit: OnSubmit | None = None,
@@ -372,7 +372,7 @@ class RuntimeBackend:
             raise NotAttachableError(f"{self.name}: local jobs cannot be re-attached")
         return self.wait(job_id, tasks)
 
-    def wait(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
+    def wait(self, job_id: str, tasks: Sequence[ExpectationTask | SharedTask]) -> list[Evaluation]:
         """Poll until the job is final; a hiccup backs off and polls again, never resubmits."""
         interval = float(self.options.get("poll_interval", 5.0 if self.remote else 0.0))
         failures = 0

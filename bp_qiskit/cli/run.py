@@ -19,6 +19,7 @@ from ..errors import SpecError, UsageError
 from ..execution import create_study
 from ..execution.cost import CostEstimate, check_cost, cost_siblings, estimate_group_cost
 from ..execution.dryrun import dry_run, dry_run_group
+from ..execution.executors import pooled
 from ..report.tables import format_dry_run
 from ..spec import StudySpec, load_spec, parse_qubits
 from ..store import BaseStore, open_store
@@ -274,8 +275,14 @@ class RunCommand(Command):
         by_spec = dict(zip(ids, specs, strict=True))
         for group in cost_siblings(specs):
             members = [sid for sid in ids if by_spec[sid] in group]
-            if len(members) > 1 and capabilities_of(group[0].backend.name).remote:
-                # The costs of one spec on a QPU: one PUB over every cost, one job for all.
+            caps = capabilities_of(group[0].backend.name)
+            here = caps.parallel and not pooled(
+                getattr(args, "executor", None) or group[0].backend.executor,
+                getattr(args, "workers", None) or group[0].backend.workers,
+            )
+            if len(members) > 1 and (caps.remote or here):
+                # The costs of one spec: one PUB over every cost (one simulation of each
+                # circuit, or on a QPU one job for all of them).
                 for sid in members:
                     one = by_spec[sid]
                     where = args.store or default_store()

@@ -13,14 +13,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .._version import __version__
-from ..backends import Backend, capabilities_of, make_backend
+from ..backends import Backend, Evaluation, SharedTask, capabilities_of, make_backend
 from ..errors import StudyFailedError
 from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
-from ..store import BaseStore, InMemoryStore, JobState
+from ..store import BaseStore, InMemoryStore, JobRecord, JobState
 from ..store._owner import current_owner, owner_alive
 from .checks import check_resources
 from .cost import (
@@ -31,9 +32,10 @@ from .cost import (
     estimate_group_cost,
 )
 from .executors import open_executor, pooled
-from .jobs import JobBuilder
+from .jobs import BuiltJob, JobBuilder, job_of
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
+from .memory import peak_memory
 from .predict import predict_cell
 from .provenance import submission_rows
 from .remote import HOLDING_CAUSES, latest_submissions, retry_streak, run_remote_group
@@ -183,11 +185,12 @@ def run_stored_group(
 ) -> None:
     """Run stored studies that differ only in their cost together, sharing every PUB.
 
-    On a QPU (``ibm:``, ``fake:``), each job key is one PUB over every study's observable
-    (:func:`~bp_qiskit.execution.remote.run_remote_group`): the circuits run once for all the
-    costs, and the costs are estimated from the same shots. The gate prices the group as it
-    runs. Anything else (a simulator, studies that cannot share) runs one study after the
-    other through :func:`run_stored`, with the same arguments.
+    Each job key is one PUB over every study's observable: on a QPU (``ibm:``) through
+    :func:`~bp_qiskit.execution.remote.run_remote_group`, where the costs are estimated from
+    the same shots and the gate prices the group as it runs; on an in-process simulator
+    (``aer``, ``aer:<device>``, ...) the circuit is simulated once for all the costs. Studies
+    that cannot share, and backends that run elsewhere without re-attachment (``fake:``), run
+    one after the other through :func:`run_stored`, with the same arguments.
     """
     kw = {
         "service": service,
@@ -206,8 +209,8 @@ def run_stored_group(
         specs = [
             s.with_overrides(**{"backend.options": {**s.backend.options, **limit}}) for s in specs
         ]
-    remote = capabilities_of(specs[0].backend.name).remote
-    if len(specs) < 2 or not remote or len(cost_siblings(specs)) > 1:
+    caps = capabilities_of(specs[0].backend.name)
+    if len(specs) < 2 or len(cost_siblings(specs)) > 1 or not (caps.remote or caps.parallel):
         for sid in study_ids:
             run_stored(store, sid, **kw)
         return
@@ -220,12 +223,16 @@ def run_stored_group(
     owner = current_owner()
     acquired: list[str] = []
     try:
-        cost = estimate_group_cost(specs, backend, store=store, study_ids=study_ids)
-        check_cost(cost, limit_s=cost_limit_s, approve=approve_cost, confirm=confirm)
+        if backend.capabilities.remote:
+            cost = estimate_group_cost(specs, backend, store=store, study_ids=study_ids)
+            check_cost(cost, limit_s=cost_limit_s, approve=approve_cost, confirm=confirm)
         for sid in study_ids:
             store.acquire_study(sid, owner, force=force)
             acquired.append(sid)
-        _run_group(store, study_ids, specs, backend, progress, max_attempts, resubmit)
+        if backend.capabilities.remote:
+            _run_group(store, study_ids, specs, backend, progress, max_attempts, resubmit)
+        else:
+            _run_group_here(store, study_ids, specs, backend, progress)
     finally:
         for sid in acquired:
             store.release_study(sid, owner)
@@ -270,6 +277,67 @@ def _run_group(
                 f"{errors.get((sid, first)) or 'no reason recorded'}; finished work is kept; "
                 f"retry with: bp-qiskit resume {sid}"
             )
+
+
+def _run_group_here(
+    store: BaseStore,
+    study_ids: Sequence[str],
+    specs: Sequence[StudySpec],
+    backend: Backend,
+    progress: bool,
+) -> None:
+    """Cost siblings on an in-process simulator: one simulation per circuit for every cost.
+
+    Each job key still unfinished in any study is one PUB over the observables of the studies
+    that need it; each study commits its own slice. A job fails for every study that shared
+    it, and a resume runs what is left study by study.
+    """
+    builders = [JobBuilder(spec) for spec in specs]
+    kinds = [kind_of(spec) for spec in specs]
+    todo: dict[str, list[tuple[int, JobRecord]]] = {}
+    for i, sid in enumerate(study_ids):
+        for rec in store.get_jobs(sid):
+            if not rec.state.is_finished():
+                todo.setdefault(rec.key, []).append((i, rec))
+    total = sum(rec.stop - rec.start for members in todo.values() for _, rec in members)
+    name = " + ".join(s.study.name for s in specs)
+    claimed: list[tuple[str, str]] = []
+    with tqdm(total=total, disable=not progress, unit="circuit", desc=name) as bar:
+        try:
+            for key, members in todo.items():
+                built = [
+                    builders[i].build(job_of(rec), shots=rec.shots_requested) for i, rec in members
+                ]
+                for i, _ in members:
+                    store.claim_job(study_ids[i], key)
+                    claimed.append((study_ids[i], key))
+                with peak_memory() as peak:
+                    evaluations = _evaluate_shared(backend, built)
+                for (i, rec), b, ev in zip(members, built, evaluations, strict=True):
+                    out = kinds[i].combine(builders[i], b, [ev])
+                    arrays = dict(out.arrays)
+                    if peak.bytes is not None:
+                        arrays["peak_memory"] = np.array(peak.bytes, dtype=np.int64)
+                    store.finish_job(study_ids[i], key, arrays, out.shots, out.usage_seconds)
+                    claimed.remove((study_ids[i], key))
+                    bar.update(rec.stop - rec.start)
+        except BaseException:
+            for sid, key in claimed:
+                store.fail_job(sid, key, "interrupted", state=JobState.PENDING)
+            raise
+
+
+def _evaluate_shared(backend: Backend, built: Sequence[BuiltJob]) -> list[Evaluation]:
+    """One PUB over every member's observable where their values agree; else one each."""
+    first = built[0].task
+    same = all(np.array_equal(b.task.values, first.values) for b in built)
+    if not same or len(built) == 1:
+        return [backend.evaluate([b.task], seed=b.seed)[0] for b in built]
+    task = SharedTask(
+        first.circuit, tuple(b.task.observable for b in built), first.values, first.shots
+    )
+    (ev,) = backend.evaluate([task], seed=built[0].seed)
+    return [dataclasses.replace(ev, evs=ev.evs[j], stds=ev.stds[j]) for j in range(len(built))]
 
 
 def collect(

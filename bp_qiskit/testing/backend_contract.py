@@ -20,11 +20,12 @@ from ..backends import (
     CapabilityError,
     ExpectationTask,
     NotAttachableError,
+    SharedTask,
     make_backend,
 )
 from ..core.circuits import draw_samples, template_circuit, template_values
 from ..core.gradients import shift_parameters
-from ..core.observables import global_projector, zz
+from ..core.observables import global_projector, local_cost, to_pauli_op, zz
 from .standin import StandInService
 
 __all__ = ["CHECKS", "BackendCase", "default_cases", "make_task"]
@@ -42,17 +43,20 @@ class BackendCase:
         name: The case's name (the backend name it is built from).
         make: Builds a fresh backend; every call gives an independent one.
         service: The stand-in service behind it, when there is one (counts submissions).
+        noisy: The backend adds device noise, so a noiseless oracle does not apply; its
+            values are checked against its own one-observable evaluations instead.
     """
 
     name: str
     make: Callable[[], Backend]
     service: StandInService | None = None
+    noisy: bool = False
 
 
 def default_cases() -> list[BackendCase]:
     """Every backend form of the registry, the runtime path through the stand-in service."""
     cases = [
-        BackendCase(name, functools.partial(make_backend, name))
+        BackendCase(name, functools.partial(make_backend, name), noisy=":" in name)
         for name in ("aer", "statevector", "aer_estimator", "aer:manila", "fake:manila")
     ]
     service = StandInService()
@@ -188,7 +192,47 @@ def check_attach_never_resubmits(case: BackendCase) -> None:
         backend.close()
 
 
+def check_values_match_an_independent_statevector(case: BackendCase) -> None:
+    """One PUB over three observables gives each one's value, as qiskit's statevector does.
+
+    The oracle is ``qiskit.primitives.StatevectorEstimator``, not the code under test. Exact
+    backends agree to 1e-10; with shots every value lies within 5 standard errors of it, the
+    error taken as at least 1/sqrt(shots) (a mean of ``shots`` values in [-1, 1]). A backend
+    that returns zeros, or one observable's values for another's, fails. A noisy backend
+    (device noise) is held to its own evaluation of each observable alone instead.
+    """
+    from qiskit.primitives import StatevectorEstimator
+
+    backend = case.make()
+    try:
+        shots = _shots_for(backend)
+        base = make_task(shots, num_samples=4)
+        n = base.circuit.num_qubits
+        observables = (global_projector(n), zz(n), local_cost(n))
+        task = SharedTask(base.circuit, observables, base.values, shots)
+        (ev,) = backend.evaluate([task], seed=SEED)
+        assert ev.evs.shape == (3, *base.values.shape[:-1]), ev.evs.shape
+        floor = 1 / np.sqrt(shots) if shots else 0.0
+        for i, obs in enumerate(observables):
+            if case.noisy:
+                alone = dataclasses.replace(base, observable=obs)
+                (one,) = backend.evaluate([alone], seed=SEED + 1)
+                truth, truth_se = one.evs, np.maximum(one.stds, floor)
+            else:
+                exact = StatevectorEstimator().run([(base.circuit, to_pauli_op(obs), base.values)])
+                truth = np.asarray(exact.result()[0].data.evs)
+                truth_se = np.zeros_like(truth)
+            if shots == 0:
+                np.testing.assert_allclose(ev.evs[i], truth, atol=1e-10)
+            else:
+                se = np.sqrt(np.maximum(ev.stds[i], floor) ** 2 + truth_se**2)
+                assert np.all(np.abs(ev.evs[i] - truth) <= 5 * se), (i, ev.evs[i], truth)
+    finally:
+        backend.close()
+
+
 CHECKS: dict[str, Callable[[BackendCase], None]] = {
+    "values_match_an_independent_statevector": check_values_match_an_independent_statevector,
     "result_shapes": check_result_shapes,
     "exact_has_zero_stds": check_exact_has_zero_stds,
     "refuses_what_it_cannot_do": check_refuses_what_it_cannot_do,

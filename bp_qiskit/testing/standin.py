@@ -34,7 +34,14 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..backends import Backend, Capabilities, Evaluation, ExpectationTask, make_backend
+from ..backends import (
+    Backend,
+    Capabilities,
+    Evaluation,
+    ExpectationTask,
+    SharedTask,
+    make_backend,
+)
 from ..backends.protocol import OnSubmit, shots_to_precision
 from ..backends.remote import reason_code
 
@@ -455,7 +462,7 @@ class InterruptingBackend:
 
     def evaluate(
         self,
-        tasks: Sequence[ExpectationTask],
+        tasks: Sequence[ExpectationTask | SharedTask],
         *,
         seed: int | None = None,
         on_submit: OnSubmit | None = None,
