@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 from concurrent.futures import Executor, Future
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +158,13 @@ def test_bad_executor_keys_name_the_field(backend, message):
     data["backend"].update(backend)
     with pytest.raises(SpecError, match=message):
         StudySpec.from_dict(data)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_fails_fast(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "seed_tutorial.toml"
+    args = ["run", str(spec), "--executor", "dask://127.0.0.1:1", "--no-progress"]
+    assert main([*args, "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Dask scheduler answered within 5 s" in err

@@ -98,13 +98,25 @@ def dask_executor(value: str, *, workers: int = 2) -> Iterator[Executor]:
         )
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            # A short connect timeout: an unreachable scheduler is a typo or a cluster that is
+            # down, and waiting Dask's default 30 s to print a traceback helps nobody.
+            client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(
+                f"--executor dask://{address.removeprefix('tcp://')}: no Dask scheduler "
+                f"answered within {CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}); start one "
+                "with `dask scheduler`, or use --executor dask for a local cluster"
+            ) from None
     try:
         yield client.get_executor()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+CONNECT_TIMEOUT_S = 5.0
 
 
 def _worker_init(parent: int, threads: int) -> None:
