@@ -406,3 +406,14 @@ def test_a_normal_guess_for_alpha_would_underplan_the_seed_circuit():
     normal = dataclasses.replace(exact, alpha=2 * exact.V**2, C=0.0, Q=exact.T**2)
     assert optimal_plan(exact, 0.1).samples == 2370
     assert optimal_plan(normal, 0.1).samples == 229
+
+
+def test_the_dla_closure_refuses_an_algebra_past_its_limit():
+    from bp_qiskit.core.dla import closure
+
+    # X_j and Z_j Z_{j+1} on 6 qubits: su(2^5)-like growth, far past a limit of 50 strings.
+    n = 6
+    gens = [(1 << j, 0) for j in range(n)] + [(0, (1 << j) | (1 << (j + 1))) for j in range(n - 1)]
+    gens += [(0, 1 << j) for j in range(n)]
+    with pytest.raises(ValueError, match="more than 50 strings"):
+        closure(gens, limit=50)
