@@ -168,3 +168,19 @@ def test_an_unreachable_scheduler_is_one_line_and_fails_fast(tmp_path, capsys):
     assert main([*args, "--store", str(tmp_path / "s.sqlite")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Dask scheduler answered within 5 s" in err
+
+
+def test_the_jobs_in_flight_follow_the_executors_width():
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    from bp_qiskit.execution.executors import DEFAULT_WIDTH, executor_width
+
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        assert executor_width(pool) == 3
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert executor_width(pool) == 16  # not capped at the old fixed window of 8
+
+    class Unknown:
+        pass
+
+    assert executor_width(Unknown()) == DEFAULT_WIDTH

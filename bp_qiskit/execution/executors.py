@@ -41,6 +41,7 @@ __all__ = [
     "EXECUTOR_FORMS",
     "aer_threads",
     "dask_executor",
+    "executor_width",
     "local_pool",
     "open_executor",
     "parse_executor",
@@ -117,6 +118,7 @@ def dask_executor(value: str, *, workers: int = 2) -> Iterator[Executor]:
 
 
 CONNECT_TIMEOUT_S = 5.0
+DEFAULT_WIDTH = 4
 
 
 def _worker_init(parent: int, threads: int) -> None:
@@ -178,3 +180,24 @@ def open_executor(value: str, workers: int | None) -> Iterator[Executor | None]:
             yield pool
     else:
         yield None
+
+
+def executor_width(executor: Executor) -> int:
+    """How many jobs the executor runs at once: its processes, or its Dask workers' threads.
+
+    The run loop keeps twice that many jobs in flight, so no worker waits for the next job
+    and memory stays bounded; a fixed window of 8 held any cluster to 8 jobs at once.
+    """
+    width = getattr(executor, "_max_workers", None)  # concurrent.futures pools
+    if isinstance(width, int) and width > 0:
+        return width
+    client = getattr(executor, "_client", None)  # distributed's ClientExecutor
+    nthreads = getattr(client, "nthreads", None)
+    if callable(nthreads):
+        try:
+            total = sum(int(v) for v in nthreads().values())
+        except Exception:  # a scheduler that does not answer: the loop's own default
+            total = 0
+        if total > 0:
+            return total
+    return DEFAULT_WIDTH

@@ -31,7 +31,7 @@ from .cost import (
     estimate_cost,
     estimate_group_cost,
 )
-from .executors import open_executor, pooled
+from .executors import executor_width, open_executor, pooled
 from .jobs import BuiltJob, JobBuilder, job_of
 from .kinds import CellProgress, StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
@@ -160,6 +160,7 @@ def run_stored(
             executor=executor,
             progress=progress,
             max_attempts=max_attempts,
+            max_in_flight=2 * executor_width(executor) if executor is not None else 1,
             resubmit=resubmit,
         )
         kind.run(ctx)
