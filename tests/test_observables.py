@@ -178,3 +178,16 @@ def test_a_24_qubit_mcclean_study_simulates_only_its_cost_light_cone(tmp_path):
     assert resources["peak_memory_mib"]["24_10"] < 16 * 2**24 / 2**20
     (cell,) = json.loads((tmp_path / "o" / "results.json").read_text())["cells"]
     assert cell["num_qubits"] == 24 and cell["grad_var"] > 0
+
+
+def test_an_unknown_observable_kind_is_a_spec_error_not_the_zero_operator():
+    import types
+
+    import pytest
+
+    from bp_qiskit.core.observables import make_observable
+    from bp_qiskit.errors import SpecError
+
+    spec = types.SimpleNamespace(kind="globl", terms=(), coeffs=())
+    with pytest.raises(SpecError, match=r"observable\.kind: got 'globl'; allowed: global"):
+        make_observable(spec, 3)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from qiskit.quantum_info import SparseObservable
 
+from ..core.observables import is_diagonal, to_pauli_op
+
 __all__ = ["measurement_bases", "seconds_per_execution"]
 
 _DEFAULT_REP_DELAY_S = 2.5e-4
@@ -38,20 +40,9 @@ def measurement_bases(observables: Sequence[SparseObservable]) -> int:
     the executions of one. Diagonal observables (the global and local projectors, Z strings)
     share the computational basis: b = 1, so a second diagonal cost costs no QPU time.
     """
-    if all(_diagonal(obs) for obs in observables):
+    if all(is_diagonal(obs) for obs in observables):
         return 1
     from qiskit.quantum_info import SparsePauliOp
 
-    from ..core.observables import to_pauli_op
-
     union = SparsePauliOp.sum([to_pauli_op(obs) for obs in observables]).simplify()
     return max(1, len(union.group_commuting(qubit_wise=True)))
-
-
-def _diagonal(obs: SparseObservable) -> bool:
-    diagonal = {
-        SparseObservable.BitTerm.Z,
-        SparseObservable.BitTerm.ZERO,
-        SparseObservable.BitTerm.ONE,
-    }
-    return all(bit in diagonal for term in obs for bit in term.bit_terms)

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
+from ..errors import SpecError
+
 __all__ = [
     "MAX_EXPANSION_TERMS",
     "OBSERVABLES",
@@ -114,7 +116,11 @@ def make_observable(spec: ObservableLike, num_qubits: int) -> SparseObservable:
         return zz(num_qubits)
     if spec.kind == "local":
         return local_cost(num_qubits)
-    return pauli_sum(spec.terms, spec.coeffs, num_qubits)
+    if spec.kind == "pauli":
+        return pauli_sum(spec.terms, spec.coeffs, num_qubits)
+    # An unknown kind used to fall through to an empty Pauli sum: the zero operator, and
+    # every gradient 0.
+    raise SpecError(f"observable.kind: got {spec.kind!r}; allowed: {', '.join(OBSERVABLES)}")
 
 
 def is_diagonal(obs: SparseObservable) -> bool:
