@@ -458,3 +458,28 @@ def test_every_cell_of_a_sweep_sits_on_one_nested_chain_of_qubits():
     # Chosen from the calibration: its first qubits beat the first ones of the device.
     readout = [fez.target["measure"][(q,)].error for q in range(fez.num_qubits)]
     assert np.mean([readout[q] for q in chain[:4]]) < np.mean(readout[:4])
+
+
+@pytest.mark.parametrize(
+    ("backend", "option", "value"),
+    [
+        ("aer", "zne", True),
+        ("aer", "twirling", True),
+        ("aer", "resilience_level", 2),
+        ("statevector", "poll_interval", 1),
+        ("aer:manila", "mode", "batch"),
+        ("aer", "layout", "trivial"),
+        ("aer", "optimization_level", 1),
+    ],
+)
+def test_a_backend_refuses_an_option_it_would_ignore(backend, option, value):
+    with pytest.raises(SpecError, match=rf"backend\.options\.{option}: got it with backend"):
+        StudySpec.from_dict({"backend": {"name": backend, "options": {option: value}}})
+
+
+def test_aer_device_honours_its_layout():
+    trivial = make_backend("aer:lagos", options={"layout": "trivial"})
+    pinned = make_backend("aer:lagos", options={"layout": [6, 5, 4]})
+    circuit = template_circuit(2, 1, ansatz="mcclean")
+    assert trivial.transpiler.physical_qubits(circuit) == [0, 1]
+    assert pinned.transpiler.physical_qubits(circuit) == [6, 5]

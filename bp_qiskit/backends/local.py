@@ -113,7 +113,7 @@ def aer_device_backend(
         lambda seed: AerEstimator(seed=seed, simulator=sim),
         name=name,
         capabilities=AER_DEVICE,
-        transpiler=IsaTranspiler(fake, level),
+        transpiler=IsaTranspiler(fake, level, layout=dict(options).get("layout", "noise_aware")),
     )
 
 

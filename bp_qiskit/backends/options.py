@@ -11,7 +11,9 @@ __all__ = [
     "AER_METHODS",
     "AER_ONLY_OPTIONS",
     "DEFAULT_OPTIMIZATION_LEVEL",
+    "DEVICE_OPTIONS",
     "OPTION_DOC",
+    "RUNTIME_ONLY_OPTIONS",
     "estimator_options",
     "validate_options",
 ]
@@ -53,6 +55,26 @@ OPTION_DOC = {
 
 # The ``[backend.options]`` that only bp_qiskit's own Aer estimator understands.
 AER_ONLY_OPTIONS = ("depolarizing", "method", "device")
+# The ones only the runtime backends (``fake:``, ``ibm:``) act on; ``aer`` used to accept and
+# silently ignore them (zne, twirling, resilience_level = 2).
+RUNTIME_ONLY_OPTIONS = (
+    "mode",
+    "resilience_level",
+    "twirling",
+    "dynamical_decoupling",
+    "job_tags",
+    "max_execution_time",
+    "poll_interval",
+    "job_seconds",
+    "in_doubt_grace",
+    "measure_mitigation",
+    "zne",
+    "zne_noise_factors",
+    "twirling_randomizations",
+    "shots_per_randomization",
+)
+# Transpilation for a device: the runtime backends and ``aer:<device>``.
+DEVICE_OPTIONS = ("optimization_level", "layout")
 AER_METHODS = ("statevector", "matrix_product_state")
 
 

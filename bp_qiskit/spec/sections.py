@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from ..backends import BackendNameError, capabilities_of, parse_backend_name
-from ..backends.options import AER_ONLY_OPTIONS, validate_options
+from ..backends.options import (
+    AER_ONLY_OPTIONS,
+    DEVICE_OPTIONS,
+    RUNTIME_ONLY_OPTIONS,
+    validate_options,
+)
 from ..core.circuits import ANSATZE, resolve_layers
 from ..core.grammar import PRESETS, Grammar
 from ..core.observables import OBSERVABLES, parse_pauli_term
@@ -462,6 +467,20 @@ class BackendSpec(_Section):
             raise BackendNameError(
                 f"backend.workers: got {self.workers!r}; allowed: an integer >= 1"
             )
+        kind = self.name.split(":", 1)[0]
+        for key in RUNTIME_ONLY_OPTIONS:
+            if key in self.options and kind not in ("fake", "ibm"):
+                raise BackendNameError(
+                    f"backend.options.{key}: got it with backend {self.name!r}, which would "
+                    "ignore it; allowed: backends 'fake:<device>' and 'ibm:<backend>' only"
+                )
+        for key in DEVICE_OPTIONS:
+            if key in self.options and ":" not in self.name:
+                raise BackendNameError(
+                    f"backend.options.{key}: got it with backend {self.name!r}, which has no "
+                    "device to transpile for; allowed: 'aer:<device>', 'fake:<device>', "
+                    "'ibm:<backend>'"
+                )
         for key in AER_ONLY_OPTIONS:
             if key in self.options and self.name != "aer":
                 why = " (a device brings its own noise)" if key == "depolarizing" else ""
