@@ -413,9 +413,11 @@ class BackendSpec(_Section):
             ``EstimatorV2``, exact only), ``aer:<device>`` (Aer with a fake device's noise),
             ``fake:<device>`` (IBM Runtime local testing mode) or ``ibm:<backend>`` (a QPU).
         options: ``[backend.options]``. For the runtime backends: mode, resilience_level,
-            optimization_level, twirling, dynamical_decoupling, job_tags,
-            max_execution_time, poll_interval. For ``aer``: depolarizing, method
-            (``matrix_product_state`` for shallow, wide circuits) and device (``GPU``).
+            twirling, dynamical_decoupling, job_tags, max_execution_time, poll_interval,
+            job_seconds, in_doubt_grace and the mitigation options. For every device
+            backend (``aer:<device>`` too): optimization_level and layout. For ``aer``:
+            depolarizing, method (``matrix_product_state`` for shallow, wide circuits) and
+            device (``GPU``). An option the backend would ignore is refused.
         compare: Other backends to run the same study on; their variance curves are drawn
             beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
             ``aer:manila``).
