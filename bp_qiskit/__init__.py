@@ -4,7 +4,8 @@ The public surface is small:
 
 - :class:`StudySpec` / :func:`load_spec`: declarative study specs (TOML).
 - :func:`run_study`: run a spec of any kind, get a :class:`StudyOutcome`.
-- :func:`gradient_variance`: bring your own circuit and observable.
+- :func:`gradient_variance`: bring your own circuit and observable;
+  :func:`predict_variance`: what theory expects for it, from the circuit itself.
 - :mod:`bp_qiskit.core`: the pure building blocks (circuits, observables, gradients,
   statistics, planning).
 - :class:`Backend` and :func:`make_backend`: the one protocol in front of every estimator;
@@ -20,12 +21,14 @@ from .backends.aer import AerEstimator
 from .errors import SpecError, StudyFailedError
 from .execution import run_study
 from .execution.custom import GradientVariance, gradient_variance
+from .execution.predict_circuit import CircuitPrediction, predict_variance
 from .results import StudyOutcome, StudyResult
 from .spec import StudySpec, load_spec
 
 __all__ = [
     "AerEstimator",
     "Backend",
+    "CircuitPrediction",
     "EstimatorBackend",
     "GradientVariance",
     "SpecError",
@@ -37,5 +40,6 @@ __all__ = [
     "gradient_variance",
     "load_spec",
     "make_backend",
+    "predict_variance",
     "run_study",
 ]

@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 Pauli = tuple[int, int]  # (x mask, z mask), Hermitian form
+ONE_QUBIT_CLIFFORDS = ("h", "x", "y", "z")
 
 
 def pauli(label: str, qubits: Sequence[int]) -> Pauli:
@@ -97,7 +98,10 @@ class Rotation:
 
 @dataclasses.dataclass(frozen=True)
 class Clifford:
-    """``cz`` or ``cx`` on ``(a, b)`` (for ``cx``: control a, target b), optionally noisy."""
+    """``cz`` or ``cx`` on ``(a, b)`` (for ``cx``: control a, target b), optionally noisy.
+
+    Or a self-inverse one-qubit Clifford ``h``, ``x``, ``y``, ``z`` on ``a`` (``b == a``).
+    """
 
     name: str
     a: int
@@ -167,6 +171,14 @@ def _conjugate(p: Pauli, gate: Clifford) -> tuple[int, Pauli]:
     """G p G (CZ and CX are self-inverse): a sign and the image, by the tableau rules."""
     x, z = p
     sign = 1
+    if gate.name in ONE_QUBIT_CLIFFORDS:
+        q = gate.a
+        xq, zq = x >> q & 1, z >> q & 1
+        if gate.name == "h":
+            return _hadamard(sign, p, q)
+        # X flips Z and Y, Z flips X and Y, Y flips X and Z (self-inverse: G p G).
+        flip = {"x": zq, "z": xq, "y": xq ^ zq}[gate.name]
+        return (-1 if flip else 1), p
     if gate.name == "cx":
         c, t = gate.a, gate.b
         xc, zc, xt, zt = x >> c & 1, z >> c & 1, x >> t & 1, z >> t & 1
@@ -572,8 +584,18 @@ def _branch_many(
 def _conjugate_many(
     x: NDArray[np.uint64], z: NDArray[np.uint64], gate: Clifford
 ) -> NDArray[np.float64]:
-    """Conjugate in place by CZ or CX; returns the signs."""
+    """Conjugate in place by CZ, CX, H, X, Y or Z; returns the signs."""
     one = np.uint64(1)
+    if gate.name in ONE_QUBIT_CLIFFORDS:
+        q = np.uint64(gate.a)
+        xq, zq = (x >> q) & one, (z >> q) & one
+        if gate.name == "h":
+            minus = (xq & zq).astype(bool)
+            x ^= (xq ^ zq) << q
+            z ^= (xq ^ zq) << q
+            return np.where(minus, -1.0, 1.0)
+        flip = {"x": zq, "z": xq, "y": xq ^ zq}[gate.name].astype(bool)
+        return np.where(flip, -1.0, 1.0)
     if gate.name == "cx":
         c, t = np.uint64(gate.a), np.uint64(gate.b)
         xc, zc = (x >> c) & one, (z >> c) & one

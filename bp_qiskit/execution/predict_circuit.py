@@ -1,0 +1,299 @@
+"""Predict the gradient variance of *any* circuit, from the circuit itself.
+
+:func:`predict_variance` reads a ``QuantumCircuit`` (the one ``gradient_variance`` measures)
+into a :class:`~bp_qiskit.core.propagation.Program` and propagates the second moment of each
+derivative, averaged over independent uniform angles, exactly or by sampled Pauli paths
+(:mod:`bp_qiskit.core.propagation`). Nothing is rebuilt from names: what the circuit holds is
+what is predicted, and what the propagation cannot represent is refused, naming the first
+offending instruction.
+
+What it reads, after decomposing until nothing else is left:
+
+- a parameterised Pauli rotation ``rx``, ``ry``, ``rz`` (``p``: rz up to phase), ``rxx``,
+  ``ryy``, ``rzz``, ``rzx`` whose angle is one parameter, used by no other gate, with
+  coefficient +-1 plus any constant: over whole turns a constant offset and a sign change
+  nothing;
+- the Cliffords ``cx``, ``cz``, ``swap`` (three cx), ``h``, ``x``, ``y``, ``z``;
+- fixed one-qubit gates *before* any two-qubit gate on their qubit: they only prepare the
+  product initial state (the seed's RY(pi/4)).
+
+Refused, each in one line naming the gate: a parameter used twice (correlated angles), an
+expression that is not +-theta + c, a fixed non-Clifford gate after an entangler,
+measurements and resets, and anything that does not decompose into the above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter, ParameterExpression
+from qiskit.quantum_info import Operator, Pauli, SparseObservable
+
+from ..core.propagation import (
+    ONE_QUBIT_CLIFFORDS,
+    Clifford,
+    Moment,
+    Program,
+    Rotation,
+    Term,
+    exact_first_moment,
+    exact_second_moment,
+    pauli,
+    sampled_second_moment,
+)
+from ..errors import SpecError
+from .custom import as_observable
+from .predict import DEFAULT_PATHS, reduce_to_light_cone
+
+__all__ = ["CircuitPrediction", "predict_variance", "read_program"]
+
+_GENERATORS = {"rx": "X", "ry": "Y", "rz": "Z", "p": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
+_CLIFFORDS = {"cx", "cz", "swap", *ONE_QUBIT_CLIFFORDS}
+_MAX_DECOMPOSE = 8
+_MAX_PAIRS = 2_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitPrediction:
+    """What theory expects for one differentiated parameter of a circuit.
+
+    Attributes:
+        parameter: The parameter's name.
+        grad_var: Predicted Var[dC/dtheta] (the mean derivative is 0 over whole turns).
+        grad_var_se: Its standard error (0 when exact).
+        cost_var: Predicted Var[C] (the same for every parameter).
+        method: ``exact`` (full pair propagation) or ``monte_carlo`` (sampled Pauli paths).
+        paths: Sampled paths (0 when exact).
+    """
+
+    parameter: str
+    grad_var: float
+    grad_var_se: float
+    cost_var: float
+    method: str
+    paths: int = 0
+
+
+def predict_variance(
+    circuit: QuantumCircuit,
+    observable: Any,
+    *,
+    parameters: Sequence[Parameter | int] | None = None,
+    paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+) -> list[CircuitPrediction]:
+    """Predicted Var[dC] and Var[C] of ``circuit`` and ``observable``, angles uniform in [0, 2pi).
+
+    Args:
+        circuit: Pauli rotations with one independent parameter each, Cliffords, and fixed
+            one-qubit gates that prepare the initial state (see the module docstring). The
+            initial state is |0...0>.
+        observable: ``SparsePauliOp``, ``SparseObservable`` or a Pauli label (as for
+            :func:`~bp_qiskit.execution.custom.gradient_variance`).
+        parameters: Which parameters to differentiate (objects or indices into
+            ``circuit.parameters``); all by default.
+        paths: Sampled Pauli paths where exact propagation is too large.
+        seed: Seed of the path sampling.
+
+    Returns:
+        One :class:`CircuitPrediction` per differentiated parameter, in the order asked.
+
+    Raises:
+        SpecError: naming the first instruction that cannot be predicted.
+    """
+    originals = list(circuit.parameters)
+    if not originals:
+        raise SpecError("circuit: has no parameters to differentiate")
+    chosen = _chosen(originals, parameters)
+    obs = as_observable(observable, circuit.num_qubits)
+    base = read_program(circuit, obs)
+    rng = np.random.default_rng(seed)
+    mean = exact_first_moment(base.program)
+    second = _moment(base.program, paths, rng)
+    cost_var = max(0.0, second.value - mean**2)
+    out = []
+    for k in chosen:
+        name = originals[k].name
+        index = base.rotation_of[name]
+        gates = list(base.program.gates)
+        gate = gates[index]
+        assert isinstance(gate, Rotation)
+        gates[index] = dataclasses.replace(gate, differentiated=True)
+        program = reduce_to_light_cone(dataclasses.replace(base.program, gates=tuple(gates)))
+        m = _moment(program, paths, rng) if program.terms else Moment(0.0, 0.0, "exact")
+        out.append(CircuitPrediction(name, m.value, m.se, cost_var, m.method, m.paths))
+    return out
+
+
+def _moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:
+    exact = exact_second_moment(program, max_pairs=_MAX_PAIRS) if program.num_qubits <= 64 else None
+    if exact is not None:
+        return Moment(exact, 0.0, "exact")
+    if program.num_qubits > 64:
+        raise SpecError(
+            f"circuit: {program.num_qubits} qubits in the light cone and too many Pauli pairs "
+            "for exact propagation; path sampling handles at most 64"
+        )
+    return sampled_second_moment(program, paths, rng)
+
+
+def _chosen(originals: list[Parameter], parameters: Sequence[Parameter | int] | None) -> list[int]:
+    if parameters is None:
+        return list(range(len(originals)))
+    out = []
+    for p in parameters:
+        k = p if isinstance(p, int) else originals.index(p) if p in originals else -1
+        if not 0 <= k < len(originals):
+            raise SpecError(f"parameters: {p!r} is not a parameter of the circuit")
+        out.append(k)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadProgram:
+    """A circuit as a program, and which gate each parameter drives."""
+
+    program: Program
+    rotation_of: dict[str, int]
+
+
+def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadProgram:
+    """The circuit as a propagation program; a SpecError names what cannot be read."""
+    n = circuit.num_qubits
+    flat = _flatten(circuit)
+    bloch = [np.array([0.0, 0.0, 1.0]) for _ in range(n)]
+    gates: list[Rotation | Clifford] = []
+    rotation_of: dict[str, int] = {}
+    for position, inst in enumerate(flat.data):
+        op = inst.operation
+        qubits = [flat.find_bit(q).index for q in inst.qubits]
+        where = f"instruction {position} ({op.name} on qubits {qubits})"
+        if op.name in ("measure", "reset") or getattr(op, "condition", None) is not None:
+            raise SpecError(f"circuit: {where}: mid-circuit operations cannot be predicted")
+        if op.name == "barrier":
+            continue
+        if op.is_parameterized():
+            generator = pauli(_generator(op, where), qubits)
+            rotation_of[_parameter(op, where, rotation_of)] = len(gates)
+            gates.append(Rotation((generator,)))
+            continue
+        if op.name in _CLIFFORDS:
+            gates += _clifford(op.name, qubits)
+            continue
+        if op.num_qubits == 1 and not _touched(gates, qubits[0]):
+            bloch[qubits[0]] = _bloch(op, bloch[qubits[0]], where)
+            continue
+        raise SpecError(
+            f"circuit: {where}: a fixed gate that is not a Clifford (cx, cz, swap, h, x, y, z) "
+            "after the circuit's first entangler or rotation on that qubit cannot be predicted"
+        )
+    terms = _terms(observable)
+    states = tuple((float(b[0]), float(b[1]), float(b[2])) for b in bloch)
+    program = Program(n, tuple(gates), states, terms)
+    return ReadProgram(program, rotation_of)
+
+
+def _flatten(circuit: QuantumCircuit) -> QuantumCircuit:
+    """Decompose until every gate is one the reader knows, or nothing decomposes further."""
+    known = {*_GENERATORS, "rzx", *_CLIFFORDS, "measure", "reset", "barrier"}
+    out = circuit
+    for _ in range(_MAX_DECOMPOSE):
+        names = {inst.operation.name for inst in out.data}
+        unknown = {
+            inst.operation.name
+            for inst in out.data
+            if inst.operation.name not in known
+            and (inst.operation.is_parameterized() or inst.operation.num_qubits > 1)
+        }
+        if not unknown:
+            return out
+        before = names
+        out = out.decompose(gates_to_decompose=sorted(unknown))
+        if {inst.operation.name for inst in out.data} == before:
+            break
+    return out
+
+
+def _generator(op: Any, where: str) -> str:
+    if op.name == "rzx":
+        return "ZX"  # rzx(q0, q1) = exp(-i theta Z_0 X_1 / 2); letters follow the qubits
+    if op.name not in _GENERATORS:
+        raise SpecError(
+            f"circuit: {where}: a parameterised gate that is not a Pauli rotation (rx, ry, rz, "
+            "p, rxx, ryy, rzz, rzx) and does not decompose into them"
+        )
+    return _GENERATORS[op.name]
+
+
+def _parameter(op: Any, where: str, seen: dict[str, int]) -> str:
+    """The one parameter a rotation's angle is, checked: +-theta + c, used nowhere else."""
+    (angle,) = op.params
+    if not isinstance(angle, ParameterExpression) or len(angle.parameters) != 1:
+        raise SpecError(f"circuit: {where}: the angle must be one parameter, got {angle}")
+    (param,) = angle.parameters
+    coefficient = float(angle.gradient(param)) if param in angle.parameters else 0.0
+    if not math.isclose(abs(coefficient), 1.0) or not _linear(angle, param):
+        raise SpecError(
+            f"circuit: {where}: the angle {angle} is not +-{param.name} + constant; only whole "
+            "turns of an independent angle are predicted"
+        )
+    if param.name in seen:
+        raise SpecError(
+            f"circuit: {where}: parameter {param.name} drives another gate too; its angles "
+            "are correlated, which the prediction does not model"
+        )
+    return str(param.name)
+
+
+def _linear(angle: ParameterExpression, param: Parameter) -> bool:
+    derivative = angle.gradient(param)
+    return not isinstance(derivative, ParameterExpression) or not derivative.parameters
+
+
+def _touched(gates: list[Rotation | Clifford], q: int) -> bool:
+    for g in gates:
+        if isinstance(g, Clifford) and q in (g.a, g.b):
+            return True
+        if isinstance(g, Rotation) and any((x | z) >> q & 1 for x, z in g.generators):
+            return True
+    return False
+
+
+def _clifford(name: str, qubits: list[int]) -> list[Clifford]:
+    if name == "swap":
+        a, b = qubits
+        return [Clifford("cx", a, b), Clifford("cx", b, a), Clifford("cx", a, b)]
+    if name in ONE_QUBIT_CLIFFORDS:
+        return [Clifford(name, qubits[0], qubits[0])]
+    return [Clifford(name, qubits[0], qubits[1])]
+
+
+def _bloch(op: Any, vector: np.ndarray, where: str) -> np.ndarray:
+    """The Bloch vector after a fixed one-qubit gate (the state is still a product)."""
+    try:
+        u = Operator(op).data
+    except Exception as exc:
+        raise SpecError(f"circuit: {where}: cannot read the gate's matrix ({exc})") from None
+    rho = 0.5 * (
+        np.eye(2)
+        + vector[0] * Pauli("X").to_matrix()
+        + vector[1] * Pauli("Y").to_matrix()
+        + vector[2] * Pauli("Z").to_matrix()
+    )
+    rho = u @ rho @ u.conj().T
+    return np.array([np.trace(rho @ Pauli(p).to_matrix()).real for p in "XYZ"])
+
+
+def _terms(observable: SparseObservable) -> tuple[Term, ...]:
+    """The observable as Hermitian Pauli terms (projector letters expanded)."""
+    out = []
+    for label, qubits, coeff in observable.as_paulis().to_sparse_list():
+        if abs(complex(coeff).imag) > 1e-12:
+            raise SpecError(f"observable: term {label} has a complex coefficient {coeff}")
+        out.append(Term(float(complex(coeff).real), pauli(label, qubits)))
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""predict_variance reads any circuit: checked against closed forms and measurements.
+
+The measurements are gradient_variance on Aer, exact, with a fixed seed; the tolerance is 3
+standard errors of the measured variance (its own sample SE), as everywhere else.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import Operator
+from qiskit.quantum_info import Pauli as QiskitPauli
+
+from bp_qiskit import gradient_variance, predict_variance
+from bp_qiskit.core.propagation import Clifford, _conjugate, _conjugate_many
+from bp_qiskit.errors import SpecError
+
+
+def test_closed_forms():
+    # RY(a)|0>, Z: C = cos a, dC = -sin a: Var[dC] = Var[C] = 1/2 over whole turns.
+    qc = QuantumCircuit(1)
+    qc.ry(Parameter("a"), 0)
+    (p,) = predict_variance(qc, "Z")
+    assert (p.grad_var, p.cost_var, p.method) == (0.5, 0.5, "exact")
+    # RX(a) x RY(b), CZ, Z0 Z1: C = cos a cos b (CZ commutes with Z's): 1/4 each.
+    qc = QuantumCircuit(2)
+    qc.rx(Parameter("a"), 0)
+    qc.ry(Parameter("b"), 1)
+    qc.cz(0, 1)
+    assert [(p.grad_var, p.cost_var) for p in predict_variance(qc, "ZZ")] == [(0.25, 0.25)] * 2
+    # A fixed RY(pi/4) prepares the state: <X> after RZ(a) is sin(pi/4) cos a: Var = 1/4.
+    qc = QuantumCircuit(1)
+    qc.ry(np.pi / 4, 0)
+    qc.rz(Parameter("a"), 0)
+    (p,) = predict_variance(qc, "X")
+    assert p.grad_var == pytest.approx(0.25) and p.cost_var == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("gate", ["h", "x", "y", "z"])
+def test_one_qubit_clifford_conjugation_matches_qiskit(gate):
+    n = 2
+    qc = QuantumCircuit(n)
+    getattr(qc, gate)(1)
+    g = Operator(qc)
+    for x, z in itertools.product(range(4), repeat=2):
+
+        def label(x, z):
+            return "".join(
+                "Y"
+                if x >> q & 1 and z >> q & 1
+                else "X"
+                if x >> q & 1
+                else "Z"
+                if z >> q & 1
+                else "I"
+                for q in reversed(range(n))
+            )
+
+        want = g.adjoint() @ Operator(QiskitPauli(label(x, z))) @ g
+        sign, (x2, z2) = _conjugate((x, z), Clifford(gate, 1, 1))
+        assert np.allclose(want.data, sign * Operator(QiskitPauli(label(x2, z2))).data)
+        xs, zs = np.array([x], dtype=np.uint64), np.array([z], dtype=np.uint64)
+        signs = _conjugate_many(xs, zs, Clifford(gate, 1, 1))
+        assert (int(xs[0]), int(zs[0]), signs[0]) == (x2, z2, sign)
+
+
+def _measure(circuit, observable, samples, parameters):
+    out = gradient_variance(circuit, observable, samples=samples, seed=7, parameters=parameters)
+    return out.variance, out.variance_se
+
+
+def test_cliffords_inside_the_circuit_agree_with_a_measurement():
+    qc = QuantumCircuit(3)
+    t = [Parameter(f"t{i}") for i in range(6)]
+    for q in range(3):
+        qc.ry(t[q], q)
+    qc.h(1)
+    qc.cx(0, 1)
+    qc.x(2)
+    qc.cz(1, 2)
+    qc.y(0)
+    for q in range(3):
+        qc.rx(t[3 + q], q)
+    qc.swap(0, 2)
+    predicted = predict_variance(qc, "ZZI")
+    var, se = _measure(qc, "ZZI", 2000, None)
+    for p, v, s in zip(predicted, var, se, strict=True):
+        assert p.method == "exact"
+        assert abs(p.grad_var - v) <= 3 * s + 1e-12, (p.parameter, p.grad_var, v, s)
+
+
+@pytest.mark.slow
+def test_efficient_su2_at_six_qubits_agrees_with_4000_measured_circuits():
+    circuit = efficient_su2(6, reps=1)
+    chosen = [0, 3, 9, 14]
+    predicted = predict_variance(circuit, "ZZIIII", parameters=chosen)
+    var, se = _measure(circuit, "ZZIIII", 4000, chosen)
+    assert any(p.grad_var > 1e-3 for p in predicted)  # not an all-zero comparison
+    for p, v, s in zip(predicted, var, se, strict=True):
+        assert abs(p.grad_var - v) <= 3 * s + 1e-12, (p.parameter, p.grad_var, v, s)
+
+
+def test_what_cannot_be_predicted_is_one_error_naming_the_instruction():
+    a = Parameter("a")
+    reused = QuantumCircuit(2)
+    reused.rx(a, 0)
+    reused.rx(a, 1)
+    with pytest.raises(SpecError, match=r"instruction 1 \(rx on qubits \[1\]\).*correlated"):
+        predict_variance(reused, "ZZ")
+    doubled = QuantumCircuit(1)
+    doubled.rx(2 * a, 0)
+    with pytest.raises(SpecError, match=r"instruction 0 .*not \+-a \+ constant"):
+        predict_variance(doubled, "Z")
+    late = QuantumCircuit(2)
+    late.rx(a, 0)
+    late.cx(0, 1)
+    late.t(1)
+    with pytest.raises(SpecError, match=r"instruction 2 \(t on qubits \[1\]\).*not a Clifford"):
+        predict_variance(late, "ZZ")
+    measured = QuantumCircuit(1, 1)
+    measured.rx(a, 0)
+    measured.measure(0, 0)
+    with pytest.raises(SpecError, match="mid-circuit"):
+        predict_variance(measured, "Z")
