@@ -125,3 +125,18 @@ def test_what_cannot_be_predicted_is_one_error_naming_the_instruction():
     measured.measure(0, 0)
     with pytest.raises(SpecError, match="mid-circuit"):
         predict_variance(measured, "Z")
+
+
+def test_a_factory_spec_is_predicted_from_its_own_circuit():
+    from pathlib import Path
+
+    from bp_qiskit import load_spec, run_study
+    from bp_qiskit.execution.studies import with_predictions
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "jobs" / "efficient_su2.toml")
+    spec = spec.with_overrides(**{"circuit.qubits": [2, 3, 4, 5]})
+    result = with_predictions(run_study(spec, progress=False).result, spec)
+    for cell in result.cells:
+        assert cell.predicted_method == "exact"
+        z = (cell.grad_var - cell.predicted_grad_var) / cell.grad_var_se
+        assert abs(z) <= 3, (cell.num_qubits, z)

@@ -28,6 +28,7 @@ import numpy as np
 from ..core.dla import closure, limit_cost_variance
 from ..core.gradients import parameter_indices, spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
+from ..core.light_cone import qubits_of, reduce_to_light_cone, relabelled
 from ..core.observables import parse_pauli_term
 from ..core.planning import NoiseModel
 from ..core.propagation import (
@@ -44,7 +45,11 @@ from ..core.propagation import (
     sampled_fourth_moment,
     sampled_second_moment,
 )
+from ..errors import SpecError
+from ..results import Cell
 from ..spec import StudySpec
+from .families import family_for, gradient_indices, load_factory
+from .predict_circuit import DEFAULT_PATHS, predict_variance
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -57,7 +62,6 @@ __all__ = [
     "unsupported",
 ]
 
-DEFAULT_PATHS = 200_000
 _BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
           "none": (0.0, 0.0, 1.0)}  # fmt: skip
 _MAX_PAIRS = 4_000_000
@@ -103,8 +107,6 @@ class Prediction:
 def unsupported(spec: StudySpec) -> str | None:
     """Why the spec's circuits are outside the predictor's assumptions, or None."""
     c = spec.circuit
-    if c.factory:
-        return "a circuit.factory circuit is not read by the predictor"
     if c.ansatz == "identity_blocks":
         return "identity blocks: the angles are correlated at initialisation"
     if not spans_whole_turns(c.angles):
@@ -192,80 +194,6 @@ def _projector_terms(n: int) -> tuple[Term, ...]:
     return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
 
 
-def _qubits(mask: int) -> set[int]:
-    return {q for q in range(mask.bit_length()) if mask >> q & 1}
-
-
-def _support(gate: Rotation | Clifford) -> set[int]:
-    return _qubits(gate_mask(gate))
-
-
-def _term_support(t: Term) -> set[int]:
-    return _qubits(t.pauli[0] | t.pauli[1])
-
-
-def reduce_to_light_cone(program: Program) -> Program:
-    """Drop the terms with zero derivative and the gates that cannot matter; relabel qubits.
-
-    Exact: a term outside the forward light cone of the differentiated gate commutes with it
-    after back-propagation (zero derivative), and a gate outside the backward light cone of
-    the remaining terms acts trivially on every propagated string. Without a differentiated
-    gate (the cost's own moments) every term is kept and only the gates are cut.
-    """
-    start = next(
-        (i for i, g in enumerate(program.gates) if isinstance(g, Rotation) and g.differentiated),
-        None,
-    )
-    if start is None:
-        terms = program.terms
-    else:
-        cone = _support(program.gates[start])
-        for gate in program.gates[start + 1 :]:
-            s = _support(gate)
-            if len(s) > 1 and s & cone:
-                cone |= s
-        terms = tuple(t for t in program.terms if _term_support(t) & cone)
-    live: set[int] = set()
-    for t in terms:
-        live |= _term_support(t)
-    kept: list[Rotation | Clifford] = []
-    for gate in reversed(program.gates):
-        s = _support(gate)
-        if s & live:
-            kept.append(gate)
-            live |= s
-    kept.reverse()
-    return _relabelled(program, kept, terms, live)
-
-
-def _relabelled(
-    program: Program,
-    gates: Sequence[Rotation | Clifford],
-    terms: Sequence[Term],
-    qubits: set[int],
-) -> Program:
-    """The sub-program on ``qubits`` (numbered in order) with the given gates and terms."""
-    order = sorted(qubits)
-    where = {q: i for i, q in enumerate(order)}
-
-    def remap(mask: int) -> int:
-        return sum(1 << where[q] for q in range(mask.bit_length()) if mask >> q & 1)
-
-    out: list[Rotation | Clifford] = []
-    for gate in gates:
-        if isinstance(gate, Clifford):
-            out.append(Clifford(gate.name, where[gate.a], where[gate.b], gate.noise))
-        else:
-            gens = tuple((remap(x), remap(z)) for x, z in gate.generators)
-            out.append(dataclasses.replace(gate, generators=gens))
-    return Program(
-        len(order),
-        tuple(out),
-        tuple(program.bloch[q] for q in order),
-        tuple(Term(t.coeff, (remap(t.pauli[0]), remap(t.pauli[1]))) for t in terms),
-    )
-
-
 def _backward_cone(
     masks: Sequence[int], start: int, *, avoid: int = 0, limit: int = 64
 ) -> tuple[int, list[int]] | None:
@@ -317,7 +245,7 @@ def projector_bound(program: Program, *, max_pairs: int = _MAX_PAIRS // 40) -> M
         sub = [averaged if i == k else program.gates[i] for i in gates]
         on = [q for q in range(start.bit_length()) if start >> q & 1]
         terms = [Term(2.0 ** -len(on), (0, z)) for z in _z_strings(on)]
-        key = _relabelled(program, sub, terms, _qubits(qubits))
+        key = relabelled(program, sub, terms, qubits_of(qubits))
         if key not in cache:
             exact = exact_second_moment(key, max_pairs=max_pairs)
             # 0 <= C_block <= 1, so E[C_block^2] <= E[C_block]: a first moment, always cheap.
@@ -375,6 +303,8 @@ def predict_cell(
         note = "noiseless prediction; device noise is not modelled"
     elif "depolarizing" in spec.backend.options:
         note = "with the synthetic depolarising noise of backend.options.depolarizing"
+    if spec.circuit.factory:
+        return _predict_factory(spec, n, layers, paths, seed, note)
     g = _grammar(spec)
     indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
@@ -410,6 +340,55 @@ def predict_cell(
     se = math.sqrt(sum(m.se**2 for m in moments)) / len(moments)
     return Prediction(n, layers, kind, mean, se, "monte_carlo", paths=paths,
                       cost_var=cost_var, qubits_used=used, note=note)  # fmt: skip
+
+
+def _predict_factory(
+    spec: StudySpec, n: int, layers: int, paths: int, seed: int, note: str
+) -> Prediction:
+    """A ``circuit.factory`` cell, read from the circuit the factory builds.
+
+    The same circuit the backend evaluates (:func:`~.predict_circuit.predict_variance`);
+    one it cannot read gets ``none`` and the reason, naming the instruction.
+    """
+    kind = spec.observable.kind
+    family = family_for(spec, Cell(n, layers))
+    indices = [int(k) for k in gradient_indices(spec, family)]
+    built = _factory_circuit(spec, n, layers)
+    circuit, observable = built if isinstance(built, tuple) else (built, None)
+    try:
+        predicted = predict_variance(
+            circuit,
+            observable if observable is not None else family.observable,
+            parameters=indices,
+            paths=paths,
+            seed=seed,
+        )
+    except SpecError as exc:
+        return Prediction(n, layers, kind, None, None, "none", note=str(exc))
+    methods = {p.method for p in predicted}
+    mean = float(np.mean([p.grad_var for p in predicted]))
+    se = math.sqrt(sum(p.grad_var_se**2 for p in predicted)) / len(predicted)
+    method = "exact" if methods == {"exact"} else "monte_carlo"
+    return Prediction(
+        n,
+        layers,
+        kind,
+        mean,
+        se if method != "exact" else None,
+        method,
+        cost_var=predicted[0].cost_var,
+        paths=max(p.paths for p in predicted),
+        qubits_used=n,
+        note=note,
+    )
+
+
+def _factory_circuit(spec: StudySpec, n: int, layers: int) -> Any:
+    """What the spec's factory builds for the cell (the user's own, unexpanded circuit)."""
+    from .families import _call_factory
+
+    load_factory(str(spec.circuit.factory))  # a bad reference is the factory's own error
+    return _call_factory(str(spec.circuit.factory), n, layers)
 
 
 def _second_moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:

@@ -34,6 +34,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.quantum_info import Operator, Pauli, SparseObservable
 
+from ..core.light_cone import reduce_to_light_cone
 from ..core.propagation import (
     ONE_QUBIT_CLIFFORDS,
     Clifford,
@@ -48,7 +49,6 @@ from ..core.propagation import (
 )
 from ..errors import SpecError
 from .custom import as_observable
-from .predict import DEFAULT_PATHS, reduce_to_light_cone
 
 __all__ = ["CircuitPrediction", "predict_variance", "read_program"]
 
@@ -56,6 +56,7 @@ _GENERATORS = {"rx": "X", "ry": "Y", "rz": "Z", "p": "Z", "rxx": "XX", "ryy": "Y
 _CLIFFORDS = {"cx", "cz", "swap", *ONE_QUBIT_CLIFFORDS}
 _MAX_DECOMPOSE = 8
 _MAX_PAIRS = 2_000_000
+DEFAULT_PATHS = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
