@@ -223,8 +223,13 @@ def test_what_the_predictor_cannot_read_it_says():
         assert p.grad_var is None and p.method == "none"
         assert ("identity blocks" if expected == "identity_blocks" else "whole turns") in p.note
     noisy = StudySpec.from_dict({"circuit": {"qubits": [2]}, "backend": {"name": "aer:manila"}})
-    assert "device noise is not modelled" in predict_cell(noisy, 2, 1).note
+    assert "with the noise of FakeManilaV2 on qubits" in predict_cell(noisy, 2, 1).note
     assert math.isfinite(predict_cell(noisy, 2, 1).grad_var)
+    # A QPU with no calibration snapshot here: the noiseless prediction, and it says so.
+    unknown = StudySpec.from_dict(
+        {"circuit": {"qubits": [2]}, "sampling": {"shots": 100}, "backend": {"name": "ibm:ibm_x"}}
+    )
+    assert "noiseless prediction: no calibration snapshot" in predict_cell(unknown, 2, 1).note
 
 
 def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp_path, capsys):

@@ -140,3 +140,27 @@ def test_a_factory_spec_is_predicted_from_its_own_circuit():
         assert cell.predicted_method == "exact"
         z = (cell.grad_var - cell.predicted_grad_var) / cell.grad_var_se
         assert abs(z) <= 3, (cell.num_qubits, z)
+
+
+@pytest.mark.slow
+def test_the_device_noise_prediction_agrees_with_aers_noisy_simulation():
+    """noisy_fake_device on aer:lagos: the device-noise prediction within 3 SE of the
+    measurement; the noiseless one, which ignores the device, is not (it is the baseline)."""
+    from pathlib import Path
+
+    from bp_qiskit import load_spec, run_study
+    from bp_qiskit.execution.predict import predict_cell
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "jobs" / "noisy_fake_device.toml")
+    spec = spec.variants()[0].with_overrides(
+        **{"sampling.samples": 400, "circuit.qubits": [2, 3, 4]}
+    )
+    result = run_study(spec, progress=False).result
+    noiseless = spec.with_overrides(**{"backend.name": "aer"})
+    for c in result.cells:
+        p = predict_cell(spec, c.num_qubits, c.num_layers)
+        assert p.method == "exact" and "FakeLagosV2" in p.note
+        assert abs(c.grad_var - p.grad_var) <= 3 * c.grad_var_se, (c.num_qubits, p.grad_var)
+    last = result.cells[-1]
+    clean = predict_cell(noiseless, last.num_qubits, last.num_layers).grad_var
+    assert abs(last.grad_var - clean) > 3 * last.grad_var_se

@@ -48,6 +48,7 @@ from ..core.propagation import (
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
+from .device_noise import DeviceNoise, device_noise
 from .families import family_for, gradient_indices, load_factory
 from .predict_circuit import DEFAULT_PATHS, predict_variance
 
@@ -139,10 +140,18 @@ def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
     return (), True
 
 
-def _program(spec: StudySpec, n: int, layers: int, k: int | None) -> Program:
-    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative)."""
+def _program(
+    spec: StudySpec, n: int, layers: int, k: int | None, device: DeviceNoise | None = None
+) -> Program:
+    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative).
+
+    ``device``: the device's noise on the cell's physical qubits (:mod:`.device_noise`)
+    instead of ``backend.options.depolarizing``.
+    """
     g = _grammar(spec)
     p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
+    if device is not None:
+        p2 = max(device.pair, default=0.0)  # nonzero: the ladder keeps its order
     xyz = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
     gates: list[Rotation | Clifford] = []
     index = 0
@@ -157,23 +166,44 @@ def _program(spec: StudySpec, n: int, layers: int, k: int | None) -> Program:
                 else:
                     choices = (pauli(gen, qubits),)
                 noise = p1 if len(qubits) == 1 else p2
+                if device is not None:
+                    noise = (
+                        device.rotation[qubits[0]]
+                        if len(qubits) == 1
+                        else device.pair[min(qubits)]
+                        if abs(qubits[0] - qubits[1]) == 1
+                        else p2
+                    )
                 row.append(Rotation(choices, differentiated=index == k, noise=noise))
                 index += 1
             if len(gen) == 2 and gen[0] == gen[1] and not p2:
                 row = row[::2] + row[1::2]  # XX(0,1), XX(1,2), ... commute: see _bricks
             gates += row
+
+        def p_pair(q: int) -> float:
+            return device.pair[q] if device is not None else p2
+
         if g.entangler == "cz_ladder":
             pairs = _bricks(n) if not p2 else range(n - 1)
-            gates += [Clifford("cz", q, q + 1, p2) for q in pairs]
+            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in pairs]
         elif g.entangler == "cx_chain":
-            gates += [Clifford("cx", q, q + 1, p2) for q in range(n - 1)]
+            gates += [Clifford("cx", q, q + 1, p_pair(q)) for q in range(n - 1)]
         elif g.entangler == "cz_brick":
-            gates += [Clifford("cz", q, q + 1, p2) for q in range(layer % 2, n - 1, 2)]
+            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in range(layer % 2, n - 1, 2)]
     terms, projector = _terms(spec, n)
+    if device is not None and spec.sampling.shots and not projector:
+        # A readout error e flips the bit: each Z of a measured string shrinks by 1 - 2e.
+        terms = tuple(
+            Term(t.coeff * math.prod(1 - 2 * device.readout[q] for q in qubits_of(t.pauli[1])),
+                 t.pauli)
+            for t in terms
+        )  # fmt: skip
     # The initial layer's gates are noisy too: each Bloch component shrinks by (1 - p1).
-    shrink = 1.0 - p1 if g.initial != "none" else 1.0
     ex, ey, ez = _BLOCH[g.initial]
-    bloch = ((shrink * ex, shrink * ey, shrink * ez),) * n
+    shrinks = [1.0 - p1 if g.initial != "none" else 1.0] * n
+    if device is not None and g.initial != "none":
+        shrinks = [1.0 - p for p in device.rotation]
+    bloch = tuple((s * ex, s * ey, s * ez) for s in shrinks)
     if projector and n <= _EXACT_PROJECTOR_QUBITS:
         return Program(n, tuple(gates), bloch, _projector_terms(n))
     return Program(n, tuple(gates), bloch, terms, projector=projector)
@@ -299,8 +329,9 @@ def predict_cell(
     if why is not None:
         return Prediction(n, layers, kind, None, None, "none", note=why)
     note = ""
+    device = None
     if ":" in spec.backend.name and spec.backend.kind in ("aer", "fake", "ibm"):
-        note = "noiseless prediction; device noise is not modelled"
+        device, note = _device(spec, n, layers)
     elif "depolarizing" in spec.backend.options:
         note = "with the synthetic depolarising noise of backend.options.depolarizing"
     if spec.circuit.factory:
@@ -311,12 +342,12 @@ def predict_cell(
     moments: list[Moment] = []
     used = 0
     for k in indices:
-        program = _program(spec, n, layers, int(k))
+        program = _program(spec, n, layers, int(k), device)
         if not program.projector:
             program = reduce_to_light_cone(program)
         used = max(used, program.num_qubits)
         moments.append(_second_moment(program, paths, rng))
-    cost_var = _cost_variance(spec, n, layers)
+    cost_var = _cost_variance(spec, n, layers, device)
     methods = {m.method for m in moments}
     if "none" in methods:
         why = (
@@ -418,11 +449,30 @@ def _exact_budget(program: Program) -> int:
     return min(_MAX_PAIRS, max(_MAX_PAIRS // 200, int(_PAIR_GATES / max(len(program.gates), 1))))
 
 
-def _cost_variance(spec: StudySpec, n: int, layers: int) -> float | None:
+def _device(spec: StudySpec, n: int, layers: int) -> tuple[DeviceNoise | None, str]:
+    """The device's noise on the cell's qubits, and the note that says what it is."""
+    _, name = spec.backend.name.split(":", 1)
+    if spec.backend.kind == "ibm":
+        name = name.removeprefix("ibm_")
+    try:
+        template = family_for(spec, Cell(n, layers)).template
+        noise = device_noise(name, template, dict(spec.backend.options))
+    except SpecError:
+        return None, "noiseless prediction: no calibration snapshot of this device"
+    qubits = ", ".join(str(q) for q in noise.physical)
+    return noise, (
+        f"with the noise of {noise.device} on qubits {qubits}: depolarising channels from "
+        "the reported gate and readout errors (thermal relaxation's pull to |0> left out)"
+    )
+
+
+def _cost_variance(
+    spec: StudySpec, n: int, layers: int, device: DeviceNoise | None = None
+) -> float | None:
     """Var[C] = E[C^2] - E[C]^2 exactly, where the pair distribution stays small."""
     if n > 64:
         return None
-    program = _program(spec, n, layers, None)
+    program = _program(spec, n, layers, None, device)
     if program.projector or len(program.terms) ** 2 > _MAX_PAIRS:
         return None
     second = exact_second_moment(program, max_pairs=_exact_budget(program))

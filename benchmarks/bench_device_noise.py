@@ -1,0 +1,44 @@
+"""The device-noise prediction against Aer's noisy simulation, cell by cell.
+
+Runs ``jobs/noisy_fake_device.toml``'s noisy study (McClean circuits, L = 2n, on
+``aer:lagos``: Aer's density-matrix simulation with FakeLagosV2's noise model, exact
+expectations) with the given number of circuits, and prints for each cell the measured
+Var[dC], the prediction with the device's noise (``bp_qiskit/execution/device_noise.py``) and
+the noiseless one, each with z = (measured - predicted) / se.
+Run: ``python benchmarks/bench_device_noise.py [--samples 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bp_qiskit import load_spec, run_study
+from bp_qiskit.execution.predict import predict_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=200)
+    args = ap.parse_args()
+    spec = load_spec(ROOT / "jobs" / "noisy_fake_device.toml").variants()[0]
+    spec = spec.with_overrides(**{"sampling.samples": args.samples})
+    noiseless = spec.with_overrides(**{"backend.name": "aer"})
+    result = run_study(spec, progress=False).result
+    print(f"{'n':>3} {'L':>3} {'measured':>10} {'se':>9} {'device':>10} {'z':>6} "
+          f"{'noiseless':>10} {'z':>6}")  # fmt: skip
+    for c in result.cells:
+        dev = predict_cell(spec, c.num_qubits, c.num_layers).grad_var
+        clean = predict_cell(noiseless, c.num_qubits, c.num_layers).grad_var
+        z_dev = (c.grad_var - dev) / c.grad_var_se
+        z_clean = (c.grad_var - clean) / c.grad_var_se
+        print(
+            f"{c.num_qubits:>3} {c.num_layers:>3} {c.grad_var:>10.4e} {c.grad_var_se:>9.2e} "
+            f"{dev:>10.4e} {z_dev:>6.2f} {clean:>10.4e} {z_clean:>6.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
