@@ -45,6 +45,7 @@ from ..core.propagation import (
     sampled_fourth_moment,
     sampled_second_moment,
 )
+from ..core.tensor_network import NetworkMoment, network_second_moment, supported
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
@@ -69,6 +70,10 @@ _MAX_PAIRS = 4_000_000
 _PAIR_GATES = 5e7
 # The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
 _EXACT_PROJECTOR_QUBITS = 8
+# The tensor network is taken when no SVD discards more than this share of the state's
+# weight, at bond dimensions up to NETWORK_MAX_BOND (an SVD of 16 chi x 16 chi each).
+NETWORK_TOLERANCE = 1e-10
+NETWORK_MAX_BOND = 96
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +91,9 @@ class Prediction:
         cost_var: predicted Var[C] where computed exactly, else None.
         qubits_used: qubits left after the light-cone reduction.
         note: what the prediction does not cover (device noise), or why there is none.
+        truncation: with ``tensor_network``, the largest relative weight one SVD discarded.
+        max_bond: with ``tensor_network``, the largest bond dimension it needed.
+        log10_grad_var: log10 of Var[dC] where the value itself underflows a float.
     """
 
     num_qubits: int
@@ -99,6 +107,9 @@ class Prediction:
     cost_var: float | None = None
     qubits_used: int = 0
     note: str = ""
+    truncation: float | None = None
+    max_bond: int | None = None
+    log10_grad_var: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -340,13 +351,17 @@ def predict_cell(
     indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
     moments: list[Moment] = []
+    networks: list[NetworkMoment] = []
     used = 0
     for k in indices:
         program = _program(spec, n, layers, int(k), device)
         if not program.projector:
             program = reduce_to_light_cone(program)
         used = max(used, program.num_qubits)
-        moments.append(_second_moment(program, paths, rng))
+        moment, network = _second_moment(program, paths, rng)
+        moments.append(moment)
+        if network is not None:
+            networks.append(network)
     cost_var = _cost_variance(spec, n, layers, device)
     methods = {m.method for m in moments}
     if "none" in methods:
@@ -357,6 +372,17 @@ def predict_cell(
         return Prediction(n, layers, kind, None, None, "none", qubits_used=used,
                           note=f"{why}; {note}" if note else why)  # fmt: skip
     mean = float(np.mean([m.value for m in moments]))
+    if "tensor_network" in methods and methods <= {"exact", "tensor_network"}:
+        logs = [nm.log10 for nm in networks if nm.log10 is not None]
+        log_mean = None
+        if mean == 0.0 and logs and len(logs) == len(moments):
+            top = max(logs)
+            log_mean = top + math.log10(sum(10 ** (v - top) for v in logs) / len(logs))
+        return Prediction(n, layers, kind, mean, None, "tensor_network", cost_var=cost_var,
+                          qubits_used=used, note=note,
+                          truncation=max(nm.truncation for nm in networks),
+                          max_bond=max(nm.max_bond for nm in networks),
+                          log10_grad_var=log_mean)  # fmt: skip
     if methods == {"exact"}:
         return Prediction(n, layers, kind, mean, None, "exact", cost_var=cost_var,
                           qubits_used=used, note=note)  # fmt: skip
@@ -422,17 +448,38 @@ def _factory_circuit(spec: StudySpec, n: int, layers: int) -> Any:
     return _call_factory(str(spec.circuit.factory), n, layers)
 
 
-def _second_moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:
+def _second_moment(
+    program: Program, paths: int, rng: np.random.Generator
+) -> tuple[Moment, NetworkMoment | None]:
+    """The second moment by the first method that fits.
+
+    Exact propagation where it is small, the tensor network where its bonds stay bounded and
+    it discards nothing that matters, then sampled paths, and a bound last.
+    """
+    if not program.projector:
+        exact = exact_second_moment(program, max_pairs=_exact_budget(program))
+        if exact is not None:
+            return Moment(exact, 0.0, "exact"), None
+    network = _network(program)
+    if network is not None:
+        return Moment(network.value, 0.0, "tensor_network"), network
     if program.projector:
         if program.num_qubits > 64:
-            return projector_bound(program)
-        return sampled_second_moment(program, paths, rng)
-    exact = exact_second_moment(program, max_pairs=_exact_budget(program))
-    if exact is not None:
-        return Moment(exact, 0.0, "exact")
+            return projector_bound(program), None
+        return sampled_second_moment(program, paths, rng), None
     if program.num_qubits > 64:
-        return Moment(0.0, 0.0, "none")
-    return sampled_second_moment(program, paths, rng)
+        return Moment(0.0, 0.0, "none"), None
+    return sampled_second_moment(program, paths, rng), None
+
+
+def _network(program: Program) -> NetworkMoment | None:
+    """The tensor network's moment, when the circuit is a chain and the cut is negligible."""
+    if not supported(program):
+        return None
+    network = network_second_moment(program, max_bond=NETWORK_MAX_BOND)
+    if network is None or network.truncation > NETWORK_TOLERANCE:
+        return None
+    return network
 
 
 def _exact_budget(program: Program) -> int:

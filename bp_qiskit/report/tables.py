@@ -321,23 +321,28 @@ def format_budget_plan(
 def format_predictions(rows: Sequence[Prediction]) -> str:
     """``bp-qiskit predict``: one line per cell and cost, with the method and its error."""
     lines = [
-        f"{'n':>6} {'L':>5} {'cost':<7} {'Var[grad]':>11} {'se':>9} {'method':<12} "
+        f"{'n':>6} {'L':>5} {'cost':<7} {'Var[grad]':>11} {'se':>9} {'method':<14} "
         f"{'bound':>9} {'Var[C]':>11} {'qubits':>6}"
     ]
     notes = sorted({p.note for p in rows if p.note})
     for p in rows:
         var = "-" if p.grad_var is None else f"{p.grad_var:.4e}"
+        if p.grad_var == 0.0 and p.log10_grad_var is not None:
+            # Below the smallest float (the global cost at n = 1000): from its logarithm.
+            exponent = math.floor(p.log10_grad_var)
+            var = f"{10 ** (p.log10_grad_var - exponent):.4f}e{exponent}"
         se = "-" if p.grad_var_se is None else f"{p.grad_var_se:.2e}"
         bound = "-" if p.upper_bound is None else f"{p.upper_bound:.2e}"
         cost = "-" if p.cost_var is None else f"{p.cost_var:.4e}"
         lines.append(
             f"{p.num_qubits:>6} {p.num_layers:>5} {p.observable:<7} {var:>11} {se:>9} "
-            f"{p.method:<12} {bound:>9} {cost:>11} {p.qubits_used:>6}"
+            f"{p.method:<14} {bound:>9} {cost:>11} {p.qubits_used:>6}"
         )
     lines += [f"note: {n}" for n in notes]
     lines.append(
-        "methods: exact = full Pauli propagation; monte_carlo = sampled Pauli paths (se from "
-        "the paths); bound = Var below the bound (every sampled path vanished: 95%; or from "
-        "disjoint light cones: rigorous)"
+        "methods: exact = full Pauli propagation; tensor_network = the pair chain as a "
+        "matrix-product state (nothing above 1e-10 of its weight discarded); monte_carlo = "
+        "sampled Pauli paths (se from the paths); bound = Var below the bound (every sampled "
+        "path vanished: 95%; or from disjoint light cones: rigorous)"
     )
     return "\n".join(lines)

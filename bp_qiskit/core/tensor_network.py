@@ -1,0 +1,285 @@
+"""The averaged two-copy chain as a matrix-product state: exact moments at any n.
+
+Braccia, Bermejo, Cincio and Cerezo (Quantum Mach. Intell. 2024, arXiv 2403.01706) compute
+second moments of local random circuits with tensor networks. The idea fits the pair
+propagation of :mod:`bp_qiskit.core.propagation`: averaged over uniform angles, one gate maps
+the coefficients of Pauli pairs (P_a, P_b) linearly, so
+
+- every qubit carries a 16-dimensional pair index (each copy's letter I, X, Z or Y);
+- each gate is a 16 x 16 (one qubit) or 256 x 256 (two neighbouring qubits) matrix, built here
+  from the same rules the pair propagation applies (:func:`gate_matrix`);
+- the observable's pair state is a matrix-product state, each copy's MPS side by side: the
+  global projector ``|0..0><0..0|`` is a product, ``(I + Z)/2`` on every qubit (bond
+  dimension 1); the local cost, a sum of one-qubit terms, has bond 2 per copy;
+- back-propagating through the circuit is applying those matrices to the state, with an SVD
+  after every two-qubit gate that keeps singular values above a relative cutoff, up to a
+  largest bond dimension; the weight it discards is reported;
+- the moment is the contraction with the initial product state.
+
+Pure numpy: the contractions are three einsums and one SVD per two-qubit gate, on bond
+dimensions of tens, where a general tensor-network library adds overhead and no speed (the
+measurement is in ``benchmarks/bench_tensor_network.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .propagation import (
+    Clifford,
+    Pauli,
+    Program,
+    Rotation,
+    _anticommutes,
+    _branch,
+    _conjugate,
+    gate_mask,
+)
+
+__all__ = ["NetworkMoment", "gate_matrix", "network_second_moment", "supported"]
+
+# Letter index of one qubit's Pauli from its (x, z) bits: I = 0, X = 1, Z = 2, Y = 3.
+_LETTERS = ((0, 0), (1, 0), (0, 1), (1, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkMoment:
+    """A second moment from the network.
+
+    Attributes:
+        value: E[(dC)^2] (or E[C^2]); 0.0 where it underflows a float (n = 1000).
+        log10: log10 of its magnitude, which does not underflow (None for 0).
+        truncation: The largest relative weight (sum of discarded squared singular values
+            over the total) one SVD dropped; 0 when nothing was cut.
+        max_bond: The largest bond dimension the state needed.
+    """
+
+    value: float
+    log10: float | None
+    truncation: float
+    max_bond: int
+
+
+def _qubits(gate: Rotation | Clifford) -> list[int]:
+    mask = gate_mask(gate)
+    return [q for q in range(mask.bit_length()) if mask >> q & 1]
+
+
+def supported(program: Program) -> bool:
+    """Every gate acts on one qubit or on two neighbouring ones (a chain)."""
+    for gate in program.gates:
+        qs = _qubits(gate)
+        if len(qs) > 2 or (len(qs) == 2 and qs[1] - qs[0] != 1):
+            return False
+    return True
+
+
+def _local(p: Pauli, q: int) -> int:
+    x, z = p[0] >> q & 1, p[1] >> q & 1
+    return _LETTERS.index((x, z))
+
+
+def _pauli_of(letters: Sequence[int]) -> Pauli:
+    x = z = 0
+    for q, i in enumerate(letters):
+        lx, lz = _LETTERS[i]
+        x |= lx << q
+        z |= lz << q
+    return (x, z)
+
+
+def gate_matrix(gate: Rotation | Clifford, first: int) -> NDArray[np.float64]:
+    """The gate's map on the pair coefficients of its k qubits (first, first + 1, ...).
+
+    Row index: the output pair, column: the input pair; a pair's index is 16-ary over the
+    qubits (qubit ``first`` most significant), each digit ``4 * letter_a + letter_b``. The
+    rules are those of :func:`~bp_qiskit.core.propagation.exact_second_moment`, applied to one
+    basis pair at a time.
+    """
+    return _gate_matrix(_relabel(gate, first), len(_qubits(gate)))
+
+
+def _relabel(gate: Rotation | Clifford, first: int) -> Rotation | Clifford:
+    if isinstance(gate, Clifford):
+        return dataclasses.replace(gate, a=gate.a - first, b=gate.b - first)
+    return dataclasses.replace(
+        gate, generators=tuple((x >> first, z >> first) for x, z in gate.generators)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _gate_matrix(gate: Rotation | Clifford, k: int) -> NDArray[np.float64]:
+    dim = 16**k
+    out = np.zeros((dim, dim))
+    support = (1 << k) - 1
+    for index, digits in enumerate(itertools.product(range(16), repeat=k)):
+        pa = _pauli_of([d // 4 for d in digits])
+        pb = _pauli_of([d % 4 for d in digits])
+        w = 1.0
+        if gate.noise:
+            for p in (pa, pb):
+                if (p[0] | p[1]) & support:
+                    w *= 1.0 - gate.noise
+        for (qa, qb), c in _transitions(gate, pa, pb):
+            out[_index(qa, qb, k), index] += c * w
+    return out
+
+
+def _index(pa: Pauli, pb: Pauli, k: int) -> int:
+    index = 0
+    for q in range(k):
+        index = index * 16 + 4 * _local(pa, q) + _local(pb, q)
+    return index
+
+
+def _transitions(
+    gate: Rotation | Clifford, pa: Pauli, pb: Pauli
+) -> list[tuple[tuple[Pauli, Pauli], float]]:
+    if isinstance(gate, Clifford):
+        sa, qa = _conjugate(pa, gate)
+        sb, qb = _conjugate(pb, gate)
+        return [((qa, qb), float(sa * sb))]
+    share = 1.0 / len(gate.generators)
+    out: list[tuple[tuple[Pauli, Pauli], float]] = []
+    for g in gate.generators:
+        ca, cb = _anticommutes(pa, g), _anticommutes(pb, g)
+        if not gate.differentiated and not ca and not cb:
+            out.append(((pa, pb), share))
+        if gate.averaged or not (ca and cb):
+            continue
+        out.append(((pa, pb), 0.5 * share))
+        sa, ra = _branch(pa, g)
+        sb, rb = _branch(pb, g)
+        out.append(((ra, rb), 0.5 * share * sa * sb))
+    return out
+
+
+def _copy_mps(program: Program) -> list[NDArray[np.float64]]:
+    """The observable of one copy as an MPS over the letters I, X, Z, Y of each qubit.
+
+    The projector is a product, ``(I + Z) / 2`` on every qubit; a sum of Pauli terms is a sum
+    of products, compressed by SVD (a sum of one-qubit terms, the local cost, needs bond 2).
+    """
+    n = program.num_qubits
+    if program.projector:
+        v = np.array([0.5, 0.0, 0.5, 0.0])
+        return [v.reshape(1, 4, 1).copy() for _ in range(n)]
+    products = []
+    for t in program.terms:
+        sites = []
+        for q in range(n):
+            v = np.zeros(4)
+            v[_local(t.pauli, q)] = 1.0
+            sites.append(v)
+        sites[0] = sites[0] * t.coeff
+        products.append(sites)
+    return _compress(_sum_of_products(products, n, 4))
+
+
+def _pair_mps(program: Program) -> list[NDArray[np.float64]]:
+    """The two copies' MPS, site by site: the pair index is 4 * letter_a + letter_b."""
+    out = []
+    for t in _copy_mps(program):
+        dl, _, dr = t.shape
+        out.append(np.einsum("aib,cjd->acijbd", t, t).reshape(dl * dl, 16, dr * dr))
+    return out
+
+
+def _compress(mps: list[NDArray[np.float64]], cutoff: float = 1e-14) -> list[NDArray[np.float64]]:
+    """A left-to-right SVD sweep that drops singular values below ``cutoff`` (exact ones)."""
+    out = list(mps)
+    for q in range(len(out) - 1):
+        dl, d, dr = out[q].shape
+        u, s, vt = np.linalg.svd(out[q].reshape(dl * d, dr), full_matrices=False)
+        keep = max(1, int(np.sum(s > cutoff * (s[0] if s.size else 1.0))))
+        out[q] = u[:, :keep].reshape(dl, d, keep)
+        out[q + 1] = np.einsum("ab,bjc->ajc", s[:keep, None] * vt[:keep], out[q + 1])
+    return out
+
+
+def network_second_moment(
+    program: Program, *, max_bond: int = 256, cutoff: float = 1e-12
+) -> NetworkMoment | None:
+    """E[(dC)^2] (or E[C^2]) by matrix-product-state propagation; None if not a chain.
+
+    Each SVD keeps singular values above ``cutoff`` times the largest, at most ``max_bond``;
+    ``program.projector`` is the global projector as a product (no terms listed).
+    """
+    if not supported(program):
+        return None
+    mps = _pair_mps(program)
+    truncation = 0.0
+    largest = max(t.shape[2] for t in mps)
+    for gate in reversed(program.gates):
+        qs = _qubits(gate)
+        matrix = gate_matrix(gate, qs[0])
+        if len(qs) == 1:
+            mps[qs[0]] = np.einsum("ij,ajb->aib", matrix, mps[qs[0]])
+            continue
+        q = qs[0]
+        left, right = mps[q], mps[q + 1]
+        dl, dr = left.shape[0], right.shape[2]
+        theta = np.einsum("aib,bjc->aijc", left, right).reshape(dl, 256, dr)
+        theta = np.einsum("ij,ajc->aic", matrix, theta).reshape(dl * 16, 16 * dr)
+        u, s, vt = np.linalg.svd(theta, full_matrices=False)
+        if s.size == 0 or s[0] == 0.0:
+            return NetworkMoment(0.0, None, truncation, largest)
+        keep = int(min(max_bond, max(1, np.sum(s > cutoff * s[0]))))
+        total = float(np.sum(s**2))
+        truncation = max(truncation, float(np.sum(s[keep:] ** 2)) / total)
+        root = np.sqrt(s[:keep])
+        mps[q] = (u[:, :keep] * root).reshape(dl, 16, keep)
+        mps[q + 1] = (root[:, None] * vt[:keep]).reshape(keep, 16, dr)
+        largest = max(largest, keep)
+    # Contracted with the initial product state, rescaled at every site: the global cost's
+    # moment at n = 1000 is about 10^-450, below the smallest float.
+    vector, log10 = np.ones(1), 0.0
+    for q, tensor in enumerate(mps):
+        vector = vector @ np.einsum("aib,i->ab", tensor, _initial(program.bloch[q]))
+        scale = float(np.max(np.abs(vector)))
+        if scale == 0.0:
+            return NetworkMoment(0.0, None, truncation, largest)
+        vector, log10 = vector / scale, log10 + math.log10(scale)
+    mantissa = float(vector[0])
+    if mantissa == 0.0:
+        return NetworkMoment(0.0, None, truncation, largest)
+    log10 += math.log10(abs(mantissa))
+    value = math.copysign(10.0**log10, mantissa) if log10 > -300 else 0.0
+    return NetworkMoment(value, log10, truncation, largest)
+
+
+def _initial(bloch: tuple[float, float, float]) -> NDArray[np.float64]:
+    """One qubit's initial state in pair space: <P_a> <P_b>."""
+    ex, ey, ez = bloch
+    e = np.array([1.0, ex, ez, ey])  # I, X, Z, Y
+    return np.outer(e, e).ravel()
+
+
+def _sum_of_products(
+    products: list[list[NDArray[np.float64]]], n: int, d: int
+) -> list[NDArray[np.float64]]:
+    """An MPS for a sum of product states (bond dimension: the number of products)."""
+    m = len(products)
+    if n == 1:
+        return [np.sum([p[0] for p in products], axis=0).reshape(1, d, 1)]
+    if m == 1:
+        return [v.reshape(1, d, 1) for v in products[0]]
+    mps = []
+    for q in range(n):
+        if q == 0:
+            t = np.stack([p[0] for p in products], axis=1).reshape(1, d, m)
+        elif q == n - 1:
+            t = np.stack([p[q] for p in products], axis=0).reshape(m, d, 1)
+        else:
+            t = np.zeros((m, d, m))
+            for j, p in enumerate(products):
+                t[j, :, j] = p[q]
+        mps.append(t)
+    return mps
