@@ -205,12 +205,18 @@ def _compress(mps: list[NDArray[np.float64]], cutoff: float = 1e-14) -> list[NDA
 
 
 def network_second_moment(
-    program: Program, *, max_bond: int = 256, cutoff: float = 1e-12
+    program: Program,
+    *,
+    max_bond: int = 256,
+    cutoff: float = 1e-12,
+    tolerance: float | None = None,
 ) -> NetworkMoment | None:
     """E[(dC)^2] (or E[C^2]) by matrix-product-state propagation; None if not a chain.
 
     Each SVD keeps singular values above ``cutoff`` times the largest, at most ``max_bond``;
-    ``program.projector`` is the global projector as a product (no terms listed).
+    ``program.projector`` is the global projector as a product (no terms listed). With
+    ``tolerance``, the propagation stops (None) as soon as one SVD discards more than that
+    share of the weight: a deep circuit then costs a few gates, not thousands of SVDs.
     """
     if not supported(program):
         return None
@@ -234,6 +240,8 @@ def network_second_moment(
         keep = int(min(max_bond, max(1, np.sum(s > cutoff * s[0]))))
         total = float(np.sum(s**2))
         truncation = max(truncation, float(np.sum(s[keep:] ** 2)) / total)
+        if tolerance is not None and truncation > tolerance:
+            return None
         root = np.sqrt(s[:keep])
         mps[q] = (u[:, :keep] * root).reshape(dl, 16, keep)
         mps[q + 1] = (root[:, None] * vt[:keep]).reshape(keep, 16, dr)

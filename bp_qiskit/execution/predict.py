@@ -73,7 +73,7 @@ _EXACT_PROJECTOR_QUBITS = 8
 # The tensor network is taken when no SVD discards more than this share of the state's
 # weight, at bond dimensions up to NETWORK_MAX_BOND (an SVD of 16 chi x 16 chi each).
 NETWORK_TOLERANCE = 1e-10
-NETWORK_MAX_BOND = 96
+NETWORK_MAX_BOND = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,7 +456,7 @@ def _second_moment(
     Exact propagation where it is small, the tensor network where its bonds stay bounded and
     it discards nothing that matters, then sampled paths, and a bound last.
     """
-    if not program.projector:
+    if not program.projector and program.num_qubits <= 64:
         exact = exact_second_moment(program, max_pairs=_exact_budget(program))
         if exact is not None:
             return Moment(exact, 0.0, "exact"), None
@@ -476,10 +476,7 @@ def _network(program: Program) -> NetworkMoment | None:
     """The tensor network's moment, when the circuit is a chain and the cut is negligible."""
     if not supported(program):
         return None
-    network = network_second_moment(program, max_bond=NETWORK_MAX_BOND)
-    if network is None or network.truncation > NETWORK_TOLERANCE:
-        return None
-    return network
+    return network_second_moment(program, max_bond=NETWORK_MAX_BOND, tolerance=NETWORK_TOLERANCE)
 
 
 def _exact_budget(program: Program) -> int:
