@@ -312,20 +312,31 @@ def _fit_label(fits: StudyResult | SeriesFit) -> str:
 def plot_predictions(
     rows: Sequence[Prediction], spec: dict[str, Any], path: Path | None = None
 ) -> Figure:
-    """Predicted Var[dC/dtheta] against n per cost and depth, bounds as downward triangles."""
+    """Predicted log10 Var[dC/dtheta] against n per cost and depth, bounds as triangles.
+
+    The axis is log10 itself, not a log scale: the global cost at n = 1000 is about 10^-450,
+    below the smallest float, and is drawn from the logarithm the tensor network keeps.
+    """
     fig = Figure(figsize=(6, 4.2))
     ax = fig.subplots()
     curves = sorted({(p.observable, p.num_layers if _fixed_depth(rows) else -1) for p in rows})
     for i, (cost, depth) in enumerate(curves):
         on = [p for p in rows if p.observable == cost and (depth < 0 or p.num_layers == depth)]
-        valued = [p for p in on if p.method in ("exact", "monte_carlo") and (p.grad_var or 0) > 0]
+        valued: list[tuple[Prediction, float]] = []
+        for p in on:
+            y = _log10(p) if p.method != "bound" else None
+            if y is not None:
+                valued.append((p, y))
         bounds = [p for p in on if p.method == "bound" and p.upper_bound]
         label = cost if depth < 0 else f"{cost}, L = {depth}"
         if valued:
             ax.errorbar(
-                [p.num_qubits for p in valued],
-                [float(p.grad_var or 0.0) for p in valued],
-                yerr=[p.grad_var_se or 0.0 for p in valued],
+                [p.num_qubits for p, _ in valued],
+                [y for _, y in valued],
+                yerr=[
+                    (p.grad_var_se or 0.0) / (p.grad_var * math.log(10)) if p.grad_var else 0.0
+                    for p, _ in valued
+                ],
                 fmt="o-",
                 color=f"C{i}",
                 capsize=3,
@@ -334,23 +345,29 @@ def plot_predictions(
         if bounds:
             ax.plot(
                 [p.num_qubits for p in bounds],
-                [float(p.upper_bound or 0.0) for p in bounds],
+                [math.log10(float(p.upper_bound or 1.0)) for p in bounds],
                 "v",
                 mfc="none",
                 color=f"C{i}",
                 label=f"{label}: upper bound",
             )
-    ax.set_yscale("log")
     if max((p.num_qubits for p in rows), default=1) > 50:
         ax.set_xscale("log")
     ax.set_xlabel("N qubits")
-    ax.set_ylabel(r"predicted Var$[\partial_\theta \langle O \rangle]$")
+    ax.set_ylabel(r"log$_{10}$ predicted Var$[\partial_\theta \langle O \rangle]$")
     name = spec.get("study", {}).get("name", "study")
     ax.set_title(f"{name}: predicted by Pauli propagation\n{describe(spec)}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
+
+
+def _log10(p: Prediction) -> float | None:
+    """log10 of a predicted value, from the value or, where it underflows, its logarithm."""
+    if p.grad_var is not None and p.grad_var > 0:
+        return math.log10(p.grad_var)
+    return p.log10_grad_var
 
 
 def _fixed_depth(rows: Sequence[Prediction]) -> bool:

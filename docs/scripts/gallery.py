@@ -148,7 +148,10 @@ def numbers(name: str, out: Path, text: str) -> dict[str, str]:
         found["local_1000"] = f"{big['grad_var']:.3e}" + (f" ± {se:.1e}" if se else "")
         found["local_1000_method"] = big["method"]
         glob = next(r for r in rows if r["num_qubits"] == 1000 and r["observable"] == "global")
-        found["global_1000_bound"] = f"{glob['upper_bound']:.1e}"
+        log10 = glob["log10_grad_var"] if not glob["grad_var"] else math.log10(glob["grad_var"])
+        exponent = math.floor(log10)
+        found["global_1000"] = f"{10 ** (log10 - exponent):.2f}e{exponent}"
+        found["global_1000_method"] = glob["method"]
     return {f"{name}_{k}": v for k, v in found.items()}
 
 
