@@ -109,7 +109,7 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
 def test_readme_python_examples_run(monkeypatch):
     """The README's Python blocks are executed as written (from the repository root)."""
     text = (ROOT / "README.md").read_text()
-    study, custom = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    study, custom, predicted = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
     exec(compile(study.replace("print(", "_ = ("), "README.md", "exec"), namespace)
@@ -119,6 +119,9 @@ def test_readme_python_examples_run(monkeypatch):
     res = namespace["res"]
     assert res.variance.shape == (36,) and res.params.shape == (200, 36)
     assert res.grads.shape == (200, 36) and res.costs.shape == (200,)
+    exec(compile(predicted.replace("print(", "_ = ("), "README.md", "exec"), namespace)
+    last = namespace["p"]  # the loop's last prediction: theta[3], exact propagation
+    assert last.parameter == "θ[3]" and last.method == "exact" and last.grad_var > 0
 
 
 def without_study_id(path):
