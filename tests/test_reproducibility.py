@@ -150,16 +150,7 @@ def _digest(path: Path) -> str:
         # The study id is new for every run; without it, and without the fields added since
         # the recording (the power-law fit, the model comparison, each fit's model, chi2/dof
         # and method, each cell's cost concentration), the bytes written before they were added.
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data.pop("study_id")
-        for key in ADDED_KEYS:
-            data.pop(key, None)
-        if data.get("fit"):
-            for key in ADDED_FIT_KEYS:
-                data["fit"].pop(key, None)
-        for cell in data["cells"]:
-            for key in ADDED_CELL_KEYS:
-                cell.pop(key, None)
+        data = _normalised(path)
         return hashlib.sha256(
             (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         ).hexdigest()

@@ -20,6 +20,8 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
+from .timing import reported_error
+
 __all__ = ["CHAIN_LENGTH", "device_chain", "is_line"]
 
 # The chain covers at most this many qubits; wider line circuits use VF2 placement.
@@ -39,15 +41,6 @@ def is_line(circuit: QuantumCircuit) -> bool:
         elif inst.operation.num_qubits > 2:
             return False
     return True
-
-
-def _error(target: Any, name: str, qargs: tuple[int, ...]) -> float:
-    try:
-        props = target[name][qargs]
-    except KeyError:
-        return 1.0
-    value = getattr(props, "error", None) if props is not None else None
-    return float(value) if value is not None else 0.0
 
 
 def _two_qubit_gate(target: Any) -> str | None:
@@ -151,7 +144,7 @@ def _chain(key: tuple[Any, ...], target: Any) -> tuple[int, ...] | None:
         if qargs is None or len(qargs) != 2:
             continue
         a, b = qargs
-        e = _error(target, gate, (a, b))
+        e = reported_error(target, gate, (a, b), missing=1.0)
         for x, y in ((a, b), (b, a)):
             edges.add((x, y))
             edge_errors[(x, y)] = min(e, edge_errors.get((x, y), 1.0))
@@ -159,7 +152,8 @@ def _chain(key: tuple[Any, ...], target: Any) -> tuple[int, ...] | None:
         return None
     one = "sx" if "sx" in target.operation_names else None
     scores = tuple(
-        _error(target, "measure", (q,)) + (_error(target, one, (q,)) if one else 0.0)
+        reported_error(target, "measure", (q,), missing=1.0)
+        + (reported_error(target, one, (q,), missing=1.0) if one else 0.0)
         for q in range(target.num_qubits)
     )
     return _chain_cached(key, frozenset(edges), scores, tuple(sorted(edge_errors.items())))

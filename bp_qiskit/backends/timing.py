@@ -15,7 +15,7 @@ from qiskit.quantum_info import SparseObservable
 
 from ..core.observables import is_diagonal, to_pauli_op
 
-__all__ = ["measurement_bases", "seconds_per_execution"]
+__all__ = ["measurement_bases", "reported_error", "seconds_per_execution"]
 
 _DEFAULT_REP_DELAY_S = 2.5e-4
 
@@ -46,3 +46,15 @@ def measurement_bases(observables: Sequence[SparseObservable]) -> int:
 
     union = SparsePauliOp.sum([to_pauli_op(obs) for obs in observables]).simplify()
     return max(1, len(union.group_commuting(qubit_wise=True)))
+
+
+def reported_error(
+    target: Any, name: str, qargs: tuple[int, ...], *, missing: float = 0.0
+) -> float:
+    """The error the target reports for a gate on ``qargs``; ``missing`` where it has none."""
+    try:
+        props = target[name][qargs]
+    except KeyError:
+        return missing
+    value = getattr(props, "error", None) if props is not None else None
+    return float(value) if value is not None else 0.0

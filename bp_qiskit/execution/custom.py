@@ -48,6 +48,7 @@ from .pricing import (
 __all__ = [
     "GradientVariance",
     "as_observable",
+    "chosen_parameters",
     "expand_occurrences",
     "gradient_variance",
     "occurrence_offsets",
@@ -168,6 +169,21 @@ def occurrence_offsets(exprs: Sequence[ParameterExpression]) -> NDArray[np.float
     return np.array([float(e.bind(dict.fromkeys(e.parameters, 0.0))) for e in exprs])
 
 
+def chosen_parameters(
+    originals: Sequence[Parameter], parameters: Sequence[Parameter | int] | None
+) -> list[int]:
+    """Indices into ``originals`` of the parameters asked for (objects or indices; all)."""
+    if parameters is None:
+        return list(range(len(originals)))
+    out = []
+    for p in parameters:
+        k = p if isinstance(p, int) else originals.index(p) if p in originals else -1
+        if not 0 <= k < len(originals):
+            raise SpecError(f"parameters: {p!r} is not a parameter of the circuit")
+        out.append(k)
+    return out
+
+
 def as_observable(observable: Any, num_qubits: int) -> SparseObservable:
     """A SparseObservable from a SparsePauliOp, SparseObservable or label, size-checked."""
     if isinstance(observable, SparseObservable):
@@ -236,15 +252,7 @@ def gradient_variance(
     if not high > low:
         raise SpecError(f"angles: got {angles!r}; allowed: (low, high) with high > low")
     originals = list(circuit.parameters)
-    if parameters is None:
-        chosen = list(range(len(originals)))
-    else:
-        chosen = []
-        for p in parameters:
-            k = p if isinstance(p, int) else originals.index(p) if p in originals else -1
-            if not 0 <= k < len(originals):
-                raise SpecError(f"parameters: {p!r} is not a parameter of the circuit")
-            chosen.append(k)
+    chosen = chosen_parameters(originals, parameters)
     obs = as_observable(observable, circuit.num_qubits)
     expanded, exprs, chain = expand_occurrences(circuit)
     draw_ss, shots_ss = np.random.SeedSequence(seed).spawn(2)

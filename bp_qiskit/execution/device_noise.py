@@ -26,6 +26,7 @@ from typing import Any
 from ..backends.devices import fake_backend
 from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
+from ..backends.timing import reported_error
 
 __all__ = ["DeviceNoise", "device_noise"]
 
@@ -49,15 +50,6 @@ class DeviceNoise:
     device: str
 
 
-def _error(target: Any, name: str, qargs: tuple[int, ...]) -> float:
-    try:
-        props = target[name][qargs]
-    except KeyError:
-        return 0.0
-    value = getattr(props, "error", None) if props is not None else None
-    return float(value) if value is not None else 0.0
-
-
 def device_noise(device: str, circuit: Any, options: dict[str, Any]) -> DeviceNoise:
     """The noise of ``circuit``'s cell on ``device``, on the qubits its ISA circuit uses."""
     backend = fake_backend(device)
@@ -65,18 +57,18 @@ def device_noise(device: str, circuit: Any, options: dict[str, Any]) -> DeviceNo
     level = options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
     isa = IsaTranspiler(backend, level, layout=options.get("layout", "noise_aware"))
     physical = tuple(isa.physical_qubits(circuit))
-    sx = [_error(target, "sx", (q,)) for q in physical]
+    sx = [reported_error(target, "sx", (q,)) for q in physical]
     rotation = tuple(1.0 - (1.0 - 2.0 * r) ** 2 for r in sx)
     pair = []
     for i in range(len(physical) - 1):
         a, b = physical[i], physical[i + 1]
         if "cz" in target.operation_names:
-            r = max(_error(target, "cz", (a, b)), _error(target, "cz", (b, a)))
+            r = max(reported_error(target, "cz", (a, b)), reported_error(target, "cz", (b, a)))
             pair.append(4.0 * r / 3.0)
             continue
         name = "ecr" if "ecr" in target.operation_names else "cx"
-        r = max(_error(target, name, (a, b)), _error(target, name, (b, a)))
+        r = max(reported_error(target, name, (a, b)), reported_error(target, name, (b, a)))
         # The basis change of the target (two H, one sx each) on top of the two-qubit gate.
         pair.append(1.0 - (1.0 - 4.0 * r / 3.0) * (1.0 - 2.0 * sx[i + 1]) ** 2)
-    readout = tuple(_error(target, "measure", (q,)) for q in physical)
+    readout = tuple(reported_error(target, "measure", (q,)) for q in physical)
     return DeviceNoise(physical, rotation, tuple(pair), readout, type(backend).__name__)

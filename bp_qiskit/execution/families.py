@@ -52,6 +52,7 @@ __all__ = [
     "FactoryCircuit",
     "GrammarAnsatz",
     "RandomAnsatz",
+    "call_factory",
     "family_for",
     "gradient_indices",
     "load_factory",
@@ -247,7 +248,8 @@ def load_factory(reference: str) -> Callable[..., Any]:
     return func
 
 
-def _call_factory(reference: str, num_qubits: int, num_layers: int) -> tuple[Any, Any]:
+def call_factory(reference: str, num_qubits: int, num_layers: int) -> tuple[Any, Any]:
+    """What the factory builds for one cell, as ``(circuit, observable or None)``."""
     func = load_factory(reference)
     try:
         names = set(inspect.signature(func).parameters)
@@ -273,7 +275,7 @@ def _factory_family(
     spec_observable: ObservableSpec,
 ) -> FactoryCircuit:
     # Cached per process: a factory is called once per cell however many jobs the cell has.
-    circuit, observable = _call_factory(reference, num_qubits, num_layers)
+    circuit, observable = call_factory(reference, num_qubits, num_layers)
     if not isinstance(circuit, QuantumCircuit):
         raise SpecError(
             f"circuit.factory: {reference} returned {type(circuit).__name__}; allowed: a "

@@ -50,7 +50,7 @@ from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
 from .device_noise import DeviceNoise, device_noise
-from .families import family_for, gradient_indices, load_factory
+from .families import call_factory, family_for, gradient_indices
 from .predict_circuit import DEFAULT_PATHS, predict_variance
 
 __all__ = [
@@ -410,8 +410,8 @@ def _predict_factory(
     kind = spec.observable.kind
     family = family_for(spec, Cell(n, layers))
     indices = [int(k) for k in gradient_indices(spec, family)]
-    built = _factory_circuit(spec, n, layers)
-    circuit, observable = built if isinstance(built, tuple) else (built, None)
+    # The user's own, unexpanded circuit: the factory's errors are its own.
+    circuit, observable = call_factory(str(spec.circuit.factory), n, layers)
     try:
         predicted = predict_variance(
             circuit,
@@ -438,14 +438,6 @@ def _predict_factory(
         qubits_used=n,
         note=note,
     )
-
-
-def _factory_circuit(spec: StudySpec, n: int, layers: int) -> Any:
-    """What the spec's factory builds for the cell (the user's own, unexpanded circuit)."""
-    from .families import _call_factory
-
-    load_factory(str(spec.circuit.factory))  # a bad reference is the factory's own error
-    return _call_factory(str(spec.circuit.factory), n, layers)
 
 
 def _second_moment(

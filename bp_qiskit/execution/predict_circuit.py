@@ -48,7 +48,7 @@ from ..core.propagation import (
     sampled_second_moment,
 )
 from ..errors import SpecError
-from .custom import as_observable
+from .custom import as_observable, chosen_parameters
 
 __all__ = ["CircuitPrediction", "predict_variance", "read_program"]
 
@@ -110,7 +110,7 @@ def predict_variance(
     originals = list(circuit.parameters)
     if not originals:
         raise SpecError("circuit: has no parameters to differentiate")
-    chosen = _chosen(originals, parameters)
+    chosen = chosen_parameters(originals, parameters)
     obs = as_observable(observable, circuit.num_qubits)
     base = read_program(circuit, obs)
     rng = np.random.default_rng(seed)
@@ -141,18 +141,6 @@ def _moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:
             "for exact propagation; path sampling handles at most 64"
         )
     return sampled_second_moment(program, paths, rng)
-
-
-def _chosen(originals: list[Parameter], parameters: Sequence[Parameter | int] | None) -> list[int]:
-    if parameters is None:
-        return list(range(len(originals)))
-    out = []
-    for p in parameters:
-        k = p if isinstance(p, int) else originals.index(p) if p in originals else -1
-        if not 0 <= k < len(originals):
-            raise SpecError(f"parameters: {p!r} is not a parameter of the circuit")
-        out.append(k)
-    return out
 
 
 @dataclasses.dataclass(frozen=True)
