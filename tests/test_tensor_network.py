@@ -14,8 +14,8 @@ import pytest
 from bp_qiskit import StudySpec
 from bp_qiskit.core.propagation import exact_second_moment
 from bp_qiskit.core.references import seed_exact_variance
-from bp_qiskit.core.tensor_network import network_second_moment
-from bp_qiskit.execution.predict import _program, predict_cell
+from bp_qiskit.core.tensor_network import diagonal, network_second_moment
+from bp_qiskit.execution.predict import _converged_network, _program, predict_cell
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,65 @@ def test_the_seed_closed_form_at_any_n(n):
     assert got == pytest.approx(want, abs=1e-9)
     if n <= 100:
         assert p.grad_var == pytest.approx(seed_exact_variance(n), rel=1e-9)
+
+
+def test_a_deep_one_string_cost_runs_on_the_diagonal_pairs_and_equals_exact_propagation():
+    # McClean at L = 50: the diagonal network (4 pair letters per qubit) against the exact
+    # pair propagation, which holds every pair and so would see any leak off the diagonal.
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "mcclean", "qubits": [6], "layers": 50},
+            "observable": {"kind": "zz"},
+        }
+    )
+    program = _program(spec, 6, 50, 0)
+    assert diagonal(program)
+    net = network_second_moment(program, max_bond=128)
+    assert net.truncation < 1e-20
+    assert net.value == pytest.approx(exact_second_moment(program), rel=1e-10)
+
+
+def test_the_diagonal_network_equals_the_full_pair_network():
+    # The same chain on all 16 pairs per qubit: a different state space, the same number.
+    spec = StudySpec.from_dict(
+        {"circuit": {"ansatz": "mcclean", "qubits": [5], "layers": 4}, "observable": {"kind": "zz"}}
+    )
+    program = _program(spec, 5, 4, 2)
+    reduced = network_second_moment(program)
+    full = network_second_moment(program, reduce=False)
+    assert reduced.value == pytest.approx(full.value, rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [8, 9])
+def test_a_cut_networks_error_estimate_covers_its_error(n):
+    # At bond 64 McClean's chain at L = 50 must cut; at 128 it needs no cut (exact). The
+    # estimate (the change on halving the bond) must cover the cut value's true error.
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "mcclean", "qubits": [n], "layers": 50},
+            "observable": {"kind": "zz"},
+        }
+    )
+    program = _program(spec, n, 50, 0)
+    uncut = network_second_moment(program, max_bond=128)
+    assert uncut.truncation < 1e-20
+    moment, cut = _converged_network(program)
+    assert cut.truncation > 1e-10 and moment.se > 0
+    assert abs(moment.value - uncut.value) <= moment.se
+
+
+def test_mcclean_at_depth_50_and_100_qubits_gets_a_value_with_its_error():
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": "mcclean", "qubits": [100], "layers": 50},
+            "observable": {"kind": "zz"},
+            "gradient": {"parameter": "first"},
+        }
+    )
+    p = predict_cell(spec, 100, 50)
+    assert p.method == "tensor_network" and p.qubits_used == 100
+    assert p.grad_var_se is not None and 0 < p.grad_var_se <= 1e-3 * p.grad_var
+    # At fixed depth a local cost's variance settles in n: n = 100 within the errors of
+    # n = 16, a separate network on a different chain.
+    at16 = predict_cell(spec, 16, 50)
+    assert abs(p.grad_var - at16.grad_var) <= 3 * math.hypot(p.grad_var_se, at16.grad_var_se)

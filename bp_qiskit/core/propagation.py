@@ -222,12 +222,15 @@ def _expectation(p: Pauli, bloch: Sequence[tuple[float, float, float]]) -> float
     return value
 
 
-def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> float | None:
+def exact_second_moment(
+    program: Program, *, max_pairs: int = 2_000_000, max_work: int | None = None
+) -> float | None:
     """E[(dC)^2] (or E[C^2] with no differentiated gate) by full pair propagation.
 
     The distribution over pairs is held as arrays (four 64-bit masks and a weight per pair,
     n <= 64) and merged after every gate. Returns None when it grows beyond ``max_pairs``
-    (use sampling then).
+    (use sampling then), or when the pairs summed over the gates so far pass ``max_work``:
+    a deep circuit keeps a moderate distribution through a thousand merges.
     """
     if program.num_qubits > 64:
         raise ValueError(f"num_qubits: got {program.num_qubits}; allowed: at most 64")
@@ -238,6 +241,7 @@ def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> floa
     xb, zb = np.tile(px, len(c)), np.tile(pz, len(c))
     w = np.outer(c, c).ravel()
     xa, za, xb, zb, w = _merge(xa, za, xb, zb, w)
+    work = 0
     for gate in reversed(program.gates):
         if gate.noise:
             w = w * _depolarized(xa, za, gate) * _depolarized(xb, zb, gate)
@@ -263,7 +267,8 @@ def exact_second_moment(program: Program, *, max_pairs: int = 2_000_000) -> floa
             parts.append((nxa, nza, nxb, nzb, 0.5 * share * sa * sb * w[both]))
         # One commuting and one anticommuting: E[cos] = E[sin] = 0, the pair averages out.
         xa, za, xb, zb, w = _merge(*(np.concatenate(col) for col in zip(*parts, strict=True)))
-        if len(w) > max_pairs:
+        work += len(w)
+        if len(w) > max_pairs or (max_work is not None and work > max_work):
             return None
     return float(
         np.sum(w * _expect_many(xa, za, program.bloch) * _expect_many(xb, zb, program.bloch))
