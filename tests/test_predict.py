@@ -22,6 +22,10 @@ SIGMAS = 3.0
 P = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
      "Z": np.diag([1, -1])}  # fmt: skip
 
+# Methods that compute a value without error: exact propagation, and the tensor network
+# where it cut nothing (the global projector as a product on a chain).
+UNCUT = ("exact", "tensor_network")
+
 
 def matrix(p, n):
     """The Hermitian Pauli of (x, z) masks, qubit 0 least significant."""
@@ -68,7 +72,7 @@ def test_exact_propagation_reproduces_the_seed_closed_form():
     spec = StudySpec.from_dict({"circuit": {"qubits": [2]}})
     for n in range(2, 9):
         p = predict_cell(spec, n, 1)
-        assert p.method == "exact"
+        assert p.method in UNCUT and p.grad_var_se is None
         assert abs(p.grad_var - seed_exact_variance(n)) < 1e-12 * seed_exact_variance(n) + 1e-15
 
 
@@ -117,7 +121,7 @@ def test_exact_prediction_agrees_with_measurement(circuit, cost):
     )
     (cell,) = run_study(spec, progress=False).result.cells
     p = predict_cell(spec, 4, cell.num_layers)
-    assert p.method == "exact"
+    assert p.method in UNCUT and p.grad_var_se is None
     assert abs(cell.grad_var - p.grad_var) < SIGMAS * cell.grad_var_se + 1e-12
     if p.cost_var is not None:
         assert abs(cell.cost_var - p.cost_var) < SIGMAS * cell.cost_var_se + 1e-12
@@ -247,7 +251,8 @@ def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp
     for r in rows:
         assert {"num_qubits", "num_layers", "observable", "grad_var", "grad_var_se", "method",
                 "upper_bound"} <= set(r)  # fmt: skip
-    assert rows[0]["method"] == "exact" and rows[0]["grad_var_se"] is None
+    # n = 4: the projector as a product through the uncut network (exact to rounding).
+    assert rows[0]["method"] == "tensor_network" and rows[0]["grad_var_se"] is None
     # The global cost at n = 1000: the tensor network's value, below the smallest float, so
     # given by its log10; it lies below the rigorous light-cone bound (2^-52 there).
     assert rows[1]["method"] == "tensor_network" and rows[1]["grad_var"] == 0
@@ -271,9 +276,10 @@ def test_run_predict_puts_the_prediction_beside_every_cell(tmp_path, capsys):
     args = ["run", str(spec), "--qubits", "2-4", "--samples", "50", "--predict", "--no-progress"]
     assert main([*args, "--store", str(tmp_path / "s.sqlite"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "predicted" in printed and "exact" in printed
+    assert "predicted" in printed and "tensor_network" in printed
     for cell in json.loads((out / "results.json").read_text())["cells"]:
-        assert cell["predicted_method"] == "exact"
+        assert cell["predicted_method"] == "tensor_network"
+        assert cell["predicted_grad_var_se"] is None
         assert cell["predicted_grad_var"] == pytest.approx(seed_exact_variance(cell["num_qubits"]))
     sid = json.loads((out / "results.json").read_text())["study_id"]
     plain = tmp_path / "plain"

@@ -12,10 +12,10 @@ import math
 import pytest
 
 from bp_qiskit import StudySpec
-from bp_qiskit.core.propagation import exact_second_moment
+from bp_qiskit.core.propagation import exact_first_moment, exact_second_moment
 from bp_qiskit.core.references import seed_exact_variance
-from bp_qiskit.core.tensor_network import diagonal, network_second_moment
-from bp_qiskit.execution.predict import _converged_network, _program, predict_cell
+from bp_qiskit.core.tensor_network import diagonal, network_first_moment, network_second_moment
+from bp_qiskit.execution.predict import _network, _program, _projector_terms, predict_cell
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_a_cut_networks_error_estimate_covers_its_error(n):
     program = _program(spec, n, 50, 0)
     uncut = network_second_moment(program, max_bond=128)
     assert uncut.truncation < 1e-20
-    moment, cut = _converged_network(program)
+    moment, cut = _network(program)
     assert cut.truncation > 1e-10 and moment.se > 0
     assert abs(moment.value - uncut.value) <= moment.se
 
@@ -132,3 +132,41 @@ def test_mcclean_at_depth_50_and_100_qubits_gets_a_value_with_its_error():
     # n = 16, a separate network on a different chain.
     at16 = predict_cell(spec, 16, 50)
     assert abs(p.grad_var - at16.grad_var) <= 3 * math.hypot(p.grad_var_se, at16.grad_var_se)
+
+
+@pytest.mark.parametrize(
+    ("ansatz", "kind", "layers"),
+    [
+        ("alternating_layered", "global", 2),
+        ("hardware_efficient", "local", 2),
+        ("mcclean", "zz", 3),
+        ("seed", "global", 1),
+    ],
+)
+def test_the_first_moment_network_equals_exact_first_moment(ansatz, kind, layers):
+    # E[C] by the one-copy chain (the projector as a product) against the dictionary
+    # propagation of exact_first_moment over listed strings.
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": ansatz, "qubits": [6], "layers": layers},
+            "observable": {"kind": kind},
+        }
+    )
+    program = _program(spec, 6, layers, None)
+    listed = program
+    if program.projector:
+        listed = dataclasses.replace(program, terms=_projector_terms(6), projector=False)
+    assert network_first_moment(program) == pytest.approx(
+        exact_first_moment(listed), rel=1e-10, abs=1e-14
+    )
+
+
+def test_the_global_costs_var_c_by_network_equals_the_listed_projectors():
+    spec = StudySpec.from_dict(
+        {"circuit": {"ansatz": "seed", "qubits": [7]}, "observable": {"kind": "global"}}
+    )
+    listed = dataclasses.replace(
+        _program(spec, 7, 1, None), terms=_projector_terms(7), projector=False
+    )
+    want = exact_second_moment(listed) - exact_first_moment(listed) ** 2
+    assert predict_cell(spec, 7, 1).cost_var == pytest.approx(want, rel=1e-10)

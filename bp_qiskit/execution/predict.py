@@ -45,7 +45,13 @@ from ..core.propagation import (
     sampled_fourth_moment,
     sampled_second_moment,
 )
-from ..core.tensor_network import NetworkMoment, diagonal, network_second_moment, supported
+from ..core.tensor_network import (
+    NetworkMoment,
+    diagonal,
+    network_first_moment,
+    network_second_moment,
+    supported,
+)
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
@@ -74,11 +80,8 @@ _EXACT_PROJECTOR_QUBITS = 8
 # weight, at bond dimensions up to NETWORK_MAX_BOND (an SVD of 16 chi x 16 chi each).
 NETWORK_TOLERANCE = 1e-10
 NETWORK_MAX_BOND = 32
-# A one-string observable runs on the 4 diagonal pairs per qubit (tensor_network.diagonal):
-# an SVD of 4 chi x 4 chi, so chi = 128 costs what 32 costs on all 16 pairs.
-NETWORK_DIAGONAL_BOND = 128
-# Where the diagonal network must cut (McClean at L = 50 beyond n = 8), its value at this bond
-# and at half of it; taken when they differ by at most NETWORK_RELATIVE_ERROR of the value.
+# A one-string observable runs on the 4 diagonal pairs per qubit (tensor_network.diagonal),
+# an SVD of 4 chi x 4 chi: at this bond and at half of it (see _network).
 NETWORK_CONVERGED_BOND = 64
 NETWORK_RELATIVE_ERROR = 1e-3
 # Pair-merges (pairs summed over gates, about 4 microseconds each) the exact propagation may
@@ -164,12 +167,21 @@ def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
 
 
 def _program(
-    spec: StudySpec, n: int, layers: int, k: int | None, device: DeviceNoise | None = None
+    spec: StudySpec,
+    n: int,
+    layers: int,
+    k: int | None,
+    device: DeviceNoise | None = None,
+    *,
+    listed: bool = True,
 ) -> Program:
     """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative).
 
     ``device``: the device's noise on the cell's physical qubits (:mod:`.device_noise`)
-    instead of ``backend.options.depolarizing``.
+    instead of ``backend.options.depolarizing``. The global projector is listed as 2^n
+    Z-strings up to _EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False``
+    a chain keeps it as a product, for the tensor network (microseconds, not seconds, at
+    n = 8).
     """
     g = _grammar(spec)
     p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
@@ -227,9 +239,11 @@ def _program(
     if device is not None and g.initial != "none":
         shrinks = [1.0 - p for p in device.rotation]
     bloch = tuple((s * ex, s * ey, s * ez) for s in shrinks)
-    if projector and n <= _EXACT_PROJECTOR_QUBITS:
+    program = Program(n, tuple(gates), bloch, terms, projector=projector)
+    if projector and n <= _EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
+        # Off a chain the network cannot take the product; exact propagation takes it listed.
         return Program(n, tuple(gates), bloch, _projector_terms(n))
-    return Program(n, tuple(gates), bloch, terms, projector=projector)
+    return program
 
 
 def _bricks(n: int) -> list[int]:
@@ -366,7 +380,7 @@ def predict_cell(
     networks: list[NetworkMoment] = []
     used = 0
     for k in indices:
-        program = _program(spec, n, layers, int(k), device)
+        program = _program(spec, n, layers, int(k), device, listed=False)
         if not program.projector:
             program = reduce_to_light_cone(program)
         used = max(used, program.num_qubits)
@@ -478,11 +492,7 @@ def _second_moment(
     if chain:
         network = _network(program)
         if network is not None:
-            return Moment(network.value, 0.0, "tensor_network"), network
-        if diagonal(program):
-            converged = _converged_network(program)
-            if converged is not None:
-                return converged
+            return network
     if program.projector:
         if program.num_qubits > 64:
             return projector_bound(program), None
@@ -492,26 +502,35 @@ def _second_moment(
     return sampled_second_moment(program, paths, rng), None
 
 
-def _network(program: Program) -> NetworkMoment | None:
-    """The tensor network's moment, when nothing above NETWORK_TOLERANCE of it is cut."""
-    bond = NETWORK_DIAGONAL_BOND if diagonal(program) else NETWORK_MAX_BOND
-    return network_second_moment(program, max_bond=bond, tolerance=NETWORK_TOLERANCE)
+def _network(program: Program) -> tuple[Moment, NetworkMoment] | None:
+    """The tensor network's moment, when the circuit is a chain and its value holds.
 
-
-def _converged_network(program: Program) -> tuple[Moment, NetworkMoment] | None:
-    """A truncated network whose value has converged in the bond dimension.
-
-    The discarded weight does not bound the value's error usefully (the initial state's norm
-    in pair space is 2^n), so the error is estimated the way DMRG estimates it: the change
-    in the value when the bond dimension is halved. Taken where that change is below
-    NETWORK_RELATIVE_ERROR of the value; its se is that change (an estimate, not a bound).
+    On all 16 pairs: one run at NETWORK_MAX_BOND, taken only if nothing above
+    NETWORK_TOLERANCE of the weight is cut. On the diagonal pairs of a one-string cost
+    (4 per qubit, so twice the bond costs less): the run at NETWORK_CONVERGED_BOND / 2,
+    taken if it cut nothing; else the run at NETWORK_CONVERGED_BOND, taken if it cut nothing
+    or if its value changed by at most NETWORK_RELATIVE_ERROR from the half bond's. The
+    discarded weight does not bound the value's error usefully (the initial state's norm in
+    pair space is 2^n), so the error is estimated as DMRG estimates it, by that change; it is
+    the Moment's se, an estimate and not a bound.
     """
+    if not diagonal(program):
+        full = network_second_moment(
+            program, max_bond=NETWORK_MAX_BOND, tolerance=NETWORK_TOLERANCE
+        )
+        return None if full is None else (Moment(full.value, 0.0, "tensor_network"), full)
     half = network_second_moment(program, max_bond=NETWORK_CONVERGED_BOND // 2)
-    full = network_second_moment(program, max_bond=NETWORK_CONVERGED_BOND)
-    if full is None or half is None or full.value <= 0.0:
+    if half is None:
         return None
+    if half.truncation <= NETWORK_TOLERANCE:
+        return Moment(half.value, 0.0, "tensor_network"), half
+    full = network_second_moment(program, max_bond=NETWORK_CONVERGED_BOND)
+    if full is None:
+        return None
+    if full.truncation <= NETWORK_TOLERANCE:
+        return Moment(full.value, 0.0, "tensor_network"), full
     error = abs(full.value - half.value)
-    if error > NETWORK_RELATIVE_ERROR * full.value:
+    if full.value <= 0.0 or error > NETWORK_RELATIVE_ERROR * full.value:
         return None
     return Moment(full.value, error, "tensor_network"), full
 
@@ -550,25 +569,25 @@ def _device(spec: StudySpec, n: int, layers: int) -> tuple[DeviceNoise | None, s
 def _cost_variance(
     spec: StudySpec, n: int, layers: int, device: DeviceNoise | None = None
 ) -> float | None:
-    """Var[C] = E[C^2] - E[C]^2, where E[C^2] is exact or a network's (else None)."""
+    """Var[C] = E[C^2] - E[C]^2, where both are exact or a network's (else None)."""
     if n > 64:
         return None
-    program = _program(spec, n, layers, None, device)
+    program = _program(spec, n, layers, None, device, listed=False)
+    if supported(program) and (program.projector or diagonal(program)):
+        # The projector as a product, or one string: both moments by the network.
+        second = None if program.projector else exact_second_moment(
+            program, max_pairs=_exact_budget(program), max_work=_CHAIN_EXACT_WORK
+        )  # fmt: skip
+        if second is None:
+            network = _network(program)
+            second = None if network is None else network[0].value
+        first = network_first_moment(program)
+        if second is None or first is None:
+            return None
+        return second - first**2
     if program.projector or len(program.terms) ** 2 > _MAX_PAIRS:
         return None
-    second: float | None = None
-    if supported(program) and diagonal(program):
-        second = exact_second_moment(
-            program, max_pairs=_exact_budget(program), max_work=_CHAIN_EXACT_WORK
-        )
-        network = _network(program) if second is None else None
-        converged = _converged_network(program) if second is None and network is None else None
-        if network is not None:
-            second = network.value
-        elif converged is not None:
-            second = converged[0].value
-    else:
-        second = exact_second_moment(program, max_pairs=_exact_budget(program))
+    second = exact_second_moment(program, max_pairs=_exact_budget(program))
     if second is None:
         return None
     return second - exact_first_moment(program) ** 2
