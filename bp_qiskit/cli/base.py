@@ -109,6 +109,16 @@ def parents() -> dict[str, argparse.ArgumentParser]:
                     "help": "write no figures (matplotlib is then never imported)",
                 },
             ),
+            (
+                ("--predict",),
+                {
+                    "action": argparse.BooleanOptionalAction,
+                    "default": True,
+                    "help": "put beside every cell what theory predicts for it (results.json, "
+                    "table, plot; on by default: predicting a shipped spec costs less than "
+                    "running it, benchmarks/bench_predict_vs_run.py); --no-predict skips it",
+                },
+            ),
         ),
         "progress": _parent(
             (("--no-progress",), {"action": "store_true", "help": "hide the progress bar"})
@@ -321,7 +331,7 @@ def finish_study(
         if type(exc).__name__ == "Terminated":
             return 143
         return 130
-    outcome = collect(store, study_id, predict=getattr(args, "predict", False))
+    outcome = collect(store, study_id, predict=args.predict)
     return print_outcome(outcome, out, plots=not getattr(args, "no_plot", False))
 
 
@@ -356,6 +366,6 @@ def finish_group(
         )
         return 143 if type(exc).__name__ == "Terminated" else 130
     for study_id, out in zip(study_ids, outs, strict=True):
-        outcome = collect(store, study_id, predict=getattr(args, "predict", False))
+        outcome = collect(store, study_id, predict=args.predict)
         print_outcome(outcome, out, plots=not getattr(args, "no_plot", False))
     return 0

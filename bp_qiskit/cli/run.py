@@ -186,12 +186,6 @@ class RunCommand(Command):
         )
         parser.add_argument("--max-shots", type=int, help="adaptive: shot budget per cell")
         parser.add_argument(
-            "--predict",
-            action="store_true",
-            help="put beside every cell what Pauli propagation predicts (results.json, "
-            "table, plot); costs seconds to minutes for wide or deep cells",
-        )
-        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="print ISA depth, 2q gates, PUBs, bindings, shots and QPU time; submit nothing",

@@ -150,12 +150,6 @@ class ReportCommand(Command):
     help = "write results from the store without running"
     parents = ("study", "store", "out")
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Predictions beside the cells, as for ``run``."""
-        parser.add_argument(
-            "--predict", action="store_true", help="put the prediction beside every cell"
-        )
-
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         """Collect and write."""
         with existing_store(args.store) as store:

@@ -386,7 +386,8 @@ def _svd_split(theta: NDArray[np.float64], max_bond: int, cutoff: float) -> Spli
     if s.size == 0 or s[0] == 0.0:
         return None
     keep = int(min(max_bond, max(1, np.sum(s > cutoff * s[0]))))
-    cut = float(np.sum(s[keep:] ** 2)) / float(np.sum(s**2))
+    r = s / s[0]  # relative, so that tiny states (E[C] of a deep global cost) do not underflow
+    cut = float(np.sum(r[keep:] ** 2)) / float(np.sum(r**2))
     root = np.sqrt(s[:keep])  # the norm shared by both sides: no site under- or overflows
     return u[:, :keep] * root, root[:, None] * vt[:keep], cut
 

@@ -50,7 +50,7 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     predicted = any(c.predicted_method is not None for c in result.cells)
     if predicted:
         reference = None  # the prediction covers the closed forms and more
-        head += f" {'predicted':>11} {'method':<11} {'z':>6}"
+        head += f" {'predicted':>11} {'method':<14} {'z':>6}"
     if reference is not None:
         head += f" {'theory':>11} {'z':>6}"
     lines = [head, "-" * len(head)]
@@ -81,7 +81,7 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         )
     if reference is not None:
         lines.append(f"theory: {reference[0]}; z = (Var - theory) / se")
-        lines.extend(format_limit_depths(result))
+    lines.extend(format_limit_depths(result))  # a depth axis, predicted or not
     lines.extend(format_fits(result))
     return "\n".join(lines)
 
@@ -89,12 +89,12 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
 def _predicted_columns(c: CellResult) -> str:
     method = c.predicted_method or "-"
     if c.predicted_grad_var is None or method == "none":
-        return f" {'-':>11} {method:<11} {'-':>6}"
+        return f" {'-':>11} {method:<14} {'-':>6}"
     if method == "bound":
-        return f" {'<' + format(c.predicted_upper_bound or 0.0, '.3e'):>11} {method:<11} {'-':>6}"
+        return f" {'<' + format(c.predicted_upper_bound or 0.0, '.3e'):>11} {method:<14} {'-':>6}"
     spread = math.hypot(c.grad_var_se, c.predicted_grad_var_se or 0.0)
     z = (c.grad_var - c.predicted_grad_var) / spread if spread > 0 else math.nan
-    return f" {c.predicted_grad_var:>11.4e} {method:<11} {z:>6.1f}"
+    return f" {c.predicted_grad_var:>11.4e} {method:<14} {z:>6.1f}"
 
 
 def limit_depths(result: StudyResult, within: float = 3.0) -> dict[int, int | None]:
