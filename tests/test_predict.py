@@ -283,8 +283,14 @@ def test_run_predict_puts_the_prediction_beside_every_cell(tmp_path, capsys):
         assert cell["predicted_grad_var"] == pytest.approx(seed_exact_variance(cell["num_qubits"]))
     sid = json.loads((out / "results.json").read_text())["study_id"]
     plain = tmp_path / "plain"
-    assert main(["report", sid, "--store", str(tmp_path / "s.sqlite"), "--out", str(plain)]) == 0
+    report = ["report", sid, "--store", str(tmp_path / "s.sqlite"), "--out", str(plain)]
+    assert main([*report, "--no-predict"]) == 0
     assert "predicted_method" not in (plain / "results.json").read_text()
+    # By default, report predicts as run does.
+    assert main([*report[:-1], str(tmp_path / "again")]) == 0
+    assert (
+        '"predicted_method": "tensor_network"' in (tmp_path / "again" / "results.json").read_text()
+    )
 
 
 @pytest.mark.slow

@@ -150,7 +150,7 @@ def test_a_depth_axis_from_the_command_line_fits_each_curve(tmp_path, capsys):
     assert [s["layers"] for s in data["series"]] == [1, 3]
     assert [len(s["fit"]["points"]) for s in data["series"]] == [3, 3]
     assert data["fit"] is None  # no fit across depths
-    assert "L = 1:" in printed and "L = 3:" in printed and "theory" in printed
+    assert "L = 1:" in printed and "L = 3:" in printed and "predicted" in printed
     assert (out / "variance.png").read_bytes()[:4] == b"\x89PNG"
 
 
