@@ -82,6 +82,37 @@ def test_selected_parameters_seeds_and_errors():
         gradient_variance(nonlinear, "Z", samples=4, seed=1)
 
 
+def test_only_the_differentiated_parameters_are_shifted():
+    """One parameter of a 2-parameter-per-gate circuit: 3 evaluations per sample, not 1 + 2J.
+
+    The oracle for the values is the all-parameters call on the same draws: its columns for
+    the chosen parameters must be the same numbers.
+    """
+    from bp_qiskit.backends import make_backend
+
+    t = Parameter("t")
+    circuit = efficient_su2(3, reps=2)
+    circuit.rz(2 * t, 0)  # t also enters through an expression, in a gate of its own
+    circuit.rx(t, 1)
+    backend = make_backend("aer")
+    shapes = []
+    evaluate = backend.evaluate
+
+    def counting(tasks, **kw):
+        shapes.extend(task.values.shape for task in tasks)
+        return evaluate(tasks, **kw)
+
+    backend.evaluate = counting  # type: ignore[method-assign]
+    every = gradient_variance(circuit, "ZZI", samples=5, seed=2, backend=backend)
+    some = gradient_variance(circuit, "ZZI", samples=5, seed=2, backend=backend,
+                             parameters=[t, 4])  # fmt: skip
+    k = list(circuit.parameters).index(t)
+    assert shapes == [(5, 1 + 2 * (circuit.num_parameters + 1), circuit.num_parameters + 1),
+                      (5, 1 + 2 * 3, circuit.num_parameters + 1)]  # fmt: skip
+    np.testing.assert_allclose(some.grads, every.grads[:, [k, 4]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(some.costs, every.costs, rtol=0, atol=1e-12)
+
+
 def test_shots_give_an_unbiased_corrected_variance_within_its_standard_error():
     circuit = efficient_su2(2, reps=1)
     exact = gradient_variance(circuit, "ZZ", samples=400, seed=5, parameters=[0])

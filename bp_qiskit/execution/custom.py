@@ -18,7 +18,8 @@ decomposed until each is a Pauli rotation: rx, ry, rz, rxx, ryy, rzz, rzx, or p,
 up to a global phase), and each occurrence's expression must be linear in the parameters.
 Gates with a non-Pauli generator (crx, cu, ...) are decomposed into Pauli rotations when
 their definition allows; otherwise the error names the gate. All evaluations of one call
-(every sample, its cost, and both shifts of every occurrence) are one PUB.
+(every sample, its cost, and both shifts of every occurrence of a differentiated parameter)
+are one PUB.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "expand_occurrences",
     "gradient_variance",
     "occurrence_offsets",
+    "touched_occurrences",
 ]
 
 # Gates whose angle a enters as exp(-i a P / 2) for one Pauli string P (p: rz up to phase).
@@ -169,6 +171,13 @@ def occurrence_offsets(exprs: Sequence[ParameterExpression]) -> NDArray[np.float
     return np.array([float(e.bind(dict.fromkeys(e.parameters, 0.0))) for e in exprs])
 
 
+def touched_occurrences(
+    chain: NDArray[np.float64], chosen: Sequence[int] | NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """The occurrences whose angle depends on any of the ``chosen`` parameters."""
+    return np.flatnonzero(np.any(chain[:, list(chosen)] != 0.0, axis=1))
+
+
 def chosen_parameters(
     originals: Sequence[Parameter], parameters: Sequence[Parameter | int] | None
 ) -> list[int]:
@@ -259,11 +268,14 @@ def gradient_variance(
     theta = np.random.default_rng(draw_ss).uniform(low, high, size=(samples, len(originals)))
     # phi_j = e_j(theta): linear, so phi = theta @ c^T + offset (offset = e_j at theta = 0).
     phi = theta @ chain.T + occurrence_offsets(exprs)
-    num_occ = len(exprs)
-    values = np.repeat(phi[:, None, :], 1 + 2 * num_occ, axis=1)
-    for j in range(num_occ):
-        values[:, 1 + 2 * j, j] += math.pi / 2
-        values[:, 2 + 2 * j, j] -= math.pi / 2
+    # Only the occurrences of the differentiated parameters are shifted: the rest have
+    # de_j/dtheta_k = 0, and shifting them would cost 2 evaluations each for nothing (one
+    # parameter of a 195-rotation circuit: 3 evaluations per sample instead of 391).
+    touched = touched_occurrences(chain, chosen)
+    values = np.repeat(phi[:, None, :], 1 + 2 * len(touched), axis=1)
+    for i, j in enumerate(touched):
+        values[:, 1 + 2 * i, j] += math.pi / 2
+        values[:, 2 + 2 * i, j] -= math.pi / 2
     own = isinstance(backend, str)
     be: Backend = (
         make_backend(backend, tags=["bp_qiskit:gradient_variance"])
@@ -287,9 +299,9 @@ def gradient_variance(
         if own:
             be.close()
     evs, stds = np.asarray(ev.evs), np.asarray(ev.stds)
-    occ = (evs[:, 1::2] - evs[:, 2::2]) / 2  # (S, J) per-occurrence derivatives
+    occ = (evs[:, 1::2] - evs[:, 2::2]) / 2  # (S, T) per-occurrence derivatives
     occ_var = (stds[:, 1::2] ** 2 + stds[:, 2::2] ** 2) / 4
-    c = chain[:, chosen]  # (J, K)
+    c = chain[np.ix_(touched, np.asarray(chosen, dtype=np.int64))]  # (T, K)
     grads = occ @ c
     shot_var = occ_var @ (c**2)
     stats = [

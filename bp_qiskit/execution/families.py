@@ -45,7 +45,7 @@ from ..core.observables import make_observable
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import ObservableSpec, StudySpec
-from .custom import as_observable, expand_occurrences, occurrence_offsets
+from .custom import as_observable, expand_occurrences, occurrence_offsets, touched_occurrences
 
 __all__ = [
     "CircuitFamily",
@@ -199,7 +199,7 @@ class FactoryCircuit:
 
     def _occurrences(self, indices: NDArray[np.int64]) -> NDArray[np.int64]:
         """The occurrences whose angle depends on any differentiated parameter."""
-        return np.flatnonzero(np.any(self.chain[:, indices] != 0, axis=1))
+        return touched_occurrences(self.chain, indices)
 
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """(s, J, 2, occurrences): each affected occurrence shifted by +-pi/2 on its own."""
