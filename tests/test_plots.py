@@ -64,3 +64,33 @@ def test_results_as_tables_for_notebooks():
     assert isinstance(samples, pd.DataFrame) and len(samples) == 2 * 20
     first = samples[samples["num_qubits"] == 2]["grad"].to_numpy()
     assert first.tobytes() == outcome.data[0].grads.ravel().tobytes()
+
+
+def test_log_labels_are_matplotlibs_labels_in_plain_text(tmp_path, monkeypatch):
+    """The same ticks and mantissas as matplotlib's own log formatter, and no mathtext.
+
+    Oracle: matplotlib's LogFormatterSciNotation on the same axis, its mathtext rewritten by
+    hand; and a mathtext parser that fails if anything still asks for it.
+    """
+    import matplotlib.mathtext
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    def no_mathtext(*args, **kwargs):
+        raise AssertionError("mathtext was parsed")
+
+    monkeypatch.setattr(matplotlib.mathtext.MathTextParser, "parse", no_mathtext)
+    spec = StudySpec.from_dict({"circuit": {"qubits": [2, 3, 4]}, "sampling": {"samples": 60}})
+    fig = plot_variance(run_study(spec, progress=False).result, tmp_path / "v.png")
+    ax = fig.axes[0]
+    reference = LogFormatterSciNotation()
+    reference.set_axis(ax.yaxis)
+    ticks = [t for t in ax.yaxis.get_majorticklocs() if t > 0]
+    reference.set_locs(ticks)
+    by_hand = {"0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "-": "⁻"}
+    for tick in ticks:
+        want = reference(tick)
+        assert want.startswith(r"$\mathdefault{10^{") and want.endswith("}}$")
+        exponent = want[len(r"$\mathdefault{10^{") : -len("}}$")]
+        plain = "10" + "".join(by_hand[ch] for ch in exponent)
+        assert ax.yaxis.get_major_formatter()(tick) == plain
+    assert (tmp_path / "v.png").stat().st_size > 0
