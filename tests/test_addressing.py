@@ -24,7 +24,9 @@ def test_a_layer_position_study_differentiates_that_gate():
         StudySpec.from_dict({**base, "gradient": {"parameter": [-1, 1]}}), progress=False
     )
     everything = run_study(
-        StudySpec.from_dict({**base, "gradient": {"parameter": "all"}}), progress=False
+        # the shift path, whose pairs are the single-parameter study's bit for bit
+        StudySpec.from_dict({**base, "gradient": {"parameter": "all", "method": "shift"}}),
+        progress=False,
     )
     for one, every in zip(by_address.data, everything.data, strict=True):
         n = one.cell.num_qubits

@@ -31,7 +31,7 @@ def _run(circuit: dict, cost: dict, shots: int = 0):
             "study": {"seed": 5},
             "circuit": {**circuit, "qubits": [3, 5]},
             "observable": cost,
-            "gradient": {"parameter": "all"},
+            "gradient": {"parameter": "all", "method": "shift"},  # the PUBs under test
             "sampling": {"samples": 6, "shots": shots},
         }
     )

@@ -111,7 +111,7 @@ def test_pauli_costs_saved_on_their_own_qubits_give_the_full_register_values(mon
         {
             "circuit": {"ansatz": "mcclean", "layers": 3, "qubits": [6]},
             "observable": {"kind": "pauli", "terms": ["Z0 X2", "Y1"], "coeffs": [1.0, 0.3]},
-            "gradient": {"parameter": "all"},
+            "gradient": {"parameter": "all", "method": "shift"},  # through Aer
             "sampling": {"samples": 8},
         }
     )

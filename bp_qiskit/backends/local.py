@@ -5,6 +5,7 @@ Each factory has the registry's signature ``(name, device, options, tags, servic
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,17 +15,36 @@ from .protocol import BackendNameError, Capabilities
 __all__ = [
     "AER",
     "AER_DEVICE",
+    "AER_NOISELESS",
     "EXACT_ONLY",
+    "STATEVECTOR",
     "aer_backend",
     "aer_device_backend",
     "aer_estimator_backend",
     "check_aer_device",
+    "noiseless_statevector",
     "statevector_backend",
 ]
 
 AER = Capabilities(exact=True, shots=True, native_projectors=True, parallel=True)
 AER_DEVICE = AER
+AER_NOISELESS = dataclasses.replace(AER, adjoint=True)
 EXACT_ONLY = Capabilities(exact=True, shots=False, parallel=True)
+STATEVECTOR = dataclasses.replace(EXACT_ONLY, adjoint=True)
+
+
+def noiseless_statevector(options: Mapping[str, Any]) -> bool:
+    """Whether these options leave a backend a noiseless CPU statevector.
+
+    That is the adjoint pass's model: not with depolarising noise, another simulation method
+    (MPS for width), or a GPU.
+    """
+    opts = dict(options)
+    return (
+        opts.get("depolarizing") is None
+        and opts.get("method", "statevector") == "statevector"
+        and str(opts.get("device", "CPU")) == "CPU"
+    )
 
 
 def aer_backend(
@@ -53,7 +73,7 @@ def aer_backend(
         return EstimatorBackend(
             lambda seed: AerEstimator(seed=seed, backend_options=sim_options),
             name=name,
-            capabilities=AER,
+            capabilities=AER_NOISELESS if noiseless_statevector(options) else AER,
         )
     sim = depolarizing_simulator(*depolarizing, device=device_name)
     return EstimatorBackend(
@@ -124,7 +144,9 @@ def statevector_backend(
     from qiskit.primitives import StatevectorEstimator
 
     return EstimatorBackend(
-        lambda seed: StatevectorEstimator(seed=seed), name=name, capabilities=EXACT_ONLY
+        lambda seed: StatevectorEstimator(seed=seed),
+        name=name,
+        capabilities=STATEVECTOR,
     )
 
 

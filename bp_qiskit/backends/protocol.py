@@ -75,6 +75,9 @@ class Capabilities:
         parallel: Jobs may run in worker processes, each building its own backend from the
             name (in-process simulators). Runtime backends share one batch or session per
             run and report job ids to the store as they submit, so they run in this process.
+        adjoint: A noiseless statevector: the exact gradients of a ``shots == 0`` task may be
+            taken by the adjoint pass (:mod:`bp_qiskit.backends.adjoint`) in place of its
+            shift pairs; they are the same numbers to rounding.
     """
 
     exact: bool
@@ -82,6 +85,7 @@ class Capabilities:
     remote: bool = False
     native_projectors: bool = False
     parallel: bool = False
+    adjoint: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

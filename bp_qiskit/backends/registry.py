@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .devices import available_devices
-from .local import AER, AER_DEVICE, EXACT_ONLY
+from .local import AER_DEVICE, AER_NOISELESS, EXACT_ONLY, STATEVECTOR
 from .protocol import Backend, BackendNameError, Capabilities
 
 __all__ = [
@@ -62,8 +62,9 @@ class BackendEntry:
 
 
 REGISTRY: tuple[BackendEntry, ...] = (
-    BackendEntry("aer", "local:aer_backend", AER, "", "batched Aer: exact or real shots"),
-    BackendEntry("statevector", "local:statevector_backend", EXACT_ONLY, "", "qiskit reference"),
+    # aer: adjoint only while its options keep it a noiseless CPU statevector (aer_backend).
+    BackendEntry("aer", "local:aer_backend", AER_NOISELESS, "", "batched Aer: exact or real shots"),
+    BackendEntry("statevector", "local:statevector_backend", STATEVECTOR, "", "qiskit reference"),
     BackendEntry("aer_estimator", "local:aer_estimator_backend", EXACT_ONLY, "", "qiskit-aer"),
     BackendEntry("aer:<device>", "local:aer_device_backend", AER_DEVICE, "fake", "device noise"),
     BackendEntry("fake:<device>", "runtime:fake_runtime_backend", _RUNTIME_LOCAL, "fake", "local"),

@@ -91,6 +91,15 @@ class CircuitFamily(Protocol):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(s, K) gradients and their shot-noise variances from the evaluated values."""
 
+    def chain_rule(
+        self, diffs: NDArray[np.float64], diff_var: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(s, K) gradients from the (s, J) half differences of the shifted pairs.
+
+        ``gradients`` is this applied to the shift rule's differences; the adjoint pass
+        (execution/adjoint.py) supplies the same differences without the shifted circuits.
+        """
+
     def costs(
         self, evs: NDArray[np.float64], stds: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
@@ -112,7 +121,13 @@ class _OneRotationPerParameter:
         self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The two-term shift rule: every parameter enters one Pauli rotation."""
-        return combine_shifts(evs), shot_noise_variance(stds)
+        return self.chain_rule(combine_shifts(evs), shot_noise_variance(stds), indices)
+
+    def chain_rule(
+        self, diffs: NDArray[np.float64], diff_var: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """One pair per parameter: the pair's half difference is the gradient."""
+        return diffs, diff_var
 
     def costs(
         self, evs: NDArray[np.float64], stds: NDArray[np.float64]
@@ -215,8 +230,14 @@ class FactoryCircuit:
         The shifted pairs are independent estimates, so their shot-noise variances add with
         weights c_jk^2.
         """
+        return self.chain_rule(combine_shifts(evs), shot_noise_variance(stds), indices)
+
+    def chain_rule(
+        self, diffs: NDArray[np.float64], diff_var: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """dC/dtheta_k = sum_j c_jk dC/dphi_j over the occurrences of the parameters."""
         c = self.chain[np.ix_(self._occurrences(indices), indices)]
-        return combine_shifts(evs) @ c, shot_noise_variance(stds) @ (c**2)
+        return diffs @ c, diff_var @ (c**2)
 
     def costs(
         self, evs: NDArray[np.float64], stds: NDArray[np.float64]

@@ -23,11 +23,13 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparseObservable
 
 from ..backends import Backend, Evaluation, ExpectationTask
+from ..backends.adjoint import AdjointProgram, compile_circuit
 from ..backends.protocol import OnSubmit
 from ..core.circuits import CircuitSamples
 from ..results import Cell, CellData
 from ..spec import StudySpec
 from ..store import JobRecord, JobState
+from .adjoint import ADJOINT, adjoint_gradients, wants_adjoint
 from .families import CircuitFamily, family_for, gradient_indices
 
 __all__ = [
@@ -77,6 +79,9 @@ class JobResult:
         cost_shot_var: (s,) the shot-noise variance of each cost (0 when exact).
         peak_memory: Peak resident bytes of the process while the job ran (None where not
             measured: remote jobs, older stores).
+        method: How the gradients were taken: ``"shift"`` (parameter shift through the
+            backend) or ``"adjoint"`` (execution/adjoint.py; the costs are then at the drawn
+            angles themselves).
     """
 
     gates: NDArray[np.int8]
@@ -89,6 +94,7 @@ class JobResult:
     costs: NDArray[np.float64] | None = None
     cost_shot_var: NDArray[np.float64] | None = None
     peak_memory: int | None = None
+    method: str = "shift"
 
     def arrays(self) -> dict[str, NDArray[Any]]:
         """The arrays the store keeps for the job."""
@@ -103,6 +109,8 @@ class JobResult:
             out["cost_shot_var"] = self.cost_shot_var
         if self.peak_memory is not None:
             out["peak_memory"] = np.array(self.peak_memory, dtype=np.int64)
+        if self.method == ADJOINT:  # shift jobs store no marker: their bytes stay as they were
+            out["adjoint"] = np.array(1, dtype=np.int8)
         return out
 
 
@@ -178,6 +186,7 @@ def job_result(arrays: Mapping[str, NDArray[Any]], rec: JobRecord) -> JobResult:
         costs=arrays.get("costs"),
         cost_shot_var=arrays.get("cost_shot_var"),
         peak_memory=int(np.ravel(arrays["peak_memory"])[0]) if "peak_memory" in arrays else None,
+        method=ADJOINT if "adjoint" in arrays else "shift",
     )
 
 
@@ -204,6 +213,7 @@ class JobBuilder:
     def __init__(self, spec: StudySpec) -> None:
         self.spec = spec
         self._cells: dict[Cell, CircuitFamily] = {}
+        self._programs: dict[Cell, AdjointProgram | None] = {}
 
     def family(self, cell: Cell) -> CircuitFamily:
         """The cell's circuits."""
@@ -259,9 +269,46 @@ class JobBuilder:
 
         ``shots`` overrides ``spec.sampling.shots`` (adaptive allocation changes N per round).
         """
+        n_shots = self.spec.sampling.shots if shots is None else shots
+        if wants_adjoint(self.spec.gradient.method, n_shots, backend):
+            result = self.execute_adjoint(job)
+            if result is not None:
+                return result
         built = self.build(job, shots=shots)
         (ev,) = backend.evaluate([built.task], seed=built.seed, on_submit=on_submit)
         return self.combine(built, ev)
+
+    def execute_adjoint(self, job: JobKey) -> JobResult | None:
+        """The job's gradients by the adjoint pass, or None where it does not apply.
+
+        The same draws as :meth:`build` (the job's circuit stream), the same shifted pairs
+        and chain rule; no shots, so no shot stream is used. The costs are taken at the same
+        point as on the shift path.
+        """
+        family = self.family(job.cell)
+        if job.cell not in self._programs:
+            self._programs[job.cell] = compile_circuit(family.template)
+        circuit_ss, _ = job_seed(self.spec, job).spawn(2)
+        samples = family.draw(np.random.default_rng(circuit_ss), job.size)
+        indices = gradient_indices(self.spec, family)
+        out = adjoint_gradients(
+            self._programs[job.cell], family, samples, indices, self.spec.gradient.method
+        )
+        if out is None:
+            return None
+        diffs, costs = out
+        grads, shot_var = family.chain_rule(diffs, np.zeros_like(diffs), indices)
+        return JobResult(
+            gates=samples.gates,
+            params=samples.params,
+            grads=grads,
+            shot_var=shot_var,
+            shots=0,
+            job_id=None,
+            costs=costs,
+            cost_shot_var=None if costs is None else np.zeros_like(costs),
+            method=ADJOINT,
+        )
 
 
 def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
@@ -276,7 +323,15 @@ def assemble_cell(cell: Cell, results: Sequence[JobResult]) -> CellData:
         costs=_joined([r.costs for r in results]),
         cost_shot_var=_joined([r.cost_shot_var for r in results]),
         peak_memory=_peak([r.peak_memory for r in results]),
+        gradient_method=_method([r.method for r in results]),
     )
+
+
+def _method(methods: Sequence[str]) -> str | None:
+    """The cell's gradient method (None: parameter shift throughout)."""
+    if ADJOINT not in methods:
+        return None
+    return ADJOINT if set(methods) == {ADJOINT} else "adjoint, shift"
 
 
 def _peak(parts: Sequence[int | None]) -> int | None:

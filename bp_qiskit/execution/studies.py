@@ -23,6 +23,7 @@ from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobRecord, JobState
 from ..store._owner import current_owner, owner_alive
+from .adjoint import check_adjoint
 from .checks import check_resources
 from .cost import (
     CostEstimate,
@@ -60,6 +61,7 @@ def create_study(store: BaseStore, spec: StudySpec) -> str:
     take) is refused first, before anything is recorded (:mod:`bp_qiskit.execution.checks`).
     """
     check_resources(spec)
+    check_adjoint(spec)
     jobs = kind_of(spec).plan(spec)
     return store.create_study(spec.study.name, spec.to_dict(), __version__, spec.study.seed, jobs)
 

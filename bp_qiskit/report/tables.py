@@ -81,9 +81,22 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         )
     if reference is not None:
         lines.append(f"theory: {reference[0]}; z = (Var - theory) / se")
+    lines.append(format_gradient_method(result))
     lines.extend(format_limit_depths(result))  # a depth axis, predicted or not
     lines.extend(format_fits(result))
     return "\n".join(lines)
+
+
+def format_gradient_method(result: StudyResult) -> str:
+    """Which method produced the gradients: the adjoint pass, parameter shift, or both."""
+    adjoint = [c for c in result.cells if c.gradient_method == "adjoint"]
+    if not adjoint:
+        return "gradients: parameter shift (2 circuits per differentiated parameter and sample)"
+    what = "adjoint pass (exact statevector: one forward and one backward pass per sample)"
+    if len(adjoint) == len(result.cells):
+        return f"gradients: {what}"
+    cells = ", ".join(f"n={c.num_qubits} L={c.num_layers}" for c in adjoint)
+    return f"gradients: {what} for {cells}; parameter shift for the others"
 
 
 def _predicted_columns(c: CellResult) -> str:

@@ -37,6 +37,8 @@ class CellData:
         costs: (S,) the cost at random angles (cost concentration), or None.
         cost_shot_var: (S,) the shot-noise variance of each cost, or None.
         peak_memory: The largest peak resident bytes of the cell's jobs, or None.
+        gradient_method: ``"adjoint"`` if the adjoint pass took every job's gradients,
+            ``"adjoint, shift"`` if it took some; None for parameter shift.
     """
 
     cell: Cell
@@ -48,3 +50,4 @@ class CellData:
     costs: NDArray[np.float64] | None = None
     cost_shot_var: NDArray[np.float64] | None = None
     peak_memory: int | None = None
+    gradient_method: str | None = None

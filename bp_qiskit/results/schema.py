@@ -58,6 +58,9 @@ class CellResult:
         grad_var_params_se: Their standard errors.
         predicted_grad_var, predicted_grad_var_se, predicted_method, predicted_upper_bound:
             what Pauli propagation expects for the cell (``run --predict``); None otherwise.
+        gradient_method: ``"adjoint"`` when the adjoint pass took the cell's gradients
+            (``gradient.method``), ``"adjoint, shift"`` when some of its jobs did; None for
+            parameter shift (left out of the JSON, so those results keep their bytes).
     """
 
     num_qubits: int
@@ -82,6 +85,7 @@ class CellResult:
     predicted_grad_var_se: float | None = None
     predicted_method: str | None = None
     predicted_upper_bound: float | None = None
+    gradient_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON (per-parameter variances only when there are several)."""
@@ -95,6 +99,8 @@ class CellResult:
         if self.predicted_method is None:  # no prediction asked for: the fields stay out
             for key in _PREDICTED:
                 del d[key]
+        if self.gradient_method is None:
+            del d["gradient_method"]
         return d
 
     @classmethod
@@ -318,6 +324,7 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 cost_var_se=cost_se,
                 grad_var_params=per_param,
                 grad_var_params_se=per_param_se,
+                gradient_method=d.gradient_method,
             )
         )
     items = spec["circuit"].get("layers", 1)

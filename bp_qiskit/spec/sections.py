@@ -28,6 +28,7 @@ from .parsing import check_int, check_keys, fail, parse_angle, parse_qubits
 
 __all__ = [
     "GRADIENT_KEYWORDS",
+    "GRADIENT_METHODS",
     "AdaptiveSpec",
     "BackendSpec",
     "BudgetSpec",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 GRADIENT_KEYWORDS = ("first", "last", "all")
+GRADIENT_METHODS = ("auto", "shift", "adjoint")
 GRAMMAR_KEYS = ("initial", "rotations", "random_set", "entangler")
 
 T = TypeVar("T", bound="_Section")
@@ -335,10 +337,17 @@ class GradientSpec(_Section):
             (which names another gate when n changes); ``[l, q]`` names the same gate at every
             n, and ``[-1, 0]`` is the first rotation of the last layer. Negative numbers count
             from the end.
+        method: ``"shift"``: the parameter-shift rule, two circuits per differentiated
+            parameter through the Estimator (the reference; the only method with shots, noise
+            or a QPU). ``"adjoint"``: every gradient of an exact noiseless statevector run
+            from one forward and one backward pass (backends/adjoint.py), the same numbers to
+            rounding. ``"auto"`` (default): adjoint where it applies and more than one
+            parameter is differentiated, shift otherwise.
     """
 
     SECTION: ClassVar[str] = "gradient"
     parameter: str | int | tuple[int, int] = "last"
+    method: str = "auto"
 
     def __post_init__(self) -> None:
         p = self.parameter
@@ -352,6 +361,15 @@ class GradientSpec(_Section):
                 p,
                 "'first', 'last', 'all', an integer parameter index or [layer, position]",
             )
+        if self.method not in GRADIENT_METHODS:
+            raise fail("gradient.method", self.method, ", ".join(map(repr, GRADIENT_METHODS)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``method`` only when set, so existing specs keep their bytes."""
+        out = super().to_dict()
+        if self.method == "auto":
+            del out["method"]
+        return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import REGISTRY, capabilities_of
+from ..backends.local import noiseless_statevector
 from ..errors import SpecError
 from .parsing import fail
 from .sections import (
@@ -103,6 +104,19 @@ class StudySpec:
                 self.backend.name,
                 f"{', '.join(repr(f) for f in with_shots)} when sampling.shots > 0 "
                 f"({self.backend.name} is exact only)",
+            )
+        adjoint = caps.adjoint and noiseless_statevector(self.backend.options)
+        if self.gradient.method == "adjoint" and (self.sampling.shots or not adjoint):
+            why = (
+                "sampling.shots > 0"
+                if self.sampling.shots
+                else f"backend {self.backend.name} and these backend.options"
+            )
+            raise fail(
+                "gradient.method",
+                "adjoint",
+                f"'auto' or 'shift' with {why}: the adjoint pass is exact and noiseless "
+                "(sampling.shots = 0 on aer or statevector)",
             )
         if not self.sampling.shots and not caps.exact:
             raise fail("sampling.shots", 0, f"an integer >= 2 for backend {self.backend.name!r}")

@@ -1,0 +1,263 @@
+"""Every gradient of an exact statevector PUB in one forward and one backward pass.
+
+Why: the parameter-shift rule costs two circuits per differentiated parameter, so
+``gradient.parameter = "all"`` at n = 14, L = 50 is 1,400 circuits per sample. The adjoint
+(reverse-mode) method (Jones and Gacon 2020, arXiv 2009.02823) gets all of them from one
+forward pass and one backward pass over the gates:
+
+    psi = U_N ... U_1 |0>,  lam = O psi,  phi = psi
+    for k = N .. 1:   phi <- U_k^dag phi;   dC/dv_k = 2 Re <lam| dU_k/dv_k phi>;
+                      lam <- U_k^dag lam.
+
+Each binding is one row of a (B, 2^n) array, as in the numpy pass of
+:mod:`bp_qiskit.backends.batched`, whose gate kernels it shares.
+
+It is exact, so it is used only for noiseless statevector tasks with ``shots == 0``
+(:attr:`~bp_qiskit.backends.protocol.Capabilities.adjoint`). Parameter shift through the
+Estimator stays the reference, and the only path with shots, noise or a QPU:
+``tests/test_adjoint.py`` checks the two against each other to 1e-10 on every preset.
+
+What it accepts (:func:`compile_circuit` returns None otherwise, and the caller shifts):
+``u``/``u3``, ``rx``, ``ry``, ``rz``, ``p``, ``rxx``, ``ryy``, ``rzz`` with plain parameters,
+each parameter in one gate slot; and the fixed gates of the numpy pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter, ParameterExpression
+from qiskit.quantum_info import SparseObservable
+
+from .batched import _FIXED, _PAIR, _PARAMETRIC, _apply_one, _apply_two, _pair, _u
+
+__all__ = [
+    "MAX_QUBITS",
+    "AdjointProgram",
+    "compile_circuit",
+    "expectations",
+    "gradients",
+    "shift_columns",
+]
+
+# The states are (B, 2^n) complex arrays, three of them at once: n = 20 with B = 16 is
+# 0.8 GB. Above this, Aer's shift path holds one state per binding instead.
+MAX_QUBITS = 20
+_HALF_TURN = np.pi
+
+# One letter of a SparseObservable term as a 2 x 2 matrix (projectors included).
+_LETTERS = {
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]]),
+    "Z": np.diag([1.0, -1.0]).astype(complex),
+    "0": np.diag([1.0, 0.0]).astype(complex),
+    "1": np.diag([0.0, 1.0]).astype(complex),
+    "+": np.full((2, 2), 0.5, dtype=complex),
+    "-": np.array([[0.5, -0.5], [-0.5, 0.5]], dtype=complex),
+    "r": np.array([[0.5, -0.5j], [0.5j, 0.5]]),
+    "l": np.array([[0.5, 0.5j], [-0.5j, 0.5]]),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Gate:
+    """One instruction: its name, qubits, and each angle as a column index or a constant."""
+
+    name: str
+    qubits: tuple[int, ...]
+    columns: tuple[int | None, ...]  # per angle slot: the template column, or None if fixed
+    constants: tuple[float, ...]  # per angle slot: the value when fixed (0.0 otherwise)
+    matrix: NDArray[np.complex128] | None = None  # fixed gates only
+
+
+@dataclasses.dataclass(frozen=True)
+class AdjointProgram:
+    """A circuit compiled for the adjoint pass (:func:`compile_circuit`)."""
+
+    num_qubits: int
+    num_columns: int
+    gates: tuple[_Gate, ...]
+
+
+def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
+    """The circuit as gate records, or None where the adjoint pass cannot run it.
+
+    None for: a gate outside the table, an angle that is an expression, or a parameter in
+    two slots (its shift would then move two gates, and the shift pairs would not be single
+    columns).
+    """
+    n = circuit.num_qubits
+    if n > MAX_QUBITS:
+        return None
+    columns = {p: j for j, p in enumerate(circuit.parameters)}
+    seen: set[int] = set()
+    gates = []
+    for inst in circuit.data:
+        op = inst.operation
+        name = op.name
+        qubits = tuple(circuit.find_bit(q).index for q in inst.qubits)
+        if name == "barrier":
+            continue
+        if name == "cz" or (name in _FIXED and not op.params):
+            gates.append(_Gate(name, qubits, (), (), np.asarray(op.to_matrix(), dtype=complex)))
+            continue
+        if not ((name in _PARAMETRIC and len(qubits) == 1) or (name in _PAIR and len(qubits) == 2)):
+            return None
+        cols: list[int | None] = []
+        consts: list[float] = []
+        for p in op.params:
+            if isinstance(p, Parameter):
+                if columns[p] in seen:
+                    return None
+                seen.add(columns[p])
+                cols.append(columns[p])
+                consts.append(0.0)
+            elif isinstance(p, ParameterExpression):
+                return None
+            else:
+                cols.append(None)
+                consts.append(float(p))
+        gates.append(_Gate(name, qubits, tuple(cols), tuple(consts)))
+    return AdjointProgram(n, len(columns), tuple(gates))
+
+
+def shift_columns(values: NDArray[np.float64], shift: float) -> tuple[Any, Any] | None:
+    """The unshifted bindings and the column each shifted pair moves, or None.
+
+    ``values`` is an ExpectationTask's (S, J, 2, P) layout: pair j of sample s is the
+    unshifted binding with +shift and -shift on one column. Returns ``(base (S, P), columns
+    (S, J))``, or None when a pair moves anything but one column by exactly +-shift (or the
+    pairs of a sample do not share their midpoint), since only then is the pair's half
+    difference the partial derivative that the adjoint pass computes.
+    """
+    if values.ndim != 4 or values.shape[2] != 2 or values.shape[1] == 0:
+        return None
+    plus, minus = values[:, :, 0, :], values[:, :, 1, :]
+    base = 0.5 * (plus[:, 0] + minus[:, 0])
+    step = plus - minus
+    cols = np.argmax(np.abs(step), axis=-1)
+    moved = np.take_along_axis(step, cols[..., None], axis=-1)[..., 0]
+    if not np.allclose(moved, 2 * shift, rtol=0, atol=1e-12):
+        return None
+    rest = step.copy()
+    np.put_along_axis(rest, cols[..., None], 0.0, axis=-1)
+    if np.any(np.abs(rest) > 1e-12):
+        return None
+    if np.any(np.abs(0.5 * (plus + minus) - base[:, None, :]) > 1e-12):
+        return None
+    return base, cols
+
+
+def _matrix(gate: _Gate, rows: NDArray[np.float64], slot: int | None = None) -> Any:
+    """The gate's (B, 2, 2) or (B, 4, 4) matrices, or their derivative in one angle slot."""
+    if gate.matrix is not None:
+        return gate.matrix
+    b = rows.shape[0]
+    angles = [
+        rows[:, c] if c is not None else np.full(b, v)
+        for c, v in zip(gate.columns, gate.constants, strict=True)
+    ]
+    name = gate.name
+    if name in ("u", "u3"):
+        if slot is None:
+            return _u(angles[0], angles[1], angles[2])
+        if slot == 0:  # cos and sin of theta / 2: d/dtheta U(theta) = U(theta + pi) / 2
+            return 0.5 * _u(angles[0] + _HALF_TURN, angles[1], angles[2])
+        m = _u(angles[0], angles[1], angles[2])
+        # U = P(phi) RY(theta) P(lambda) with P(a) = diag(1, e^{ia}): d/dphi multiplies row 1
+        # by i, d/dlambda multiplies column 1 by i.
+        out = np.zeros_like(m)
+        if slot == 1:
+            out[:, 1, :] = 1j * m[:, 1, :]
+        else:
+            out[:, :, 1] = 1j * m[:, :, 1]
+        return out
+    if name == "p":
+        if slot is None:
+            return _PARAMETRIC["p"](angles)
+        out = np.zeros((b, 2, 2), dtype=complex)
+        out[:, 1, 1] = 1j * np.exp(1j * angles[0])
+        return out
+    # exp(-i t P / 2) for a Pauli P: d/dt = -i P / 2 exp(..) = exp(-i (t + pi) P / 2) / 2.
+    t = angles[0] if slot is None else angles[0] + _HALF_TURN
+    scale = 1.0 if slot is None else 0.5
+    if name in _PAIR:
+        return scale * _pair(_PAIR[name], t)
+    return scale * _PARAMETRIC[name]([t])
+
+
+def _apply(psi: Any, m: Any, qubits: tuple[int, ...], n: int) -> Any:
+    if len(qubits) == 1:
+        return _apply_one(psi, m, qubits[0], n)
+    return _apply_two(psi, m, qubits[0], qubits[1], n)
+
+
+def _dagger(m: Any) -> Any:
+    return np.conj(np.swapaxes(m, -1, -2))
+
+
+def _observable_times(obs: SparseObservable, psi: Any, n: int) -> Any:
+    """O |psi> for every row, term by term (projector letters as 2 x 2 matrices)."""
+    out = np.zeros_like(psi)
+    for letters, indices, coeff in obs.to_sparse_list():
+        term = psi
+        for letter, q in zip(letters, indices, strict=True):
+            term = _apply_one(term, _LETTERS[letter], q, n)
+        out += coeff * term
+    return out
+
+
+def _forward(program: AdjointProgram, rows: NDArray[np.float64]) -> tuple[Any, list[Any]]:
+    """The final states and every gate's matrices (kept for the backward pass)."""
+    n = program.num_qubits
+    psi = np.zeros((rows.shape[0], 2**n), dtype=complex)
+    psi[:, 0] = 1.0
+    matrices = []
+    for gate in program.gates:
+        m = _matrix(gate, rows)
+        matrices.append(m)
+        psi = _apply(psi, m, gate.qubits, n)
+    return psi, matrices
+
+
+def expectations(
+    program: AdjointProgram, observable: SparseObservable, rows: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """<O> at every binding (B,): the forward pass alone."""
+    psi, _ = _forward(program, rows)
+    lam = _observable_times(observable, psi, program.num_qubits)
+    return np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
+
+
+def gradients(
+    program: AdjointProgram,
+    observable: SparseObservable,
+    rows: NDArray[np.float64],
+    wanted: Sequence[int] | NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The cost (B,) and its partial derivatives in the ``wanted`` columns (B, len(wanted)).
+
+    ``rows`` holds one binding per row, its columns in ``circuit.parameters`` order.
+    """
+    n = program.num_qubits
+    b = rows.shape[0]
+    where = {int(c): i for i, c in enumerate(wanted)}
+    psi, matrices = _forward(program, rows)
+    lam = _observable_times(observable, psi, n)
+    cost = np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
+    grads = np.zeros((b, len(wanted)))
+    phi = psi
+    for gate, m in zip(reversed(program.gates), reversed(matrices), strict=True):
+        inverse = _dagger(m)
+        phi = _apply(phi, inverse, gate.qubits, n)
+        for slot, column in enumerate(gate.columns):
+            if column is not None and column in where:
+                mu = _apply(phi, _matrix(gate, rows, slot), gate.qubits, n)
+                grads[:, where[column]] = 2 * np.real(np.einsum("bx,bx->b", np.conj(lam), mu))
+        lam = _apply(lam, inverse, gate.qubits, n)
+    return cost, grads
