@@ -27,7 +27,7 @@ run: $(VENV)/.installed
 
 # The coverage gate (fail_under in pyproject.toml) is part of the test target.
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --cov --cov-report=term
+	$(PY) -m pytest -q -n auto --dist worksteal --cov --cov-report=term
 
 $(DOCS_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "bp_qiskit: installing bp_qiskit with its docs tools into $(VENV)"

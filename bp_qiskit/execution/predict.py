@@ -65,7 +65,6 @@ __all__ = [
     "dla_cost_variance",
     "noise_model",
     "predict_cell",
-    "predict_study",
     "projector_bound",
     "unsupported",
 ]
@@ -594,13 +593,6 @@ def _cost_variance(
     if second is None:
         return None
     return second - exact_first_moment(program) ** 2
-
-
-def predict_study(
-    spec: StudySpec, cells: Sequence[tuple[int, int]], *, paths: int = DEFAULT_PATHS
-) -> list[Prediction]:
-    """Predictions for the given (n, L) cells, seeded by the study seed."""
-    return [predict_cell(spec, n, layers, paths=paths, seed=spec.study.seed) for n, layers in cells]
 
 
 def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:

@@ -197,10 +197,6 @@ class JobRecord:
     usage_seconds: float | None = None
 
 
-# Names of the per-job result arrays, in storage order.
-RESULT_ARRAYS = ("gates", "params", "grads", "shot_var")
-
-
 class BaseStore(abc.ABC):
     """Persistent record of studies, jobs and results."""
 
