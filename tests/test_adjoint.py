@@ -202,3 +202,25 @@ def test_the_table_names_the_method():
     assert "gradients: adjoint pass" in format_table(every)
     first = run_study(_spec(mc, {"kind": "zz"}, "auto", parameter="first"), progress=False)
     assert "gradients: parameter shift" in format_table(first.result)
+
+
+def test_gradient_variance_takes_the_pass_for_a_users_circuit():
+    """A hand-built circuit with shared parameters: the same numbers as the shift rule."""
+    from qiskit.circuit.library import efficient_su2
+
+    from bp_qiskit import gradient_variance
+
+    t = Parameter("t")
+    circuit = efficient_su2(3, reps=2)
+    circuit.rz(2 * t, 0)
+    circuit.rx(t, 1)
+    shift = gradient_variance(circuit, "ZZI", samples=6, seed=2, method="shift")
+    adjoint = gradient_variance(circuit, "ZZI", samples=6, seed=2)  # auto
+    assert (shift.method, adjoint.method) == ("shift", "adjoint")
+    np.testing.assert_array_equal(adjoint.params, shift.params)
+    np.testing.assert_allclose(adjoint.grads, shift.grads, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(adjoint.costs, shift.costs, rtol=0, atol=1e-12)
+    one = gradient_variance(circuit, "ZZI", samples=6, seed=2, parameters=[circuit.parameters[-1]])
+    assert one.method == "shift"  # one occurrence: two circuits cost what the pass does
+    with pytest.raises(SpecError, match="allowed: 'auto' or 'shift'"):
+        gradient_variance(circuit, "ZZI", samples=6, seed=2, shots=100, method="adjoint")

@@ -103,9 +103,9 @@ def test_only_the_differentiated_parameters_are_shifted():
         return evaluate(tasks, **kw)
 
     backend.evaluate = counting  # type: ignore[method-assign]
-    every = gradient_variance(circuit, "ZZI", samples=5, seed=2, backend=backend)
+    every = gradient_variance(circuit, "ZZI", samples=5, seed=2, backend=backend, method="shift")
     some = gradient_variance(circuit, "ZZI", samples=5, seed=2, backend=backend,
-                             parameters=[t, 4])  # fmt: skip
+                             parameters=[t, 4], method="shift")  # fmt: skip
     k = list(circuit.parameters).index(t)
     assert shapes == [(5, 1 + 2 * (circuit.num_parameters + 1), circuit.num_parameters + 1),
                       (5, 1 + 2 * 3, circuit.num_parameters + 1)]  # fmt: skip

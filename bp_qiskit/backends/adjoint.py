@@ -34,20 +34,25 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.quantum_info import SparseObservable
 
+from ..errors import SpecError
 from .batched import _FIXED, _PAIR, _PARAMETRIC, _apply_two, _pair, _u
+from .protocol import Backend
 
 __all__ = [
+    "ADJOINT",
     "MAX_QUBITS",
     "AdjointProgram",
     "compile_circuit",
     "expectations",
     "gradients",
     "shift_columns",
+    "wants_adjoint",
 ]
 
 # The states are (B, 2^n) complex arrays, three of them at once: n = 20 with B = 16 is
 # 0.8 GB. Above this, Aer's shift path holds one state per binding instead.
 MAX_QUBITS = 20
+ADJOINT = "adjoint"
 _HALF_TURN = np.pi
 
 # Fixed diagonal gates: name -> their diagonal from the bits of the qubits they act on.
@@ -309,3 +314,17 @@ def gradients(
                 grads[:, where[column]] = 2 * np.real(np.einsum("bx,bx->b", np.conj(lam), mu))
         lam = _apply(gate, lam, inverse, n)
     return cost, grads
+
+
+def wants_adjoint(method: str, shots: int, backend: Backend) -> bool:
+    """Whether a job may take the adjoint pass; ``adjoint`` where it cannot is an error."""
+    if method == "shift":
+        return False
+    able = shots == 0 and backend.capabilities.adjoint
+    if method == ADJOINT and not able:
+        raise SpecError(
+            f"gradient.method: got 'adjoint'; allowed: 'auto' or 'shift' here, because "
+            f"backend {backend.name} with these options "
+            + ("is not a noiseless CPU statevector" if shots == 0 else "samples shots")
+        )
+    return able

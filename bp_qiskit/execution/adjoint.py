@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ..backends import Backend
 from ..backends.adjoint import (
+    ADJOINT,
     AdjointProgram,
     compile_circuit,
     expectations,
     gradients,
     shift_columns,
+    wants_adjoint,
 )
 from ..core.circuits import CircuitSamples
 from ..core.gradients import SHIFT
@@ -35,25 +36,11 @@ from .families import CircuitFamily, family_for
 
 __all__ = ["ADJOINT", "adjoint_gradients", "check_adjoint", "wants_adjoint"]
 
-ADJOINT = "adjoint"
+
 # Values of the shift layout built at once: (samples, pairs, 2, columns) float64 entries.
 _LAYOUT_ENTRIES = 1 << 22
 # Rows of (B, 2^n) states in one pass: three such arrays live at once.
 _STATE_ENTRIES = 1 << 22
-
-
-def wants_adjoint(method: str, shots: int, backend: Backend) -> bool:
-    """Whether a job may take the adjoint pass; ``adjoint`` where it cannot is an error."""
-    if method == "shift":
-        return False
-    able = shots == 0 and backend.capabilities.adjoint
-    if method == ADJOINT and not able:
-        raise SpecError(
-            f"gradient.method: got 'adjoint'; allowed: 'auto' or 'shift' here, because "
-            f"backend {backend.name} with these options "
-            + ("is not a noiseless CPU statevector" if shots == 0 else "samples shots")
-        )
-    return able
 
 
 def check_adjoint(spec: StudySpec) -> None:

@@ -36,6 +36,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
 from ..backends import Backend, ExpectationTask, make_backend
+from ..backends.adjoint import compile_circuit, gradients, wants_adjoint
 from ..core.statistics import corrected_variance
 from ..errors import CostLimitError, SpecError
 from .pricing import (
@@ -77,6 +78,7 @@ class GradientVariance:
         shots: Shots per evaluation (0 = exact).
         job_ids: The QPU job ids this call submitted (empty on a simulator).
         qpu_seconds_estimate: What the cost gate priced the call at (None on a simulator).
+        method: ``"shift"`` or ``"adjoint"``: how the gradients were taken (``method=``).
     """
 
     parameters: tuple[str, ...]
@@ -90,6 +92,7 @@ class GradientVariance:
     shots: int
     job_ids: tuple[str, ...] = ()
     qpu_seconds_estimate: float | None = None
+    method: str = "shift"
 
     @property
     def mean_variance(self) -> float:
@@ -226,6 +229,7 @@ def gradient_variance(
     max_qpu_seconds: float | None = None,
     approve_cost: bool = False,
     on_submit: Callable[[str], None] | None = None,
+    method: str = "auto",
 ) -> GradientVariance:
     """The gradient variance of ``observable`` on ``circuit`` over uniformly drawn angles.
 
@@ -245,6 +249,9 @@ def gradient_variance(
         approve_cost: Submit to a QPU whatever the estimate.
         on_submit: Called with each QPU job id the moment it exists (persist it there: the
             job keeps running, and billing, if this process dies).
+        method: ``"shift"`` (the shift rule through the backend), ``"adjoint"`` (one forward
+            and one backward pass, backends/adjoint.py: exact noiseless statevector only), or
+            ``"auto"``: adjoint where it applies and more than one occurrence is shifted.
 
     Returns:
         A :class:`GradientVariance`.
@@ -282,6 +289,21 @@ def gradient_variance(
         if isinstance(backend, str)
         else backend
     )
+    if wants_adjoint(method, shots, be) and (method == "adjoint" or len(touched) > 1):
+        program = compile_circuit(expanded)
+        if program is None and method == "adjoint":
+            raise SpecError(
+                "method: got 'adjoint'; allowed: 'auto' or 'shift' for this circuit (a gate or "
+                "angle the adjoint pass does not take)"
+            )
+        if program is not None:
+            if own:
+                be.close()
+            # The expanded circuit's columns are the occurrences: phi is its binding.
+            costs, occ = gradients(program, obs, phi, touched)
+            c = chain[np.ix_(touched, np.asarray(chosen, dtype=np.int64))]
+            return _summary(originals, chosen, c, theta, costs,
+                            occ, np.zeros_like(occ), 0, (), None, "adjoint")  # fmt: skip
     task = ExpectationTask(expanded, obs, values, shots)
     job_ids: list[str] = []
     estimate = None
@@ -302,13 +324,30 @@ def gradient_variance(
     occ = (evs[:, 1::2] - evs[:, 2::2]) / 2  # (S, T) per-occurrence derivatives
     occ_var = (stds[:, 1::2] ** 2 + stds[:, 2::2] ** 2) / 4
     c = chain[np.ix_(touched, np.asarray(chosen, dtype=np.int64))]  # (T, K)
+    return _summary(originals, chosen, c, theta, evs[:, 0], occ, occ_var, int(ev.shots),
+                    tuple(job_ids), estimate, "shift")  # fmt: skip
+
+
+def _summary(
+    originals: Sequence[Parameter],
+    chosen: Sequence[int],
+    c: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    costs: NDArray[np.float64],
+    occ: NDArray[np.float64],
+    occ_var: NDArray[np.float64],
+    shots: int,
+    job_ids: tuple[str, ...],
+    estimate: float | None,
+    method: str,
+) -> GradientVariance:
+    """The chain rule over the occurrences (``c``: (T, K)) and the variance statistics."""
     grads = occ @ c
     shot_var = occ_var @ (c**2)
     stats = [
         corrected_variance(grads[:, k], shot_var[:, k] if shots else None)
         for k in range(len(chosen))
     ]
-    costs = evs[:, 0]
     return GradientVariance(
         parameters=tuple(originals[k].name for k in chosen),
         params=theta,
@@ -318,9 +357,10 @@ def gradient_variance(
         variance=np.array([v for v, _ in stats]),
         variance_se=np.array([s for _, s in stats]),
         cost_variance=float(np.var(costs, ddof=1)),
-        shots=int(ev.shots),
-        job_ids=tuple(job_ids),
+        shots=shots,
+        job_ids=job_ids,
         qpu_seconds_estimate=estimate,
+        method=method,
     )
 
 
