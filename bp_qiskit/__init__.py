@@ -15,15 +15,53 @@ The public surface is small:
 The package is layered; ``docs/architecture.md`` lists the layers and where to change what.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .backends import Backend, EstimatorBackend, make_backend
-from .backends.aer import AerEstimator
 from .errors import SpecError, StudyFailedError
-from .execution import run_study
-from .execution.custom import GradientVariance, gradient_variance
-from .execution.predict_circuit import CircuitPrediction, predict_variance
-from .results import StudyOutcome, StudyResult
-from .spec import StudySpec, load_spec
+
+# Where each public name lives. The root imports none of them until asked: Qiskit and Aer
+# take most of a second to load, and ``bp-qiskit --help``, ``load_spec`` or the figure helper
+# (report/render.py) need neither.
+_LAZY = {
+    "AerEstimator": "backends.aer",
+    "Backend": "backends",
+    "EstimatorBackend": "backends",
+    "make_backend": "backends",
+    "run_study": "execution",
+    "GradientVariance": "execution.custom",
+    "gradient_variance": "execution.custom",
+    "CircuitPrediction": "execution.predict_circuit",
+    "predict_variance": "execution.predict_circuit",
+    "StudyOutcome": "results",
+    "StudyResult": "results",
+    "StudySpec": "spec",
+    "load_spec": "spec",
+}
+
+if TYPE_CHECKING:
+    from .backends import Backend, EstimatorBackend, make_backend
+    from .backends.aer import AerEstimator
+    from .execution import run_study
+    from .execution.custom import GradientVariance, gradient_variance
+    from .execution.predict_circuit import CircuitPrediction, predict_variance
+    from .results import StudyOutcome, StudyResult
+    from .spec import StudySpec, load_spec
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # once loaded, an ordinary attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AerEstimator",

@@ -38,6 +38,7 @@ LAYERS = {
     "report": 6,
     "cli": 7,
     "testing": 8,
+    "launch": 8,  # the console script: starts the figure helper, then runs cli
     "": 9,  # bp_qiskit/__init__.py
 }
 

@@ -265,3 +265,36 @@ def test_no_plot_writes_no_figure_and_never_imports_matplotlib(tmp_path):
     bare = json.loads((tmp_path / "bare" / "results.json").read_text())
     plotted = json.loads((tmp_path / "plotted" / "results.json").read_text())
     assert bare["cells"] == plotted["cells"]
+
+
+def test_the_console_scripts_figure_helper_draws_the_same_bytes(tmp_path):
+    """The helper draws from results.json what the process draws from memory, byte for byte;
+    a helper that fails leaves the figure to the process (the same bytes again)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bp_qiskit.launch import _draws
+    from bp_qiskit.report import render
+
+    spec = tmp_path / "s.toml"
+    spec.write_text("[circuit]\nqubits = [2, 3]\n[sampling]\nsamples = 20\n")
+    script = Path(sys.executable).parent / "bp-qiskit"
+    common = ["run", str(spec), "--no-progress", "--store", str(tmp_path / "s.sqlite")]
+    subprocess.run([str(script), *common, "--out", str(tmp_path / "helper")], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "inproc")]) == 0  # no helper in process
+    png = (tmp_path / "helper" / "variance.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and png == (tmp_path / "inproc" / "variance.png").read_bytes()
+    assert _draws(["run", "x.toml"]) and _draws(["report", "abc", "--out", "o"])
+    assert not _draws(["run", "x.toml", "--no-plot"]) and not _draws(["predict", "x.toml"])
+
+    class Broken(render.FigureHelper):
+        def finish(self) -> bool:
+            super().finish()
+            return False  # as if the helper had died
+
+    render._pending = Broken()
+    assert main([*common, "--out", str(tmp_path / "fallback")]) == 0
+    assert (tmp_path / "fallback" / "variance.png").read_bytes() == png
+    assert render.take() is None  # taken once

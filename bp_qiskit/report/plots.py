@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -27,8 +27,10 @@ from matplotlib.ticker import (
 from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
-from ..execution.predict import Prediction
 from ..results import BudgetResult, CellResult, SeriesFit, StudyResult
+
+if TYPE_CHECKING:  # annotations only: drawing loads no Qiskit (report/render.py)
+    from ..execution.predict import Prediction
 
 __all__ = [
     "describe",

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.planning import NoiseModel, Plan
 from ..core.references import reference_curve
-from ..execution.dryrun import CellCost
-from ..execution.predict import Prediction
 from ..results import AdaptiveCell, BudgetResult, CellResult, FitResult, SeriesFit, StudyResult
-from ..spec import StudySpec
+
+if TYPE_CHECKING:  # annotations only: the tables (and the figure helper) load no Qiskit
+    from ..core.planning import NoiseModel, Plan
+    from ..execution.dryrun import CellCost
+    from ..execution.predict import Prediction
+    from ..spec import StudySpec
 
 __all__ = [
     "format_adaptive",

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core.circuits import resolve_layers
 from ..core.fits import DecayFit, ModelComparison, compare_models, fit_decay
+from ..core.layers import resolve_layers
 from ..core.statistics import corrected_variance, summarize_gradients
 from .data import CellData
 
