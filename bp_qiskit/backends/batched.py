@@ -152,8 +152,15 @@ def evaluate(
     if n > MAX_QUBITS:
         return None
     columns = {p: j for j, p in enumerate(circuit.parameters)}
-    b = rows.shape[0]
-    psi = np.zeros((b, 2**n), dtype=complex)
+    # Shared prefixes: rows whose angles agree on every gate so far have the same state, so
+    # the pass holds one state per distinct prefix (``group[row]`` says which) and splits a
+    # group only where a gate's angles differ. Both shifts of a sample share everything
+    # before the shifted gate: for the last parameter (the seed study's) the pass does
+    # about half the work; for the first, the same work as before. Each state is computed
+    # by the same operations either way, so the values are the same bits.
+    group = np.zeros(rows.shape[0], dtype=np.int64)
+    rep = np.zeros(1, dtype=np.int64)  # a row of every group
+    psi = np.zeros((1, 2**n), dtype=complex)
     psi[:, 0] = 1.0
     index = np.arange(2**n)
     for inst in circuit.data:
@@ -162,16 +169,21 @@ def evaluate(
         qubits = [circuit.find_bit(q).index for q in inst.qubits]
         if name == "barrier":
             continue
-        if name in _PARAMETRIC and len(qubits) == 1:
+        if (name in _PARAMETRIC and len(qubits) == 1) or (name in _PAIR and len(qubits) == 2):
             angles = _angles(op.params, columns, rows)
             if angles is None:
                 return None
-            psi = _apply_one(psi, _PARAMETRIC[name](angles), qubits[0], n)
-        elif name in _PAIR and len(qubits) == 2:
-            angles = _angles(op.params, columns, rows)
-            if angles is None:
-                return None
-            psi = _apply_two(psi, _pair(_PAIR[name], angles[0]), qubits[0], qubits[1], n)
+            same = [a[rep] for a in angles]
+            if all(np.array_equal(a, r[group]) for a, r in zip(angles, same, strict=True)):
+                angles = same  # no group splits here (a fixed angle, or a shared one)
+            else:
+                group, rep, parents = _split(group, angles)
+                psi = psi[parents]
+                angles = [a[rep] for a in angles]
+            if name in _PAIR:
+                psi = _apply_two(psi, _pair(_PAIR[name], angles[0]), qubits[0], qubits[1], n)
+            else:
+                psi = _apply_one(psi, _PARAMETRIC[name](angles), qubits[0], n)
         elif name == "cz":
             both = ((index >> qubits[0]) & 1) & ((index >> qubits[1]) & 1)
             psi = psi * np.where(both, -1.0, 1.0)
@@ -183,7 +195,20 @@ def evaluate(
                 psi = _apply_two(psi, m, qubits[0], qubits[1], n)
         else:
             return None
-    return _read(psi, plans, n)
+    return _read(psi, plans, n)[:, group]  # each distinct state's values, to every row
+
+
+def _split(
+    group: NDArray[np.int64], angles: list[NDArray[np.float64]]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Regroup the rows by (their state so far, this gate's angles).
+
+    Returns each row's new group, a representative row of every new group, and the old
+    state each new group continues from.
+    """
+    keys = np.stack([group.astype(float), *angles], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), first, group[first]
 
 
 def _read(psi: NDArray[np.complex128], plans: Sequence[ExactPlan], n: int) -> Any:
