@@ -4,7 +4,8 @@ For each spec in ``jobs/`` that runs on this machine (all but the hardware one, 
 IBM account), two fresh processes per round, interleaved:
 
 - ``bp-qiskit predict SPEC`` (every cell, every method as ``predict`` chooses it);
-- ``bp-qiskit run SPEC --no-plot --no-progress`` into a new store and folder.
+- ``bp-qiskit run SPEC --no-plot --no-predict --no-progress`` into a new store and folder:
+  the measurement alone, since ``run`` predicts by default.
 
 Reported: the median wall time of each over the rounds, and predict / run. A ratio below 1
 means predicting the spec costs less than measuring it, the condition for ``run`` and
@@ -59,7 +60,8 @@ def main() -> None:
                 counts = collections.Counter(p["method"] for p in json.loads(out))
                 methods[path.stem] = ", ".join(f"{m} {c}" for m, c in sorted(counts.items()))
                 seconds, _ = _timed(
-                    [BIN, "run", str(path), "--no-plot", "--no-progress", "--store",
+                    # --no-predict: the measurement alone (run predicts by default).
+                    [BIN, "run", str(path), "--no-plot", "--no-predict", "--no-progress", "--store",
                      f"{tmp}/s.sqlite", "--out", f"{tmp}/out"],
                     tmp,
                 )  # fmt: skip

@@ -22,7 +22,7 @@ SHIPPED = {
     "efficient_su2.toml": [],  # a circuit.factory spec, about 3 s
     "mcclean_depth.toml": [],  # a depth axis, about 25 s
     "cost_concentration.toml": [],  # about 7 s
-    "noise_induced.toml": ["--predict"],  # about 7 s, as docs/gallery/noise.md runs it
+    "noise_induced.toml": [],  # about 7 s, as docs/gallery/noise.md runs it
     # About 7 s since the U gates are written as rz/sx products before transpiling (it did
     # not finish in 5 minutes while qiskit's BasisTranslator translated them symbolically).
     "noisy_fake_device.toml": [],

@@ -36,7 +36,7 @@ STUDIES: dict[str, tuple[list[str], list[str]]] = {
     "grant2019": (["run", "jobs/grant2019.toml"], ["comparison.png"]),
     "cerezo2021": (["run", "jobs/cerezo2021.toml"], ["comparison.png"]),
     "cost_concentration": (["run", "jobs/cost_concentration.toml"], ["variance.png"]),
-    "noise": (["run", "jobs/noise_induced.toml", "--predict"], ["variance.png"]),
+    "noise": (["run", "jobs/noise_induced.toml"], ["variance.png"]),
     "shot_budget": (["run", "jobs/shot_budget.toml"], ["budget.png"]),
     "predicted": (
         [
@@ -55,7 +55,7 @@ STUDIES: dict[str, tuple[list[str], list[str]]] = {
         ["predicted.png"],
     ),
     "hardware": (["run", "jobs/ibm_hardware.toml"], ["variance.png"]),
-    "alternating_mps": (["run", "jobs/alternating_mps.toml", "--predict"], ["variance.png"]),
+    "alternating_mps": (["run", "jobs/alternating_mps.toml"], ["variance.png"]),
     "seed_mps": (["run", "jobs/seed_mps.toml"], []),
     # The memory target: the seed's global cost at n = 26 (a 1 GiB statevector).
     "seed26": (
