@@ -1,5 +1,7 @@
 """One cost gate before QPU time is spent: every study kind, resume, and the Python API."""
 
+from pathlib import Path
+
 import pytest
 import tomllib
 
@@ -218,3 +220,26 @@ def test_the_python_api_spends_no_qpu_time_it_was_not_given():
     assert service.submissions == 0
     outcome = run_study(spec, service=service, progress=False, cost_limit_s=600.0)
     assert outcome.result is not None and service.submissions == 1
+
+
+def test_the_dry_run_prices_what_each_study_kind_submits():
+    """A budget study spends its budget per repetition and shot count (closed form from the
+    spec), not sampling.samples x sampling.shots; an adaptive one at most adaptive.max_shots."""
+    from bp_qiskit import load_spec
+    from bp_qiskit.execution.dryrun import dry_run
+
+    root = Path(__file__).resolve().parent.parent
+    spec = load_spec(root / "jobs" / "shot_budget.toml")
+    b = spec.budget
+    per_rep = sum(2 * (b.total_shots // (2 * n)) * n for n in b.shots)
+    for cost in dry_run(spec):
+        assert cost.total_shots == b.repeats * per_rep  # 2,996,800 for the shipped spec
+        assert cost.pubs == b.repeats * len(b.shots)
+    plain = load_spec(root / "jobs" / "seed_tutorial.toml").with_overrides(
+        **{"sampling.shots": 100}
+    )
+    assert {c.total_shots for c in dry_run(plain)} == {200 * 2 * 100}
+    adaptive = plain.with_overrides(
+        **{"adaptive.max_shots": 50_000, "adaptive.target_rel_error": 0.2}
+    )
+    assert {c.total_shots for c in dry_run(adaptive)} == {50_000}

@@ -16,7 +16,8 @@ from ..spec import StudySpec
 from .checks import check_resources
 from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
 from .families import family_for, gradient_indices
-from .jobs import plan_cells, plan_jobs
+from .jobs import plan_cells
+from .kinds import kind_of
 from .pricing import measurement_bases, pack
 from .remote import DEFAULT_JOB_SECONDS
 
@@ -66,7 +67,7 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
         level = spec.backend.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
         isa = IsaTranspiler(target, level, layout=spec.backend.options.get("layout", "noise_aware"))
     overhead = mitigation_overhead(spec.backend.options)
-    jobs = plan_jobs(spec)
+    kind = kind_of(spec)
     out = []
     for cell in plan_cells(spec):
         family = family_for(spec, cell)
@@ -75,11 +76,13 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
             circuit = isa(circuit).circuit
         two_q = sum(1 for inst in circuit.data if inst.operation.num_qubits == 2)
         k = len(gradient_indices(spec, family))
-        samples = spec.sampling.samples
-        bindings = samples * k * 2
-        shots = bindings * spec.sampling.shots
+        # What the study's kind submits: a budget study spends its budget per repetition
+        # and shot count, not sampling.samples x sampling.shots.
+        subs = kind.submissions(spec, cell, k)
+        bindings = sum(b for b, _ in subs)
+        shots = sum(b * s for b, s in subs)
         executions = math.ceil(shots * overhead)
-        pubs = sum(1 for j in jobs if j.cell == cell)
+        pubs = len(subs)
         per_exec = seconds_per_execution(target, circuit if isa is not None else None)
         out.append(
             CellCost(

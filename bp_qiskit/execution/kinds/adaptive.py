@@ -181,6 +181,16 @@ class AdaptiveKind(StudyKind):
             )
         return []
 
+    def submissions(self, spec: StudySpec, cell: Cell, k: int) -> list[tuple[int, int]]:
+        """At most: the rounds are chosen from the data, and stop at ``adaptive.max_shots``.
+
+        Priced as one PUB spending all of it at the pilot's N (the rounds' PUBs add only
+        their per-job seconds).
+        """
+        assert spec.adaptive is not None
+        pilot = spec.adaptive.fixed_shots or spec.sampling.shots
+        return [(spec.adaptive.max_shots // pilot, pilot)]
+
     def run(self, ctx: RunContext) -> None:
         """Replay the stored rounds, then run new ones until every cell stops.
 

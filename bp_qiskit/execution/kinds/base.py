@@ -20,7 +20,7 @@ from ...backends import Backend, Evaluation
 from ...backends.protocol import OnSubmit
 from ...core.statistics import corrected_variance
 from ...errors import StudyFailedError
-from ...results import StudyOutcome
+from ...results import Cell, StudyOutcome
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
 from ..jobs import BuiltJob, JobBuilder, job_of
@@ -76,6 +76,18 @@ class StudyKind(abc.ABC):
     @abc.abstractmethod
     def collect(self, store: BaseStore, study_id: str, spec: StudySpec) -> StudyOutcome:
         """Assemble the finished study from the store, running nothing."""
+
+    def submissions(self, spec: StudySpec, cell: Cell, k: int) -> list[tuple[int, int]]:
+        """``(bindings, shots per binding)`` of every PUB the cell would submit.
+
+        What the dry run prices (``k``: differentiated parameters). By default each planned
+        job is one PUB of its samples x k parameters x 2 shifts at its shots.
+        """
+        return [
+            ((r.stop - r.start) * k * 2, r.shots_requested)
+            for r in self.plan(spec)
+            if (r.num_qubits, r.num_layers) == (cell.num_qubits, cell.num_layers)
+        ]
 
     def is_finished(self, store: BaseStore, study_id: str, spec: StudySpec) -> bool:
         """Whether the study has all its results (default: every planned job is DONE)."""

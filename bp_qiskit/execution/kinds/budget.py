@@ -96,6 +96,18 @@ class BudgetKind(StudyKind):
                 jobs.append(record_for(spec, job, shots=0, key=f"n{n}_L{layers}_r{rep}"))
         return jobs
 
+    def submissions(self, spec: StudySpec, cell: Cell, k: int) -> list[tuple[int, int]]:
+        """Each repetition spends the whole budget once per shot count.
+
+        That is one PUB of ``total_shots // (2 N)`` circuits at N shots for every N in
+        ``budget.shots``, per repetition.
+        """
+        budget = spec.budget
+        assert budget is not None
+        one = [(2 * k * (budget.total_shots // (2 * shots)), shots) for shots in budget.shots]
+        reps = sum(1 for r in self.plan(spec) if r.num_qubits == cell.num_qubits)
+        return one * reps
+
     def weight(self, rec: JobRecord) -> int:
         """One repetition."""
         return 1
