@@ -285,14 +285,19 @@ def _merge(
     """Sum the weights of equal pairs and drop the zeros (the distribution stays small)."""
     if len(w) == 0:
         return xa, za, xb, zb, w
-    keys = np.ascontiguousarray(np.stack([xa, za, xb, zb], axis=1))
-    # One 32-byte opaque key per pair: a 1-D unique is much faster than unique(axis=0).
-    flat = keys.view(np.dtype((np.void, 32))).ravel()
+    if int((xa | za | xb | zb).max()) < 1 << 16:
+        # Up to 16 qubits the four masks pack into one 64-bit integer, whose unique is an
+        # integer sort: 2-3x faster than sorting opaque 32-byte keys.
+        flat = xa | (za << np.uint64(16)) | (xb << np.uint64(32)) | (zb << np.uint64(48))
+    else:
+        # One 32-byte opaque key per pair: a 1-D unique is much faster than unique(axis=0).
+        keys = np.ascontiguousarray(np.stack([xa, za, xb, zb], axis=1))
+        flat = keys.view(np.dtype((np.void, 32))).ravel()
     _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     summed = np.bincount(inverse.ravel(), weights=w, minlength=len(first))
     nonzero = summed != 0.0
-    u = keys[first[nonzero]]
-    return u[:, 0], u[:, 1], u[:, 2], u[:, 3], summed[nonzero]
+    kept = first[nonzero]
+    return xa[kept], za[kept], xb[kept], zb[kept], summed[nonzero]
 
 
 def exact_first_moment(program: Program) -> float:
