@@ -27,6 +27,7 @@ def main() -> int:
         from .report import render
 
         render.prestart()
+    from .cli import exit_after_interrupt
     from .cli import main as cli_main
 
-    return cli_main(argv)
+    return exit_after_interrupt(cli_main(argv))

@@ -74,3 +74,18 @@ def _state(pid):
         return Path(f"/proc/{pid}/stat").read_text().split()[2]
     except OSError:
         return "gone"
+
+
+def test_an_interrupted_process_ends_even_with_a_thread_still_running():
+    """A simulator thread inside a job kept an interrupted run alive past its message; the
+    console script's grace timer ends the process with the interrupt's code."""
+    code = (
+        "import sys, threading, time\n"
+        "from bp_qiskit.cli import exit_after_interrupt\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon\n"
+        "sys.exit(exit_after_interrupt(143))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 143
+    ok = "import sys; from bp_qiskit.cli import exit_after_interrupt as e; sys.exit(e(0))"
+    assert subprocess.run([sys.executable, "-c", ok], timeout=60).returncode == 0

@@ -31,7 +31,7 @@ from .studies import (
     StatusCommand,
 )
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "exit_after_interrupt", "main"]
 
 COMMANDS: tuple[Command, ...] = (
     RunCommand(),
@@ -95,6 +95,22 @@ def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+# After Ctrl-C or SIGTERM the interpreter still joins its threads at exit, and a simulator
+# thread inside a job (Aer runs each job on a worker thread) can keep it alive long after the
+# message said the run stopped: once seen for over 120 s under load. The finished jobs are
+# in the store by then, so a process that has not exited this long after is ended.
+EXIT_GRACE_S = 10.0
+
+
+def exit_after_interrupt(code: int) -> int:
+    """For the console script: make sure an interrupted process ends (``EXIT_GRACE_S``)."""
+    if code in (130, 143):
+        timer = threading.Timer(EXIT_GRACE_S, os._exit, args=(code,))
+        timer.daemon = True
+        timer.start()
+    return code
 
 
 class Terminated(KeyboardInterrupt):

@@ -2,6 +2,6 @@
 
 import sys
 
-from . import main
+from . import exit_after_interrupt, main
 
-sys.exit(main())
+sys.exit(exit_after_interrupt(main()))
