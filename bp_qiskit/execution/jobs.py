@@ -214,6 +214,7 @@ class JobBuilder:
         self.spec = spec
         self._cells: dict[Cell, CircuitFamily] = {}
         self._programs: dict[Cell, AdjointProgram | None] = {}
+        self._pairs: dict[Cell, int] = {}
 
     def family(self, cell: Cell) -> CircuitFamily:
         """The cell's circuits."""
@@ -286,11 +287,18 @@ class JobBuilder:
         point as on the shift path.
         """
         family = self.family(job.cell)
+        indices = gradient_indices(self.spec, family)
+        if job.cell not in self._pairs:
+            # The shifted pairs per sample, from one throwaway draw: under ``auto`` a single
+            # pair stays on the shift path, and is known before anything is compiled.
+            probe = family.draw(np.random.default_rng(0), 1)
+            self._pairs[job.cell] = family.values(probe, indices).shape[1]
+        if self.spec.gradient.method != ADJOINT and self._pairs[job.cell] < 2:
+            return None
         if job.cell not in self._programs:
             self._programs[job.cell] = compile_circuit(family.template)
         circuit_ss, _ = job_seed(self.spec, job).spawn(2)
         samples = family.draw(np.random.default_rng(circuit_ss), job.size)
-        indices = gradient_indices(self.spec, family)
         out = adjoint_gradients(
             self._programs[job.cell], family, samples, indices, self.spec.gradient.method
         )
