@@ -11,12 +11,8 @@ from bp_qiskit.core import propagation as pp
 from bp_qiskit.core.gradients import parameter_indices
 from bp_qiskit.core.grammar import Grammar
 from bp_qiskit.core.references import mcclean_two_design_limit, seed_exact_variance
-from bp_qiskit.execution.predict import (
-    _program,
-    predict_cell,
-    projector_bound,
-    reduce_to_light_cone,
-)
+from bp_qiskit.execution.predict import _program, predict_cell, reduce_to_light_cone
+from bp_qiskit.execution.predict_bound import projector_bound
 
 SIGMAS = 3.0
 P = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
@@ -330,7 +326,8 @@ def test_depolarising_noise_is_an_aer_option_only():
 def test_matchgate_dla_limit_matches_deep_propagation_and_measurement():
     """so(2n): dim n(2n - 1); Var[C] of Z0 from |+...+> tends to (n - 1) / (n (2n - 1))."""
     from bp_qiskit.core.dla import closure
-    from bp_qiskit.execution.predict import _cost_variance, dla_cost_variance
+    from bp_qiskit.execution.predict import _cost_variance
+    from bp_qiskit.execution.predict_models import dla_cost_variance
 
     def spec(n, layers=2, samples=2):
         return StudySpec.from_dict(
@@ -378,7 +375,7 @@ def test_sampled_four_copy_paths_agree_with_exact_propagation():
 def test_the_planner_model_from_the_prediction_matches_measured_moments():
     # V, alpha = Var(g^2) from exact gradients and T = E[N * shot_var] from sampled shots,
     # each against the model within 3 of its standard errors.
-    from bp_qiskit.execution.predict import noise_model
+    from bp_qiskit.execution.predict_models import noise_model
 
     base = {"study": {"seed": 11},
             "circuit": {"ansatz": "alternating_layered", "layers": 2, "qubits": [4]},

@@ -19,7 +19,7 @@ from ..core.planning import (
 )
 from ..errors import UsageError
 from ..execution.kinds import model_for
-from ..execution.predict import noise_model
+from ..execution.predict_models import noise_model
 from ..report.tables import format_budget_plan
 from ..results import StudyResult, read_npz
 from ..spec import StudySpec, load_spec, parse_qubits

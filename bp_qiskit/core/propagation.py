@@ -86,7 +86,7 @@ class Rotation:
 
     ``noise``: a depolarising channel of that strength after the gate on its qubits.
     ``averaged``: theta is averaged in each copy on its own (the second moment of E_theta[C],
-    which bounds the derivative's: see :func:`bp_qiskit.execution.predict.projector_bound`);
+    which bounds the derivative's: see :func:`bp_qiskit.execution.predict_bound.projector_bound`);
     a pair then survives only if both strings commute with the generator.
     """
 

@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.dla import closure, limit_cost_variance
 from ..core.gradients import parameter_indices, spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
-from ..core.light_cone import qubits_of, reduce_to_light_cone, relabelled
+from ..core.light_cone import qubits_of, reduce_to_light_cone
 from ..core.observables import parse_pauli_term
-from ..core.planning import NoiseModel
 from ..core.propagation import (
     Clifford,
     Moment,
@@ -38,11 +35,8 @@ from ..core.propagation import (
     Rotation,
     Term,
     exact_first_moment,
-    exact_fourth_moment,
     exact_second_moment,
-    gate_mask,
     pauli,
-    sampled_fourth_moment,
     sampled_second_moment,
 )
 from ..core.tensor_network import (
@@ -57,15 +51,13 @@ from ..results import Cell
 from ..spec import StudySpec
 from .device_noise import DeviceNoise, device_noise
 from .families import call_factory, family_for, gradient_indices
+from .predict_bound import projector_bound
 from .predict_circuit import DEFAULT_PATHS, predict_variance
 
 __all__ = [
     "DEFAULT_PATHS",
     "Prediction",
-    "dla_cost_variance",
-    "noise_model",
     "predict_cell",
-    "projector_bound",
     "unsupported",
 ]
 
@@ -259,96 +251,6 @@ def _bricks(n: int) -> list[int]:
 
 def _projector_terms(n: int) -> tuple[Term, ...]:
     return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
-
-
-def _backward_cone(
-    masks: Sequence[int], start: int, *, avoid: int = 0, limit: int = 64
-) -> tuple[int, list[int]] | None:
-    """The qubits (a mask) and gate indices whose gates can reach ``start``'s qubits.
-
-    None when the cone meets ``avoid`` or grows beyond ``limit`` qubits (it is walked
-    backwards through the gate masks and stops there: the block is useless then).
-    """
-    live = start
-    kept: list[int] = []
-    for i in range(len(masks) - 1, -1, -1):
-        m = masks[i]
-        if m & live:
-            live |= m
-            kept.append(i)
-            if live & avoid or live.bit_count() > limit:
-                return None
-    kept.reverse()
-    return live, kept
-
-
-def projector_bound(program: Program, *, max_pairs: int = _MAX_PAIRS // 40) -> Moment:
-    """A rigorous upper bound on Var[dC/dtheta] for the global projector, at any n.
-
-    Why it holds. In the differentiated angle, C = a + r cos(theta - phi) with C >= 0, so
-    r <= a = E_theta[C] and E_theta[(dC)^2] = r^2 / 2 <= a^2 / 2. The projector on all qubits
-    lies below the projector P_S on any subset S (as operators), so a <= E_theta[C_S]. Take S
-    as single qubits whose backward light cones are disjoint: C_S is then a product of
-    factors with disjoint gates on a product state, independent, and
-
-        Var[dC] <= (1/2) E[(E_theta C_D)^2] * prod_i E[C_{q_i}^2],
-
-    each factor an exact propagation on its own cone (D: the differentiated gate's qubits;
-    ``Rotation.averaged`` there). Where that propagation grows beyond ``max_pairs``, the
-    factor is replaced by E[C_block] >= E[C_block^2] (as 0 <= C_block <= 1), an exact first
-    moment. Dropping a block keeps the inequality, so blocks whose cone is wider than 64
-    qubits are left out. Method ``bound``, or ``none`` when the differentiated gate's own
-    cone is wider than that.
-    """
-    masks = [gate_mask(g) for g in program.gates]
-    k = next(i for i, g in enumerate(program.gates) if isinstance(g, Rotation) and g.differentiated)
-    gate_k = program.gates[k]
-    assert isinstance(gate_k, Rotation)
-    averaged = dataclasses.replace(gate_k, differentiated=False, averaged=True)
-    cache: dict[Program, float] = {}
-
-    def factor(start: int, qubits: int, gates: list[int]) -> float:
-        """E[C_block^2] on the block's own cone (the derivative's gate averaged)."""
-        sub = [averaged if i == k else program.gates[i] for i in gates]
-        on = [q for q in range(start.bit_length()) if start >> q & 1]
-        terms = [Term(2.0 ** -len(on), (0, z)) for z in _z_strings(on)]
-        key = relabelled(program, sub, terms, qubits_of(qubits))
-        if key not in cache:
-            exact = exact_second_moment(key, max_pairs=max_pairs)
-            # 0 <= C_block <= 1, so E[C_block^2] <= E[C_block]: a first moment, always cheap.
-            cache[key] = exact if exact is not None else exact_first_moment(key)
-        return cache[key]
-
-    first = _backward_cone(masks, masks[k])
-    if first is None:
-        return Moment(0.0, 0.0, "none")
-    used, gates = first
-    bound = 0.5 * factor(masks[k], used, gates)
-    q = 0
-    # Below 1e-300 the bound would underflow to a bare 0: the blocks not yet multiplied in
-    # are left out (which keeps the inequality).
-    while q < program.num_qubits and bound > 1e-300:
-        start_mask = 1 << q
-        if start_mask & used:
-            q += 1
-            continue
-        cone = _backward_cone(masks, start_mask, avoid=used)
-        if cone is None:
-            q += 1
-            continue
-        used |= cone[0]
-        bound = max(bound * factor(start_mask, *cone), 1e-300)
-        # The next block most likely starts a cone's width further on.
-        q = cone[0].bit_length() + (q - (cone[0] & -cone[0]).bit_length() + 1)
-    return Moment(0.0, 0.0, "bound", paths=0, upper_bound=bound)
-
-
-def _z_strings(qubits: Sequence[int]) -> list[int]:
-    """Every Z-string on the given qubits, as z masks (2^len of them)."""
-    out = [0]
-    for q in qubits:
-        out += [z | 1 << q for z in out]
-    return out
 
 
 def predict_cell(
@@ -593,87 +495,3 @@ def _cost_variance(
     if second is None:
         return None
     return second - exact_first_moment(program) ** 2
-
-
-def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
-    """The deep-circuit Var[C] from the dynamical Lie algebra (:mod:`bp_qiskit.core.dla`).
-
-    Only for circuits made of Pauli rotations alone (``entangler = "none"``, e.g. the
-    matchgate preset) and Pauli costs; None otherwise. Assumes the algebra is simple (the
-    matchgate algebra so(2n) is, for n >= 3).
-    """
-    g = _grammar(spec)
-    if unsupported(spec) or g.entangler != "none" or spec.observable.kind == "global":
-        return None
-    program = _program(spec, num_qubits, 1, None)
-    generators = {
-        p for gate in program.gates if isinstance(gate, Rotation) for p in gate.generators
-    }
-    terms, _ = _terms(spec, num_qubits)
-    return limit_cost_variance(closure(generators), terms, program.bloch)
-
-
-def noise_model(
-    spec: StudySpec, num_qubits: int, *, paths: int = DEFAULT_PATHS
-) -> tuple[NoiseModel | None, str]:
-    """A shot-budget model from the prediction, or None and the reason.
-
-    The model is a :class:`~bp_qiskit.core.planning.NoiseModel`:
-
-    - V = Var(g): the predicted Var[dC].
-    - T, the mean single-shot variance term, is exact for a cost measured in the computational
-      basis (every term a Z-string: ``zz``, ``local``, Z-type Pauli sums, the projector up to
-      8 qubits). A shot of such a cost O is one value O(b), so its single-shot variance is
-      <O^2> - <O>^2; the shifted angles are uniform too, so T = (E[<O^2>] - E[<O>^2]) / 2.
-    - alpha = Var(g^2) = E[g^4] - V^2 from four-copy propagation: exact where the quadruples
-      stay few, else sampled (accepted at a relative SE of at most 25%). The gradient's tails
-      set alpha, and with it the number of circuits; a normal guess (alpha = 2 V^2) is 6x too
-      low for the seed circuit at n = 7, so none is made.
-    - Q = T^2 and C = 0: the shot noise taken as constant over circuits, as it nearly is for a
-      Pauli cost on a plateau (<O>^2 << 1). For the projector it is not; the seed experiment
-      has its own exact model (:func:`~bp_qiskit.core.planning.seed_circuit_model`).
-    """
-    layers = spec.circuit.layer_counts(num_qubits)[0]
-    p = predict_cell(spec, num_qubits, layers, paths=paths, seed=spec.study.seed)
-    if p.grad_var is None or p.method not in ("exact", "monte_carlo") or p.grad_var <= 0:
-        return (
-            None,
-            f"n={num_qubits}: no predicted value ({p.method}{': ' + p.note if p.note else ''})",
-        )
-    g = _grammar(spec)
-    indices = parameter_indices(spec.gradient.parameter, g.num_params(num_qubits, layers), layers)
-    if len(indices) != 1:
-        return None, "the planner's model is per parameter: set gradient.parameter to one"
-    program = _program(spec, num_qubits, layers, None)
-    if program.projector or any(t.pauli[0] for t in program.terms):
-        why = "the cost is not measured in the Z basis, or is the projector beyond 8 qubits"
-        return None, f"n={num_qubits}: {why}"
-    program = reduce_to_light_cone(program)
-    if len(program.terms) ** 2 > _MAX_PAIRS or program.num_qubits > 64:
-        return None, f"n={num_qubits}: the cost has too many terms for its shot-noise moments"
-    second = exact_second_moment(program, max_pairs=_MAX_PAIRS)
-    if second is None:
-        return None, f"n={num_qubits}: E[C^2] is beyond exact propagation"
-    square: dict[int, float] = {}
-    for a in program.terms:
-        for b in program.terms:
-            z = a.pauli[1] ^ b.pauli[1]
-            square[z] = square.get(z, 0.0) + a.coeff * b.coeff
-    squared = dataclasses.replace(program, terms=tuple(Term(c, (0, z)) for z, c in square.items()))
-    t = (exact_first_moment(squared) - second) / 2
-    derivative = reduce_to_light_cone(_program(spec, num_qubits, layers, int(indices[0])))
-    fourth = exact_fourth_moment(derivative, max_states=20_000)
-    if fourth is None:
-        rng = np.random.default_rng(
-            np.random.SeedSequence(spec.study.seed, spawn_key=(num_qubits, 4))
-        )
-        sampled = sampled_fourth_moment(derivative, paths, rng)
-        if sampled.value <= 0 or sampled.se > 0.25 * sampled.value:
-            return None, (
-                f"n={num_qubits}: E[g^4] is not resolved by {paths} sampled paths "
-                f"({sampled.value:.3g} +/- {sampled.se:.2g})"
-            )
-        fourth = sampled.value
-    v = p.grad_var
-    alpha = max(fourth - v * v, 0.0)
-    return NoiseModel(num_qubits, v, t, alpha=alpha, C=0.0, Q=t * t, source="prediction"), ""
