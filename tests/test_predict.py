@@ -10,9 +10,11 @@ from bp_qiskit import StudySpec, run_study
 from bp_qiskit.core import propagation as pp
 from bp_qiskit.core.gradients import parameter_indices
 from bp_qiskit.core.grammar import Grammar
+from bp_qiskit.core.light_cone import reduce_to_light_cone
 from bp_qiskit.core.references import mcclean_two_design_limit, seed_exact_variance
-from bp_qiskit.execution.predict import _program, predict_cell, reduce_to_light_cone
+from bp_qiskit.execution.predict import predict_cell
 from bp_qiskit.execution.predict_bound import projector_bound
+from bp_qiskit.execution.predict_program import _program
 
 SIGMAS = 3.0
 P = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),

@@ -15,13 +15,8 @@ from bp_qiskit import StudySpec
 from bp_qiskit.core.propagation import exact_first_moment, exact_second_moment
 from bp_qiskit.core.references import seed_exact_variance
 from bp_qiskit.core.tensor_network import diagonal, network_first_moment, network_second_moment
-from bp_qiskit.execution.predict import (
-    NETWORK_RELATIVE_ERROR,
-    _network,
-    _program,
-    _projector_terms,
-    predict_cell,
-)
+from bp_qiskit.execution.predict import NETWORK_RELATIVE_ERROR, _network, predict_cell
+from bp_qiskit.execution.predict_program import _program, _projector_terms
 
 
 @pytest.mark.parametrize(

@@ -24,19 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.gradients import parameter_indices, spans_whole_turns
-from ..core.grammar import RANDOM, Grammar
-from ..core.light_cone import qubits_of, reduce_to_light_cone
-from ..core.observables import parse_pauli_term
+from ..core.gradients import parameter_indices
+from ..core.light_cone import reduce_to_light_cone
 from ..core.propagation import (
-    Clifford,
     Moment,
     Program,
-    Rotation,
-    Term,
     exact_first_moment,
     exact_second_moment,
-    pauli,
     sampled_second_moment,
 )
 from ..core.tensor_network import (
@@ -53,6 +47,11 @@ from .device_noise import DeviceNoise, device_noise
 from .families import call_factory, family_for, gradient_indices
 from .predict_bound import projector_bound
 from .predict_circuit import DEFAULT_PATHS, predict_variance
+from .predict_program import (
+    _grammar,
+    _program,
+    unsupported,
+)
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -61,12 +60,8 @@ __all__ = [
     "unsupported",
 ]
 
-_BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
-          "none": (0.0, 0.0, 1.0)}  # fmt: skip
 _MAX_PAIRS = 4_000_000
 _PAIR_GATES = 5e7
-# The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
-_EXACT_PROJECTOR_QUBITS = 8
 # The tensor network is taken when no SVD discards more than this share of the state's
 # weight, at bond dimensions up to NETWORK_MAX_BOND (an SVD of 16 chi x 16 chi each).
 NETWORK_TOLERANCE = 1e-10
@@ -121,136 +116,6 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         return dataclasses.asdict(self)
-
-
-def unsupported(spec: StudySpec) -> str | None:
-    """Why the spec's circuits are outside the predictor's assumptions, or None."""
-    c = spec.circuit
-    if c.ansatz == "identity_blocks":
-        return "identity blocks: the angles are correlated at initialisation"
-    if not spans_whole_turns(c.angles):
-        return "angles that do not span whole turns (the averages need uniform angles)"
-    return None
-
-
-def _grammar(spec: StudySpec) -> Grammar:
-    return spec.circuit.grammar() or Grammar()  # seed and mcclean are the default grammar
-
-
-def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
-    """The cost's Pauli terms (constants dropped); True for the global projector."""
-    kind = spec.observable.kind
-    if kind == "zz":
-        return (Term(1.0, pauli("ZZ", (0, 1))),), False
-    if kind == "local":
-        # (1/n) sum_j (I + Z_j) / 2 = const + (1/(2n)) sum_j Z_j
-        return tuple(Term(1 / (2 * n), pauli("Z", (j,))) for j in range(n)), False
-    if kind == "pauli":
-        coeffs = spec.observable.coeffs or (1.0,) * len(spec.observable.terms)
-        out = []
-        for label, c in zip(spec.observable.terms, coeffs, strict=True):
-            letters = [(p, q) for p, q in parse_pauli_term(label) if p != "I"]
-            out.append(
-                Term(float(c), pauli("".join(p for p, _ in letters), [q for _, q in letters]))
-            )
-        return tuple(out), False
-    # global: |0..0><0..0| = 2^-n sum over all Z-strings
-    return (), True
-
-
-def _program(
-    spec: StudySpec,
-    n: int,
-    layers: int,
-    k: int | None,
-    device: DeviceNoise | None = None,
-    *,
-    listed: bool = True,
-) -> Program:
-    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative).
-
-    ``device``: the device's noise on the cell's physical qubits (:mod:`.device_noise`)
-    instead of ``backend.options.depolarizing``. The global projector is listed as 2^n
-    Z-strings up to _EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False``
-    a chain keeps it as a product, for the tensor network (microseconds, not seconds, at
-    n = 8).
-    """
-    g = _grammar(spec)
-    p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
-    if device is not None:
-        p2 = max(device.pair, default=0.0)  # nonzero: the ladder keeps its order
-    xyz = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
-    gates: list[Rotation | Clifford] = []
-    index = 0
-    for layer in range(layers):
-        for gen in g.rotations:
-            row: list[Rotation] = []
-            for qubits in g.positions(gen, n):
-                if gen == RANDOM:
-                    choices = tuple(
-                        (x << qubits[0], z << qubits[0]) for x, z in (xyz[p] for p in g.random_set)
-                    )
-                else:
-                    choices = (pauli(gen, qubits),)
-                noise = p1 if len(qubits) == 1 else p2
-                if device is not None:
-                    noise = (
-                        device.rotation[qubits[0]]
-                        if len(qubits) == 1
-                        else device.pair[min(qubits)]
-                        if abs(qubits[0] - qubits[1]) == 1
-                        else p2
-                    )
-                row.append(Rotation(choices, differentiated=index == k, noise=noise))
-                index += 1
-            if len(gen) == 2 and gen[0] == gen[1] and not p2:
-                row = row[::2] + row[1::2]  # XX(0,1), XX(1,2), ... commute: see _bricks
-            gates += row
-
-        def p_pair(q: int) -> float:
-            return device.pair[q] if device is not None else p2
-
-        if g.entangler == "cz_ladder":
-            pairs = _bricks(n) if not p2 else range(n - 1)
-            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in pairs]
-        elif g.entangler == "cx_chain":
-            gates += [Clifford("cx", q, q + 1, p_pair(q)) for q in range(n - 1)]
-        elif g.entangler == "cz_brick":
-            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in range(layer % 2, n - 1, 2)]
-    terms, projector = _terms(spec, n)
-    if device is not None and spec.sampling.shots and not projector:
-        # A readout error e flips the bit: each Z of a measured string shrinks by 1 - 2e.
-        terms = tuple(
-            Term(t.coeff * math.prod(1 - 2 * device.readout[q] for q in qubits_of(t.pauli[1])),
-                 t.pauli)
-            for t in terms
-        )  # fmt: skip
-    # The initial layer's gates are noisy too: each Bloch component shrinks by (1 - p1).
-    ex, ey, ez = _BLOCH[g.initial]
-    shrinks = [1.0 - p1 if g.initial != "none" else 1.0] * n
-    if device is not None and g.initial != "none":
-        shrinks = [1.0 - p for p in device.rotation]
-    bloch = tuple((s * ex, s * ey, s * ez) for s in shrinks)
-    program = Program(n, tuple(gates), bloch, terms, projector=projector)
-    if projector and n <= _EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
-        # Off a chain the network cannot take the product; exact propagation takes it listed.
-        return Program(n, tuple(gates), bloch, _projector_terms(n))
-    return program
-
-
-def _bricks(n: int) -> list[int]:
-    """Neighbouring pairs (q, q+1) as even q then odd q.
-
-    Where the gates on neighbouring pairs commute (CZ, and XX-type rotations) and carry no
-    noise (a channel after one gate does not commute with the next), this is the same unitary
-    as the ladder in order, and a light cone grows by one qubit a side per half layer instead
-    of running down the whole ladder.
-    """
-    return [*range(0, n - 1, 2), *range(1, n - 1, 2)]
-
-
-def _projector_terms(n: int) -> tuple[Term, ...]:
-    return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
 
 
 def predict_cell(

@@ -24,15 +24,9 @@ from ..core.propagation import (
     sampled_fourth_moment,
 )
 from ..spec import StudySpec
-from .predict import (
-    _MAX_PAIRS,
-    _grammar,
-    _program,
-    _terms,
-    predict_cell,
-    unsupported,
-)
+from .predict import _MAX_PAIRS, predict_cell
 from .predict_circuit import DEFAULT_PATHS
+from .predict_program import _grammar, _program, _terms, unsupported
 
 __all__ = ["dla_cost_variance", "noise_model"]
 
