@@ -8,9 +8,11 @@ import pytest
 
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.core import propagation as pp
+from bp_qiskit.core.four_copies import exact_fourth_moment, sampled_fourth_moment
 from bp_qiskit.core.gradients import parameter_indices
 from bp_qiskit.core.grammar import Grammar
 from bp_qiskit.core.light_cone import reduce_to_light_cone
+from bp_qiskit.core.path_sampling import sampled_second_moment
 from bp_qiskit.core.references import mcclean_two_design_limit, seed_exact_variance
 from bp_qiskit.execution.predict import predict_cell
 from bp_qiskit.execution.predict_bound import projector_bound
@@ -138,7 +140,7 @@ def test_sampled_paths_agree_with_exact_propagation(circuit):
     (k,) = parameter_indices([1, 0], grammar.num_params(5, 3), 3)
     program = _program(spec, 5, 3, int(k))
     exact = pp.exact_second_moment(program)
-    sampled = pp.sampled_second_moment(program, 200_000, np.random.default_rng(1))
+    sampled = sampled_second_moment(program, 200_000, np.random.default_rng(1))
     assert sampled.method == "monte_carlo" and sampled.se > 0
     assert abs(sampled.value - exact) < SIGMAS * sampled.se
 
@@ -359,7 +361,7 @@ def test_four_copy_propagation_reproduces_the_seed_fourth_moment():
     spec = StudySpec.from_dict({"circuit": {"ansatz": "seed", "qubits": [2]}})
     for n in (2, 3):
         exact = seed_circuit_model(n)
-        fourth = pp.exact_fourth_moment(_program(spec, n, 1, n - 1))
+        fourth = exact_fourth_moment(_program(spec, n, 1, n - 1))
         assert fourth - exact.V**2 == pytest.approx(exact.alpha, rel=1e-10)
 
 
@@ -368,8 +370,8 @@ def test_sampled_four_copy_paths_agree_with_exact_propagation():
                                 "observable": {"kind": "zz"},
                                 "gradient": {"parameter": [0, 0]}})  # fmt: skip
     program = reduce_to_light_cone(_program(spec, 4, 2, 0))
-    exact = pp.exact_fourth_moment(program)
-    sampled = pp.sampled_fourth_moment(program, 200_000, np.random.default_rng(3))
+    exact = exact_fourth_moment(program)
+    sampled = sampled_fourth_moment(program, 200_000, np.random.default_rng(3))
     assert sampled.se > 0 and abs(sampled.value - exact) < SIGMAS * sampled.se
 
 

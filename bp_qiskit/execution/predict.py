@@ -26,12 +26,12 @@ import numpy as np
 
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
+from ..core.path_sampling import sampled_second_moment
 from ..core.propagation import (
     Moment,
     Program,
     exact_first_moment,
     exact_second_moment,
-    sampled_second_moment,
 )
 from ..core.tensor_network import (
     NetworkMoment,

@@ -35,6 +35,7 @@ from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.quantum_info import Operator, Pauli, SparseObservable
 
 from ..core.light_cone import reduce_to_light_cone
+from ..core.path_sampling import sampled_second_moment
 from ..core.propagation import (
     ONE_QUBIT_CLIFFORDS,
     Clifford,
@@ -45,7 +46,6 @@ from ..core.propagation import (
     exact_first_moment,
     exact_second_moment,
     pauli,
-    sampled_second_moment,
 )
 from ..errors import SpecError
 from .custom import as_observable, chosen_parameters

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..core.dla import closure, limit_cost_variance
+from ..core.four_copies import exact_fourth_moment, sampled_fourth_moment
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
 from ..core.planning import NoiseModel
@@ -19,9 +20,7 @@ from ..core.propagation import (
     Rotation,
     Term,
     exact_first_moment,
-    exact_fourth_moment,
     exact_second_moment,
-    sampled_fourth_moment,
 )
 from ..spec import StudySpec
 from .predict import _MAX_PAIRS, predict_cell
