@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import (
     FixedLocator,
-    LogFormatterSciNotation,
     MaxNLocator,
     NullFormatter,
     ScalarFormatter,
@@ -28,6 +26,7 @@ from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
 from ..results import BudgetResult, CellResult, SeriesFit, StudyResult
+from .figure_style import GRAD_LABEL, log_axis, save
 
 if TYPE_CHECKING:  # annotations only: drawing loads no Qiskit (report/render.py)
     from ..execution.predict import Prediction
@@ -41,68 +40,6 @@ __all__ = [
     "plot_predictions",
     "plot_variance",
 ]
-
-
-# Margins in inches (left, right, bottom, top), what ``tight_layout`` chose for these
-# figures, fixed: the layout pass drew every artist once more and took 0.38 s of the seed
-# study's 2.5 s process. The top leaves room for a two-line title.
-_MARGINS_IN = (0.80, 0.15, 0.58, 0.52)
-
-
-# The y label of every gradient plot, in plain text: mathtext (``$...$``) costs a parser
-# build of about 0.1 s on the first figure of a process, a sixth of drawing the seed study.
-_GRAD_LABEL = "Var[∂C/∂θ]"
-_SUPERSCRIPT = str.maketrans("0123456789-\u2212", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")  # u2212: minus sign
-
-
-class _PlainLogFormatter(LogFormatterSciNotation):
-    """Matplotlib's log labels (which ticks, which mantissas), written as plain text.
-
-    ``10⁻³`` and ``2×10⁻³`` in Unicode instead of mathtext: the same labels, without
-    mathtext's parse, which was the largest single cost of drawing ``variance.png``.
-    """
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        label = str(super().__call__(x, pos))
-        if not label.startswith("$"):
-            return label
-        body = label.strip("$").replace(r"\mathdefault{", "").replace("}", "")
-        body = body.replace(r"\times", "\u00d7").replace("{", "")  # u00d7: multiplication sign
-        mantissa, _, exponent = body.partition("^")
-        return mantissa + exponent.translate(_SUPERSCRIPT)
-
-
-def _log(ax: Axes, which: str = "y", base: float = 10) -> None:
-    """A log axis (``which`` is ``"x"`` or ``"y"``) whose labels need no mathtext.
-
-    Call it after the plotting calls: ``semilogy`` and ``set_yscale`` reset the formatters.
-    """
-    getattr(ax, f"set_{which}scale")("log", base=base)
-    axis = ax.yaxis if which == "y" else ax.xaxis
-    axis.set_major_formatter(_PlainLogFormatter(base))
-    axis.set_minor_formatter(_PlainLogFormatter(base, labelOnlyBase=False))
-
-
-def _save(
-    fig: Figure,
-    path: Path | None,
-    *,
-    wspace: float = 0.2,
-    margins: tuple[float, float, float, float] = _MARGINS_IN,
-) -> Figure:
-    width, height = fig.get_size_inches()
-    left, right, bottom, top = margins
-    fig.subplots_adjust(
-        left=left / width,
-        right=1 - right / width,
-        bottom=bottom / height,
-        top=1 - top / height,
-        wspace=wspace,
-    )
-    if path is not None:
-        # No "Software" metadata: the PNG holds no version string that changes.
-        fig.savefig(path, dpi=120, metadata={"Software": None})
-    return fig
 
 
 def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
@@ -210,15 +147,15 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
         label, curve = reference
         ns = np.arange(int(n.min()), int(n.max()) + 1)
         ax.semilogy(ns, [curve(int(k)) for k in ns], ":", color="k", label=label)
-    _log(ax)
+    log_axis(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")
-    ax.set_ylabel(_GRAD_LABEL + (", Var[C]" if with_cost else ""))
+    ax.set_ylabel(GRAD_LABEL + (", Var[C]" if with_cost else ""))
     name = result.spec.get("study", {}).get("name", "study")
     ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _cost_kinds(observable: Any) -> str:
@@ -283,7 +220,7 @@ def plot_depth(result: StudyResult, path: Path | None = None) -> Figure:
                 ax.axhline(reference[1](n), color=f"C{i}", ls=":", lw=1)
         if reference is not None and reference[0].startswith("2-design"):
             ax.plot([], [], ":", color="k", label="2-design limit 2^n / (3 (4^n - 1))")
-        _log(ax, "x", base=2)
+        log_axis(ax, "x", base=2)
         ax.set_xlabel("L layers")
     else:
         for i, series in enumerate(result.series):
@@ -305,13 +242,13 @@ def plot_depth(result: StudyResult, path: Path | None = None) -> Figure:
             ax.plot(ns, [reference[1](int(k)) for k in ns], ":", color="k", label=reference[0])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("N qubits")
-    _log(ax)
-    ax.set_ylabel(_GRAD_LABEL)
+    log_axis(ax)
+    ax.set_ylabel(GRAD_LABEL)
     name = result.spec.get("study", {}).get("name", "study")
     ax.set_title(f"{name}\n{describe(result.spec)}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_parameters(result: StudyResult, path: Path | None = None) -> Figure:
@@ -339,7 +276,7 @@ def plot_parameters(result: StudyResult, path: Path | None = None) -> Figure:
     name = result.spec.get("study", {}).get("name", "study")
     fig.suptitle(f"{name}: variance of every parameter", fontsize=9)
     # Room for each panel's colour bar and its label, the last one included.
-    return _save(fig, path, wspace=0.75, margins=(0.6, 0.95, 0.58, 0.55))
+    return save(fig, path, wspace=0.75, margins=(0.6, 0.95, 0.58, 0.55))
 
 
 def _fit_label(fits: StudyResult | SeriesFit) -> str:
@@ -395,15 +332,15 @@ def plot_predictions(
                 label=f"{label}: upper bound",
             )
     if max((p.num_qubits for p in rows), default=1) > 50:
-        _log(ax, "x")
+        log_axis(ax, "x")
     ax.set_xlabel("N qubits")
-    ax.set_ylabel("log₁₀ predicted " + _GRAD_LABEL)
+    ax.set_ylabel("log₁₀ predicted " + GRAD_LABEL)
     name = spec.get("study", {}).get("name", "study")
     ax.set_title(f"{name}: predicted by Pauli propagation\n{describe(spec)}", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _log10(p: Prediction) -> float | None:
@@ -452,17 +389,17 @@ def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | Non
                 label=label,
                 mfc="none" if i else None,
             )
-    _log(ax)
+    log_axis(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("N qubits")
-    ax.set_ylabel(_GRAD_LABEL)
+    ax.set_ylabel(GRAD_LABEL)
     ax.set_title(
         f"{results[0][1].spec['study']['name']}: {', '.join(name for name, _ in results)}",
         fontsize=9,
     )
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_budget(result: BudgetResult, path: Path | None = None) -> Figure:
@@ -487,8 +424,8 @@ def plot_budget(result: BudgetResult, path: Path | None = None) -> Figure:
         pred = [predicted_rel_error(model, max(2, int(total // (2 * g))), g) for g in grid]
         ax.plot(grid, pred, "-", color=f"C{i}", alpha=0.7, label=f"n={n} predicted")
         ax.axvline(math.sqrt(2 * model.Q / model.alpha), color=f"C{i}", ls=":", alpha=0.6)
-    _log(ax, "x")
-    _log(ax)
+    log_axis(ax, "x")
+    log_axis(ax)
     # One labelled tick per N studied: a log axis would label only the powers of ten.
     ns = sorted({p.shots for p in result.points})
     ax.xaxis.set_major_locator(FixedLocator(ns))
@@ -500,4 +437,4 @@ def plot_budget(result: BudgetResult, path: Path | None = None) -> Figure:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     # Its tick labels (4 x 10^-1) are wider than the other plots': more room on the left.
-    return _save(fig, path, margins=(1.0, 0.15, 0.58, 0.52))
+    return save(fig, path, margins=(1.0, 0.15, 0.58, 0.52))
