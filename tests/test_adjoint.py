@@ -15,26 +15,13 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import SparseObservable, Statevector
 
+# The same presets and costs as the numpy pass is checked on.
+from test_batched import CIRCUITS, COSTS
+
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.backends import batched
 from bp_qiskit.backends.adjoint import compile_circuit, expectations, gradients, shift_columns
 from bp_qiskit.errors import SpecError
-
-CIRCUITS = [
-    {"ansatz": "seed", "layers": 1},
-    {"ansatz": "mcclean", "layers": 4},
-    {"ansatz": "identity_blocks", "layers": 4},
-    {"ansatz": "product", "layers": 2},
-    {"ansatz": "hardware_efficient", "layers": 2},
-    {"ansatz": "alternating_layered", "layers": 2},
-    {"ansatz": "matchgate", "layers": 2},
-]
-COSTS = [
-    {"kind": "global"},
-    {"kind": "zz"},
-    {"kind": "local"},
-    {"kind": "pauli", "terms": ["X0 Y1", "Z2", "Y0 X2"], "coeffs": [0.5, -1.0, 0.25]},
-]
 
 
 def _spec(circuit: dict, cost: dict, method: str, parameter="all", **sampling) -> StudySpec:
