@@ -4,7 +4,7 @@ Runs ``jobs/noisy_fake_device.toml``'s noisy study (McClean circuits, L = 2n, on
 ``aer:lagos``: Aer's density-matrix simulation with FakeLagosV2's noise model, exact
 expectations) with the given number of circuits, and prints for each cell the measured
 Var[dC], the prediction with the device's noise (``bp_qiskit/execution/device_noise.py``) and
-the noiseless one, each with z = (measured - predicted) / se.
+the noiseless one, each with z (:func:`bp_qiskit.core.statistics.prediction_z`).
 Run: ``python benchmarks/bench_device_noise.py [--samples 200]``.
 """
 
@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from bp_qiskit import load_spec, run_study
+from bp_qiskit.core.statistics import prediction_z
 from bp_qiskit.execution.predict import predict_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +31,14 @@ def main() -> None:
     print(f"{'n':>3} {'L':>3} {'measured':>10} {'se':>9} {'device':>10} {'z':>6} "
           f"{'noiseless':>10} {'z':>6}")  # fmt: skip
     for c in result.cells:
-        dev = predict_cell(spec, c.num_qubits, c.num_layers).grad_var
-        clean = predict_cell(noiseless, c.num_qubits, c.num_layers).grad_var
-        z_dev = (c.grad_var - dev) / c.grad_var_se
-        z_clean = (c.grad_var - clean) / c.grad_var_se
+        p_dev = predict_cell(spec, c.num_qubits, c.num_layers)
+        p_clean = predict_cell(noiseless, c.num_qubits, c.num_layers)
+        dev, clean = p_dev.grad_var or 0.0, p_clean.grad_var or 0.0
+        z_dev, z_clean = (
+            prediction_z(c.grad_var, c.grad_var_se, c.samples, p.grad_var or 0.0,
+                         predicted_se=p.grad_var_se, contribution_sd=p.contribution_sd)
+            for p in (p_dev, p_clean)
+        )  # fmt: skip
         print(
             f"{c.num_qubits:>3} {c.num_layers:>3} {c.grad_var:>10.4e} {c.grad_var_se:>9.2e} "
             f"{dev:>10.4e} {z_dev:>6.2f} {clean:>10.4e} {z_clean:>6.2f}"

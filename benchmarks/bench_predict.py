@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 from bp_qiskit import StudySpec, run_study
+from bp_qiskit.core.statistics import prediction_z
 from bp_qiskit.execution.predict import predict_cell
 
 
@@ -52,8 +53,13 @@ def main() -> None:
     start = time.perf_counter()
     (cell,) = run_study(spec, progress=False).result.cells
     t_measure = time.perf_counter() - start
-    z = (cell.grad_var - (small.grad_var or 0.0)) / (
-        (cell.grad_var_se**2 + (small.grad_var_se or 0.0) ** 2) ** 0.5
+    z = prediction_z(
+        cell.grad_var,
+        cell.grad_var_se,
+        cell.samples,
+        small.grad_var or 0.0,
+        predicted_se=small.grad_var_se,
+        contribution_sd=small.contribution_sd,
     )
     print(
         f"n=8, L=10: predicted {small.grad_var:.4e} ({small.method}, {t_predict:.2f} s); "

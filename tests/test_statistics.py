@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bp_qiskit.core.fits import fit_decay
-from bp_qiskit.core.statistics import summarize_gradients
+from bp_qiskit.core.statistics import corrected_variance, prediction_z, summarize_gradients
 
 SEED = 4242
 
@@ -69,3 +69,63 @@ def test_fit_recovers_an_exact_exponential_and_weights_points():
     assert fit_decay([2], [0.1], [0.01]) is None
     skipped = fit_decay([2, 3, 4], [0.1, -0.01, 0.01], [0.01, 0.01, 0.001])
     assert skipped.points == (2, 4)
+
+
+def _product_gradients(rng, reps, samples, n):
+    """g = -sin(t_0) prod cos(t_i): the gradient of <Z...Z> on a product of RY rotations.
+
+    Closed forms: Var[g] = 2^-n, E[g^4] = (3/8)^n, so the kurtosis (3/2)^n grows with n: the
+    heavy tail of a global cost.
+    """
+    t = rng.uniform(0.0, 2 * np.pi, size=(reps, samples, n))
+    return -np.sin(t[..., 0]) * np.prod(np.cos(t[..., 1:]), axis=-1)
+
+
+def _beyond_three(zs):
+    return int(np.sum(np.abs(np.asarray(zs)) > 3.0))
+
+
+def test_prediction_z_holds_with_heavy_tails_where_the_plain_ratio_does_not():
+    # Each repetition is one cell whose prediction is right: a calibrated z lies beyond 3 in
+    # 0.27% of them. Binomial tolerance: 4 standard deviations of that count.
+    rng = np.random.default_rng(SEED)
+    reps, samples, n = 4000, 50, 6
+    var, fourth = 2.0**-n, (3 / 8) ** n
+    sd = math.sqrt(fourth - var**2)
+    expected = reps * 0.0027
+    allowed = expected + 4 * math.sqrt(expected)
+    honest, plain = [], []
+    for g in _product_gradients(rng, reps, samples, n):
+        m, se = corrected_variance(g)
+        honest.append(prediction_z(m, se, samples, var, contribution_sd=sd))
+        plain.append((m - var) / se)
+    assert _beyond_three(honest) <= allowed
+    # The test has power: the plain ratio, which the z column used before, fails it.
+    assert _beyond_three(plain) > 10 * allowed
+    # And it does not buy its tails by shrinking (a z that is always 0 passes the count):
+    # the chi-square reading is approximate with tails this heavy, its spread here 0.88.
+    assert np.std(honest) > 0.8
+
+
+def test_prediction_z_without_a_fourth_moment_is_calibrated_for_gaussian_gradients():
+    rng = np.random.default_rng(SEED + 1)
+    reps, samples = 4000, 50
+    expected = reps * 0.0027
+    allowed = expected + 4 * math.sqrt(expected)
+    zs = []
+    for g in rng.normal(0.0, 1.0, size=(reps, samples)):
+        m, se = corrected_variance(g)
+        zs.append(prediction_z(m, se, samples, 1.0))
+    assert _beyond_three(zs) <= allowed
+
+
+def test_prediction_z_signs_and_refusals():
+    assert prediction_z(2.0, 0.1, 100, 1.0) > 3
+    assert prediction_z(0.5, 0.1, 100, 1.0) < -3
+    assert abs(prediction_z(1.0, 0.1, 100, 1.0)) < 0.1
+    # The prediction's own error widens the scale.
+    assert abs(prediction_z(1.5, 0.1, 100, 1.0, predicted_se=0.5)) < abs(
+        prediction_z(1.5, 0.1, 100, 1.0)
+    )
+    assert math.isnan(prediction_z(1.0, 0.1, 100, 0.0))
+    assert math.isnan(prediction_z(1.0, 0.0, 100, 1.0))

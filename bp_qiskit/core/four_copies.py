@@ -38,7 +38,9 @@ _FOUR = {0: 3 / 8, 2: 1 / 8, 4: 3 / 8}
 _Quad = tuple[Pauli, Pauli, Pauli, Pauli]
 
 
-def exact_fourth_moment(program: Program, *, max_states: int = 200_000) -> float | None:
+def exact_fourth_moment(
+    program: Program, *, max_states: int = 200_000, max_work: int | None = None
+) -> float | None:
     """E[(dC)^4] (or E[C^4] with no differentiated gate) by propagating four copies.
 
     The same Heisenberg rules as the second moment, with four strings: a rotation keeps a
@@ -48,7 +50,8 @@ def exact_fourth_moment(program: Program, *, max_states: int = 200_000) -> float
     kills any quadruple with a commuting string and swaps cos and sin in the others, which
     leaves these weights unchanged (an even number of sines, so the signs cancel). Held in a
     dictionary: small programs only (the planner's Var(g^2) = E[g^4] - Var(g)^2). None when
-    more than ``max_states`` quadruples survive.
+    more than ``max_states`` quadruples survive, or when the quadruples summed over gates pass
+    ``max_work`` (a deep circuit on few qubits holds few states for many gates).
     """
     state: dict[_Quad, float] = defaultdict(float)
     for ta in program.terms:
@@ -60,7 +63,11 @@ def exact_fourth_moment(program: Program, *, max_states: int = 200_000) -> float
                     )
                     if len(state) > max_states:
                         return None
+    work = 0
     for gate in reversed(program.gates):
+        work += len(state)
+        if max_work is not None and work > max_work:
+            return None
         new: dict[_Quad, float] = defaultdict(float)
         mask = gate_mask(gate)
         for quad, w in state.items():

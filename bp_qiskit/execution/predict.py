@@ -19,11 +19,13 @@ angles that do not span whole turns, and device noise (the prediction is the noi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from ..core.four_copies import exact_fourth_moment
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
 from ..core.path_sampling import sampled_second_moment
@@ -74,6 +76,10 @@ NETWORK_RELATIVE_ERROR = 1e-2
 # Pair-merges (pairs summed over gates, about 4 microseconds each) the exact propagation may
 # spend where the tensor network could take over (a chain).
 _CHAIN_EXACT_WORK = 50_000
+# Quadruples summed over gates the exact fourth moment may spend (dictionary steps of a few
+# microseconds each): about 0.2 s per cell, so that predicting stays faster than measuring.
+_FOURTH_WORK = 50_000
+_FOURTH_STATES = 20_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +102,10 @@ class Prediction:
         truncation: with ``tensor_network``, the largest relative weight one SVD discarded.
         max_bond: with ``tensor_network``, the largest bond dimension it needed.
         log10_grad_var: log10 of Var[dC] where the value itself underflows a float.
+        contribution_sd: the standard deviation of one circuit's g^2, sqrt(E[g^4] - Var^2),
+            where the four-copy propagation gives E[g^4] exactly within a small budget (one
+            differentiated parameter, a listed cost); the z column's spread
+            (:func:`~bp_qiskit.core.statistics.prediction_z`). None otherwise.
     """
 
     num_qubits: int
@@ -112,6 +122,7 @@ class Prediction:
     truncation: float | None = None
     max_bond: int | None = None
     log10_grad_var: float | None = None
+    contribution_sd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -145,25 +156,60 @@ def predict_cell(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
     moments: list[Moment] = []
     networks: list[NetworkMoment] = []
+    programs: list[Program] = []
     used = 0
     for k in indices:
         program = _program(spec, n, layers, int(k), device, listed=False)
         if not program.projector:
             program = reduce_to_light_cone(program)
         used = max(used, program.num_qubits)
+        programs.append(program)
         moment, network = _second_moment(program, paths, rng)
         moments.append(moment)
         if network is not None:
             networks.append(network)
     cost_var = _cost_variance(spec, n, layers, device)
+    base = Prediction(n, layers, kind, None, None, "none", cost_var=cost_var, qubits_used=used,
+                      note=note)  # fmt: skip
+    prediction = _combine(base, moments, networks, paths)
+    if len(programs) == 1 and prediction.method in _VALUED and prediction.grad_var:
+        sd = _contribution_sd(programs[0], prediction.grad_var)
+        prediction = dataclasses.replace(prediction, contribution_sd=sd)
+    return prediction
+
+
+_VALUED = ("exact", "tensor_network", "monte_carlo")
+
+
+def _contribution_sd(program: Program, grad_var: float) -> float | None:
+    """sqrt(E[g^4] - Var[g]^2) where the four-copy propagation is exact within its budget."""
+    if program.projector:
+        return None
+    fourth = exact_fourth_moment(program, max_states=_FOURTH_STATES, max_work=_FOURTH_WORK)
+    if fourth is None:
+        return None
+    return math.sqrt(max(fourth - grad_var**2, 0.0))
+
+
+def _combine(
+    base: Prediction,
+    moments: list[Moment],
+    networks: list[NetworkMoment],
+    paths: int,
+) -> Prediction:
+    """One prediction from the per-parameter moments (their mean), named by its method.
+
+    ``base`` carries the cell, its Var[C], the qubits used and the note.
+    """
+    note = base.note
+    replace = functools.partial(dataclasses.replace, base)
     methods = {m.method for m in moments}
     if "none" in methods:
         why = (
             "the global projector beyond 64 qubits: the differentiated gate's light cone is "
             "too wide for the light-cone bound"
         )
-        return Prediction(n, layers, kind, None, None, "none", qubits_used=used,
-                          note=f"{why}; {note}" if note else why)  # fmt: skip
+        return replace(cost_var=None, note=f"{why}; {note}" if note else why)
     mean = float(np.mean([m.value for m in moments]))
     if "tensor_network" in methods and methods <= {"exact", "tensor_network"}:
         logs = [nm.log10 for nm in networks if nm.log10 is not None]
@@ -172,25 +218,21 @@ def predict_cell(
             top = max(logs)
             log_mean = top + math.log10(sum(10 ** (v - top) for v in logs) / len(logs))
         err = math.sqrt(sum(m.se**2 for m in moments)) / len(moments)
-        return Prediction(n, layers, kind, mean, err or None, "tensor_network",
-                          cost_var=cost_var, qubits_used=used, note=note,
-                          truncation=max(nm.truncation for nm in networks),
-                          max_bond=max(nm.max_bond for nm in networks),
-                          log10_grad_var=log_mean)  # fmt: skip
+        return replace(grad_var=mean, grad_var_se=err or None, method="tensor_network",
+                       truncation=max(nm.truncation for nm in networks),
+                       max_bond=max(nm.max_bond for nm in networks),
+                       log10_grad_var=log_mean)  # fmt: skip
     if methods == {"exact"}:
-        return Prediction(n, layers, kind, mean, None, "exact", cost_var=cost_var,
-                          qubits_used=used, note=note)  # fmt: skip
+        return replace(grad_var=mean, method="exact")
     if methods == {"bound"}:
         bound = float(np.mean([m.upper_bound or 0.0 for m in moments]))
         if not any(m.paths for m in moments):
             cones = "a rigorous bound from disjoint light cones (projector_bound)"
             note = f"{cones}; {note}" if note else cones
-        return Prediction(n, layers, kind, 0.0, None, "bound", upper_bound=bound,
-                          paths=max(m.paths for m in moments), qubits_used=used,
-                          note=note)  # fmt: skip
+        return replace(grad_var=0.0, method="bound", upper_bound=bound, cost_var=None,
+                       paths=max(m.paths for m in moments), note=note)  # fmt: skip
     se = math.sqrt(sum(m.se**2 for m in moments)) / len(moments)
-    return Prediction(n, layers, kind, mean, se, "monte_carlo", paths=paths,
-                      cost_var=cost_var, qubits_used=used, note=note)  # fmt: skip
+    return replace(grad_var=mean, grad_var_se=se, method="monte_carlo", paths=paths)
 
 
 def _predict_factory(

@@ -377,6 +377,7 @@ def with_predictions(result: StudyResult, spec: StudySpec) -> StudyResult:
                 predicted_grad_var_se=p.grad_var_se,
                 predicted_method=p.method,
                 predicted_upper_bound=p.upper_bound,
+                predicted_contribution_sd=p.contribution_sd,
             )
         )
     return dataclasses.replace(result, cells=tuple(cells))

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.references import reference_curve
+from ..core.statistics import prediction_z
 from ..results import AdaptiveCell, BudgetResult, CellResult, FitResult, SeriesFit, StudyResult
 
 if TYPE_CHECKING:  # annotations only: the tables (and the figure helper) load no Qiskit
@@ -73,16 +74,17 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
             row += _predicted_columns(c)
         if reference is not None:
             expected = reference[1](c.num_qubits)
-            z = (c.grad_var - expected) / c.grad_var_se if c.grad_var_se > 0 else math.nan
+            z = prediction_z(c.grad_var, c.grad_var_se, c.samples, expected)
             row += f" {expected:>11.4e} {z:>6.1f}"
         lines.append(row)
     if predicted:
         lines.append(
-            "predicted: Pauli propagation (bp-qiskit predict); z = (Var - predicted) / "
-            "sqrt(se^2 + se_predicted^2); for a bound, the bound is shown and z is left out"
+            "predicted: Pauli propagation (bp-qiskit predict); z: the measurement's distance from "
+            "the prediction in standard units that hold with heavy tails (Wilson-Hilferty, "
+            "docs/predictions.md); for a bound, the bound is shown and z is left out"
         )
     if reference is not None:
-        lines.append(f"theory: {reference[0]}; z = (Var - theory) / se")
+        lines.append(f"theory: {reference[0]}; z as for the prediction")
     lines.append(format_gradient_method(result))
     lines.extend(format_limit_depths(result))  # a depth axis, predicted or not
     lines.extend(format_fits(result))
@@ -107,9 +109,8 @@ def _predicted_columns(c: CellResult) -> str:
         return f" {'-':>11} {method:<14} {'-':>6}"
     if method == "bound":
         return f" {'<' + format(c.predicted_upper_bound or 0.0, '.3e'):>11} {method:<14} {'-':>6}"
-    spread = math.hypot(c.grad_var_se, c.predicted_grad_var_se or 0.0)
-    z = (c.grad_var - c.predicted_grad_var) / spread if spread > 0 else math.nan
-    return f" {c.predicted_grad_var:>11.4e} {method:<14} {z:>6.1f}"
+    z = c.z()
+    return f" {c.predicted_grad_var:>11.4e} {method:<14} {math.nan if z is None else z:>6.1f}"
 
 
 def limit_depths(result: StudyResult, within: float = 3.0) -> dict[int, int | None]:

@@ -17,7 +17,7 @@ import numpy as np
 from .._version import __version__
 from ..core.fits import DecayFit, ModelComparison, compare_models, fit_decay
 from ..core.layers import resolve_layers
-from ..core.statistics import corrected_variance, summarize_gradients
+from ..core.statistics import corrected_variance, prediction_z, summarize_gradients
 from .data import CellData
 
 __all__ = ["CellResult", "FitResult", "SeriesFit", "StudyResult", "build_result"]
@@ -57,7 +57,11 @@ class CellResult:
             each one, in parameter order (``grad_var`` is their mean); None otherwise.
         grad_var_params_se: Their standard errors.
         predicted_grad_var, predicted_grad_var_se, predicted_method, predicted_upper_bound:
-            what Pauli propagation expects for the cell (``run --predict``); None otherwise.
+            what Pauli propagation expects for the cell (``run`` predicts unless
+            ``--no-predict``); None otherwise.
+        predicted_contribution_sd: the predicted sd of one circuit's squared gradient, where
+            the fourth moment is exact; the spread :func:`~bp_qiskit.core.statistics.prediction_z`
+            holds the measurement to (see :meth:`z`).
         gradient_method: ``"adjoint"`` when the adjoint pass took the cell's gradients
             (``gradient.method``), ``"adjoint, shift"`` when some of its jobs did; None for
             parameter shift (left out of the JSON, so those results keep their bytes).
@@ -86,6 +90,20 @@ class CellResult:
     predicted_method: str | None = None
     predicted_upper_bound: float | None = None
     gradient_method: str | None = None
+    predicted_contribution_sd: float | None = None
+
+    def z(self) -> float | None:
+        """The measurement's distance from a valued prediction (None for a bound or none)."""
+        if self.predicted_grad_var is None or self.predicted_method in (None, "bound", "none"):
+            return None
+        return prediction_z(
+            self.grad_var,
+            self.grad_var_se,
+            self.samples,
+            self.predicted_grad_var,
+            predicted_se=self.predicted_grad_var_se,
+            contribution_sd=self.predicted_contribution_sd,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON (per-parameter variances only when there are several)."""
@@ -99,8 +117,10 @@ class CellResult:
         if self.predicted_method is None:  # no prediction asked for: the fields stay out
             for key in _PREDICTED:
                 del d[key]
-        if self.gradient_method is None:
-            del d["gradient_method"]
+        # Left out when absent, so results from before the field keep their bytes.
+        for key in ("gradient_method", "predicted_contribution_sd"):
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod

@@ -140,10 +140,11 @@ def numbers(name: str, out: Path, text: str) -> dict[str, str]:
         found["ratio_range"] = f"{min(ratios):.2f} to {max(ratios):.2f}"
     if name == "alternating_mps":
         (cell,) = json.loads((out / "results.json").read_text())["cells"]
-        se = math.hypot(cell["grad_var_se"], cell["predicted_grad_var_se"] or 0.0)
         found["measured"] = f"{cell['grad_var']:.3e} ± {cell['grad_var_se']:.1e}"
         found["predicted"] = f"{cell['predicted_grad_var']:.3e}"
-        found["z"] = f"{(cell['grad_var'] - cell['predicted_grad_var']) / se:.1f}"
+        from bp_qiskit.results import CellResult
+
+        found["z"] = f"{CellResult.from_dict(cell).z():.1f}"
     if name in ("seed26", "seed_mps", "alternating_mps"):
         resources = json.loads((out / "resources.json").read_text())
         found["peak_mib"] = f"{resources['peak_memory_mib_max']:.0f}"

@@ -4,7 +4,8 @@ Runs each shipped spec as shipped (every variant: further costs, controls, compa
 on Aer, puts the Pauli-propagation prediction beside each measured cell
 (:func:`bp_qiskit.execution.studies.with_predictions`) and writes one row per cell:
 measured Var with its standard error, predicted Var with its method, and
-z = (measured - predicted) / combined SE. Skipped, with the reason (listed under the table):
+z from :meth:`~bp_qiskit.results.CellResult.z` (the Wilson-Hilferty distance that holds with
+heavy tails). Skipped, with the reason (listed under the table):
 the shot-budget study, and noisy_fake_device, which does not finish as shipped.
 
 Run: ``python docs/scripts/predicted_vs_measured.py`` (writes docs/predicted_vs_measured.md;
@@ -48,8 +49,8 @@ def rows_for(path: Path) -> list[str]:
             else:
                 se = c.predicted_grad_var_se or 0.0
                 predicted = f"{c.predicted_grad_var:.3e}" + (f" ± {se:.1e}" if se else "")
-                combined = math.hypot(c.grad_var_se, se)
-                z = f"{(c.grad_var - c.predicted_grad_var) / combined:+.2f}" if combined else "-"
+                zc = c.z()
+                z = "-" if zc is None or math.isnan(zc) else f"{zc:+.2f}"
             rows.append(
                 f"| {path.stem} | {v.observable.kind} | {v.backend.name} | {c.num_qubits} "
                 f"| {c.num_layers} | {c.samples} | {measured} | {predicted} "
