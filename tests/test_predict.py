@@ -454,6 +454,15 @@ def test_the_predicted_spread_of_one_circuits_squared_gradient_matches_measureme
     y = (g2 - g2.mean()) ** 2
     se = np.std(y, ddof=1) / math.sqrt(len(y))
     assert abs(np.var(g2, ddof=1) - p.contribution_sd**2) < SIGMAS * se
-    # A projector held as a product has no listed terms to propagate four copies of.
-    glob = StudySpec.from_dict({**base, "observable": {"kind": "global"}})
-    assert predict_cell(glob, 3, 2).contribution_sd is None
+
+
+
+def test_the_projectors_spread_is_an_upper_bound_on_the_exact_one():
+    # For the global projector the spread is bounded (|g| <= 1/2, so E[g^4] <= Var / 4):
+    # at least the exact sd from the listed projector's four copies (oracle).
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "seed", "qubits": [2, 3]}})
+    for n in (2, 3):
+        p = predict_cell(spec, n, 1)
+        exact_sd = math.sqrt(exact_fourth_moment(_program(spec, n, 1, n - 1)) - p.grad_var**2)
+        assert p.contribution_sd is not None
+        assert exact_sd <= p.contribution_sd * (1 + 1e-12)

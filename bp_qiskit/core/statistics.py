@@ -181,7 +181,12 @@ def prediction_z(
     it). Without it, r is the sample's spread relative to the smaller of m and v, which still
     misses tails a sample has not seen (the same product at n = 8, S = 50: 4%). The
     prediction's own standard error enters as a relative error on v (its cube root moves by
-    a third of it). NaN when v <= 0 or nothing is spread.
+    a third of it).
+
+    NaN when v <= 0 or nothing is spread, and when r > S: then the variance's own relative
+    standard error, sqrt(r / S), is above 1, the chi-square has under 2 degrees of freedom,
+    and the circuits are too few for the tails to test the prediction at all (the global
+    projector at n = 50, 200 circuits: r is of order 10^14).
     """
     if predicted <= 0.0 or samples < 2:
         return math.nan
@@ -192,7 +197,7 @@ def prediction_z(
     elif measured > 0.0:
         r = max(r, (sd / measured) ** 2)
     rel = (predicted_se or 0.0) / predicted
-    if r <= 0.0 and rel <= 0.0:
+    if (r <= 0.0 and rel <= 0.0) or r > samples:
         return math.nan
     spread = 2.0 * r / (9.0 * 2.0 * samples)  # 2 / (9 k) with k = 2 S / r
     centre = 1.0 - spread

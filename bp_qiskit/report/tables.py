@@ -75,13 +75,14 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         if reference is not None:
             expected = reference[1](c.num_qubits)
             z = prediction_z(c.grad_var, c.grad_var_se, c.samples, expected)
-            row += f" {expected:>11.4e} {z:>6.1f}"
+            row += f" {expected:>11.4e} {'-' if math.isnan(z) else format(z, '.1f'):>6}"
         lines.append(row)
     if predicted:
         lines.append(
             "predicted: Pauli propagation (bp-qiskit predict); z: the measurement's distance from "
             "the prediction in standard units that hold with heavy tails (Wilson-Hilferty, "
-            "docs/predictions.md); for a bound, the bound is shown and z is left out"
+            "docs/predictions.md); left out for a bound, and where the circuits are too few for "
+            "the tails"
         )
     if reference is not None:
         lines.append(f"theory: {reference[0]}; z as for the prediction")
@@ -110,7 +111,8 @@ def _predicted_columns(c: CellResult) -> str:
     if method == "bound":
         return f" {'<' + format(c.predicted_upper_bound or 0.0, '.3e'):>11} {method:<14} {'-':>6}"
     z = c.z()
-    return f" {c.predicted_grad_var:>11.4e} {method:<14} {math.nan if z is None else z:>6.1f}"
+    shown = "-" if z is None or math.isnan(z) else f"{z:.1f}"
+    return f" {c.predicted_grad_var:>11.4e} {method:<14} {shown:>6}"
 
 
 def limit_depths(result: StudyResult, within: float = 3.0) -> dict[int, int | None]:
