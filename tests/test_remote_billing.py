@@ -24,7 +24,8 @@ from bp_qiskit.execution import create_study, run_stored
 from bp_qiskit.execution import remote as remote_mod
 from bp_qiskit.execution.cost import estimate_cost
 from bp_qiskit.execution.custom import gradient_variance
-from bp_qiskit.execution.remote import DOUBT_LOOKUPS, adopt_lost
+from bp_qiskit.execution.remote import DOUBT_LOOKUPS
+from bp_qiskit.execution.remote_records import adopt_lost
 from bp_qiskit.store import InMemoryStore, JobState, SubmissionState
 from bp_qiskit.testing.standin import (
     StandInService,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ from bp_qiskit.store import (
     UnknownStudyError,
     redact,
 )
-from bp_qiskit.store.sqlite import MIGRATIONS
+from bp_qiskit.store.sqlite_schema import MIGRATIONS
+
+DATA = Path(__file__).resolve().parent / "data"
 
 SPEC = StudySpec.from_dict(
     {
@@ -330,7 +333,29 @@ def test_sqlite_migrates_a_version_1_store(tmp_path):
     assert store.get_submissions("abc") == []
     store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    db.close()
+
+
+def test_a_store_written_by_schema_v3_opens_and_reports_what_it_ran(tmp_path):
+    """tests/data/stores/v3.sqlite: written by bp_qiskit at schema v3 (commit 76ec3b7), a
+    seed study (n = 2, 3; 6 circuits each). Opened now, it is upgraded in place (v4 drops the
+    write-only cells table) and gives the variances that run printed then."""
+    import shutil
+
+    path = tmp_path / "v3.sqlite"
+    shutil.copyfile(DATA / "stores" / "v3.sqlite", path)
+    store = SQLiteStore(path)
+    (study,) = store.list_studies()
+    assert study.id == "30dcd8c5f0d3"
+    assert all(j.state is JobState.DONE for j in store.get_jobs(study.id))
+    result = collect(store, study.id).result
+    assert [c.grad_var for c in result.cells] == [0.004612163999867241, 0.014429759814648141]
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"studies", "jobs", "results", "submissions"}
     db.close()
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +34,7 @@ from .protocol import Backend, Evaluation, ExpectationTask, SharedTask
 
 __all__ = [
     "FINAL_STATES",
+    "MAX_TRANSIENT_FAILURES",
     "JobVanishedError",
     "RemoteBackend",
     "RemoteStatus",
@@ -42,9 +44,11 @@ __all__ = [
     "SubmitRejectedError",
     "Submitted",
     "TransientServiceError",
+    "backoff",
     "failure_cause",
     "http_status",
     "is_transient",
+    "new_tag",
     "reason_code",
     "submit_failure",
 ]
@@ -278,3 +282,17 @@ def is_transient(exc: BaseException) -> bool:
     # QiskitError's str() quotes the message; its ``message`` attribute does not.
     message = str(getattr(exc, "message", exc))
     return isinstance(exc, IBMRuntimeError) and message.startswith("Failed to")
+
+
+# Hiccups in a row (polling, fetching) before a job is declared in doubt rather than waited on.
+MAX_TRANSIENT_FAILURES = 20
+
+
+def new_tag() -> str:
+    """A unique job tag, generated before submitting so a job can be found after a crash."""
+    return f"bpq-{uuid.uuid4().hex[:20]}"
+
+
+def backoff(interval: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive hiccups: doubling, at most a minute."""
+    return min(60.0, interval * 2 ** min(failures, 10))

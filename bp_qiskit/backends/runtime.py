@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from .protocol import (
     check_tasks,
 )
 from .remote import (
+    MAX_TRANSIENT_FAILURES,
     JobVanishedError,
     RemoteStatus,
     SharedTask,
@@ -37,9 +37,11 @@ from .remote import (
     SubmitRejectedError,
     Submitted,
     TransientServiceError,
+    backoff,
     failure_cause,
     http_status,
     is_transient,
+    new_tag,
     reason_code,
     submit_failure,
 )
@@ -54,12 +56,8 @@ __all__ = [
     "fake_runtime_backend",
     "ibm_runtime_backend",
     "job_usage",
-    "new_tag",
     "normalize_status",
 ]
-
-
-MAX_TRANSIENT_FAILURES = 20
 
 
 class JobFailedError(RuntimeError):
@@ -460,16 +458,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-def new_tag() -> str:
-    """A unique job tag, generated before submitting so a job can be found after a crash."""
-    return f"bpq-{uuid.uuid4().hex[:20]}"
-
-
-def backoff(interval: float, failures: int) -> float:
-    """Seconds to wait after ``failures`` consecutive hiccups: doubling, at most a minute."""
-    return min(60.0, interval * 2 ** min(failures, 10))
 
 
 def calibration_time(target: Any) -> str | None:

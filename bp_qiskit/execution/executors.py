@@ -35,7 +35,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ..errors import UsageError
-from ..spec.sections import EXECUTOR_FORMS, executor_address
+from ..spec.backend_section import EXECUTOR_FORMS, executor_address
 
 __all__ = [
     "EXECUTOR_FORMS",

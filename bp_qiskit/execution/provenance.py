@@ -5,7 +5,7 @@ physical qubits, calibration time, final options, shots asked for and executed, 
 timing metadata) and its usage. Usage is None until the service has computed it, and
 ``status`` and ``report`` refresh it (:func:`refresh_remote`); a job that may still run gets
 its queue state from the service, and a submission declared lost is looked up by its tag
-again (:func:`~bp_qiskit.execution.remote.adopt_lost`). Nothing here submits anything.
+again (:func:`~bp_qiskit.execution.remote_records.adopt_lost`). Nothing here submits anything.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from ..backends.runtime import job_usage, normalize_status
 from ..store import BaseStore, SubmissionState
-from .remote import adopt_lost
+from .remote_records import adopt_lost
 
 __all__ = ["account_service", "refresh_remote", "submission_rows"]
 

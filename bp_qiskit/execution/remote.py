@@ -35,161 +35,49 @@ around it, can bill a job twice.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from ..backends import ExpectationTask
-from ..backends.isa import fingerprint
 from ..backends.remote import (
+    MAX_TRANSIENT_FAILURES,
     JobVanishedError,
     RemoteBackend,
     RemoteStatus,
-    SharedTask,
     SubmitRefusedError,
     SubmitRejectedError,
     TransientServiceError,
+    backoff,
     failure_cause,
+    new_tag,
 )
-from ..backends.runtime import MAX_TRANSIENT_FAILURES, backoff, new_tag
 from ..errors import StudyPausedError, UsageError
-from ..store import BaseStore, JobRecord, JobState, SubmissionRecord, SubmissionState, redact
-from .jobs import BuiltJob, JobBuilder
-from .pricing import mitigation_overhead, pack
+from ..store import JobRecord, JobState, SubmissionRecord, SubmissionState
+from .remote_members import Live, Member, RemoteRunner, Study, json_safe, pack_members, task_of
+from .remote_records import (
+    HOLDING_CAUSES,
+    adopt_lost,
+    latest_submissions,
+    parse_tag,
+    previous_limit,
+    retry_streak,
+)
 
 __all__ = [
     "DEFAULT_DOUBT_GRACE_S",
+    "DEFAULT_JOB_SECONDS",
     "DOUBT_LOOKUPS",
-    "HOLDING_CAUSES",
-    "RemoteRunner",
-    "adopt_lost",
-    "latest_submissions",
-    "retry_streak",
     "run_remote",
     "run_remote_group",
 ]
-
-# Causes that stop a job until the user says otherwise (``resume --resubmit``).
-HOLDING_CAUSES = ("cancelled", "timeout", "permanent", "unknown", "rejected", "vanished")
-# Causes of a submission that may be made again on its own (counted, with backoff).
-RETRY_CAUSES = ("transient", "refused", "lost")
 
 # A job in doubt is looked up this many times, spread over the grace period, before it is
 # declared LOST: the service can take a while to list a job it has just created.
 DOUBT_LOOKUPS = 4
 DEFAULT_DOUBT_GRACE_S = 300.0
 MAX_POLL_INTERVAL_S = 60.0
-
-
-class RemoteRunner(Protocol):
-    """What the remote path asks of a study kind: build a job's tasks, combine its result."""
-
-    def build(self, builder: JobBuilder, rec: JobRecord) -> BuiltJob:
-        """The job's circuits, its single task and its seed."""
-        ...
-
-    def combine(self, builder: JobBuilder, built: BuiltJob, evaluations: list[Any]) -> Any:
-        """The job's output (a ``JobOutput``) from its evaluations."""
-        ...
-
-
-def latest_submissions(subs: Sequence[SubmissionRecord]) -> dict[str, SubmissionRecord]:
-    """The most recent submission of each job key."""
-    out: dict[str, SubmissionRecord] = {}
-    for s in subs:
-        out[s.key] = s
-    return out
-
-
-def retry_streak(subs: Sequence[SubmissionRecord], key: str) -> int:
-    """How many of the job's latest submissions in a row ended in a retryable failure."""
-    streak = 0
-    for s in reversed([s for s in subs if s.key == key]):
-        retryable = s.cause in RETRY_CAUSES and s.state in (
-            SubmissionState.FAILED,
-            SubmissionState.LOST,
-        )
-        if not retryable:
-            break
-        streak += 1
-    return streak
-
-
-def adopt_lost(store: BaseStore, study_id: str, find: Callable[[str], list[str]]) -> list[str]:
-    """Look every LOST tag up again; adopt a job that turned up, or record it as a duplicate.
-
-    ``find(tag)`` returns the ids of the service's jobs with that tag. A job found for a key
-    that is not finished and has no live submission becomes that key's live submission
-    (SUBMITTED with its id), so the run collects it instead of submitting again. Where the
-    key was meanwhile submitted again, the found job is recorded on its row as a billed
-    duplicate. Returns one message per job found. Hiccups skip a tag (the next call tries).
-    """
-    subs = store.get_submissions(study_id)
-    finished = {j.key for j in store.get_jobs(study_id) if j.state.is_finished()}
-    live = {s.key for s in subs if s.state.may_be_running()}
-    notes = []
-    for s in subs:
-        if s.state is not SubmissionState.LOST or s.cause != "lost" or s.remote_job_id:
-            continue
-        if s.provenance.get("duplicate_job_ids"):
-            continue
-        try:
-            ids = find(s.tag)
-        except Exception:  # a hiccup: the next run or status looks again
-            continue
-        if not ids:
-            continue
-        if s.key in finished or s.key in live:
-            store.update_submission(
-                study_id,
-                s.tag,
-                reason=f"found later as {', '.join(ids)}, after the job was submitted again: "
-                "a duplicate that the service ran and billed; its result is not used",
-                provenance={"duplicate_job_ids": ids},
-            )
-            notes.append(
-                f"job {s.key}: submission {s.tag} turned up late as {ids[0]} (a duplicate)"
-            )
-            continue
-        store.update_submission(
-            study_id,
-            s.tag,
-            state=SubmissionState.SUBMITTED,
-            remote_job_id=ids[0],
-            reason="found by its tag after it was declared lost; adopted",
-        )
-        live.add(s.key)
-        notes.append(f"job {s.key}: submission {s.tag} turned up as {ids[0]}; adopted")
-    return notes
-
-
-_HOLD_TEXT = {
-    "cancelled": "was cancelled on the service (by you or an administrator)",
-    "timeout": "ran past max_execution_time (code 1305); raise it with resume "
-    "--max-execution-time SECONDS --resubmit",
-    "permanent": "was rejected by the service",
-    "rejected": "was refused by the service",
-    "unknown": "ended in ERROR with no reason code (it may have run past max_execution_time, "
-    "or the job may be at fault)",
-    "vanished": "is no longer known to the service (HTTP 404) and will never finish",
-    "retries": "failed on the service's side on every try",
-}
-
-
-def _hold_message(study_id: str, key: str, job: str, cause: str | None, reason: str | None) -> str:
-    what = _HOLD_TEXT.get(cause or "permanent", _HOLD_TEXT["permanent"])
-    return redact(
-        f"job {key} ({job}) {what}: {reason or 'no reason given'}; it was not resubmitted; "
-        f"to run it again: bp-qiskit resume {study_id} --resubmit"
-    )
-
-
-def _job_state(cause: str | None) -> JobState:
-    return JobState.CANCELLED if cause == "cancelled" else JobState.FAILED
+# What one remote job may hold, by the offline model, unless backend.options.job_seconds says.
+DEFAULT_JOB_SECONDS = 120.0
 
 
 def run_remote(
@@ -226,91 +114,13 @@ def run_remote_group(
     return _RemoteRun(studies).run(records)
 
 
-# Tags of the members of a shared job: ``bpq-<group>-p<pub>`` and ``...o<observable>``; a
-# job with one PUB for one study keeps the plain ``bpq-<hex>`` tag. The tag is stored with
-# the SUBMITTING row before the POST, so a resumed study knows its PUB and observable.
-_TAG_RE = re.compile(r"^bpq-([0-9a-f]+)(?:-p(\d+)(?:o(\d+))?)?$")
-DEFAULT_JOB_SECONDS = 120.0
-
-
-def _parse_tag(tag: str) -> tuple[str, int, int | None]:
-    """(group, pub, observable) of a member tag; any other tag is a group of its own."""
-    found = _TAG_RE.match(tag)
-    if not found:
-        return tag, 0, None
-    obs = found.group(3)
-    return found.group(1), int(found.group(2) or 0), int(obs) if obs is not None else None
-
-
-def _previous_limit(sub: SubmissionRecord) -> int | None:
-    """The max_execution_time a submission was sent with (None: the service's default)."""
-    value = (sub.provenance.get("options") or {}).get("max_execution_time")
-    return int(value) if isinstance(value, (int, float)) else None
-
-
-@dataclasses.dataclass
-class _Study:
-    """One study of a run: its context, its kind's hooks, and what happened to its jobs."""
-
-    ctx: Any
-    runner: RemoteRunner
-    on_done: Callable[[JobRecord], None] | None
-    tries: dict[str, int] = dataclasses.field(default_factory=dict)
-    held: list[str] = dataclasses.field(default_factory=list)
-    failed: list[JobRecord] = dataclasses.field(default_factory=list)
-
-    @property
-    def store(self) -> BaseStore:
-        return self.ctx.store
-
-    @property
-    def sid(self) -> str:
-        return str(self.ctx.study_id)
-
-    def hold(self, rec: JobRecord, job: str, cause: str | None, reason: str | None) -> None:
-        """Stop a job until the user says otherwise (``resume --resubmit``)."""
-        self.held.append(_hold_message(self.sid, rec.key, job, cause, reason))
-        self.store.fail_job(self.sid, rec.key, self.held[-1], state=_job_state(cause))
-
-
-@dataclasses.dataclass
-class _Member:
-    """One study's job inside a remote job: which PUB it is, and which of its observables."""
-
-    study: _Study
-    rec: JobRecord
-    built: BuiltJob
-    tag: str = ""
-    pub: int = 0
-    obs: int | None = None
-    shared_with: int = 1
-
-
-@dataclasses.dataclass
-class _Live:
-    """A remote job the service may be running, and the members it serves."""
-
-    members: list[_Member]
-    job_id: str | None  # None while in doubt (SUBMITTING)
-    since: float  # wall-clock time of the submission (the grace period runs from it)
-    failures: int = 0
-    next_poll: float = 0.0
-    lookups: int = 0
-    quiet: int = 0  # polls in a row that saw the same state
-    last_state: str | None = None
-
-    @property
-    def tag(self) -> str:
-        return self.members[0].tag
-
-
 class _RemoteRun:
     """One call of :func:`run_remote_group`: the live jobs and what this run did to them."""
 
     def __init__(
         self, studies: Sequence[tuple[Any, RemoteRunner, Callable[[JobRecord], None] | None]]
     ) -> None:
-        self.studies = [_Study(ctx, runner, on_done) for ctx, runner, on_done in studies]
+        self.studies = [Study(ctx, runner, on_done) for ctx, runner, on_done in studies]
         first = self.studies[0].ctx
         self.backend: RemoteBackend = first.backend
         self.resubmit = bool(first.resubmit)
@@ -321,14 +131,14 @@ class _RemoteRun:
         self.grace = float(options.get("in_doubt_grace", DEFAULT_DOUBT_GRACE_S))
         self.job_seconds = float(options.get("job_seconds", DEFAULT_JOB_SECONDS))
         self.limit = options.get("max_execution_time")
-        self.live: dict[str, _Live] = {}
-        self.deferred: dict[str, tuple[float, list[_Member]]] = {}
+        self.live: dict[str, Live] = {}
+        self.deferred: dict[str, tuple[float, list[Member]]] = {}
 
     # -- planning ---------------------------------------------------------------------------
 
     def run(self, records: Sequence[Sequence[JobRecord]]) -> list[list[JobRecord]]:
         """Plan, submit everything, then collect as jobs finish."""
-        to_submit: list[_Member] = []
+        to_submit: list[Member] = []
         for study, recs in zip(self.studies, records, strict=True):
             to_submit += self.plan(study, recs)
         try:
@@ -358,7 +168,7 @@ class _RemoteRun:
             )
         return [s.failed for s in self.studies]
 
-    def plan(self, study: _Study, records: Sequence[JobRecord]) -> list[_Member]:
+    def plan(self, study: Study, records: Sequence[JobRecord]) -> list[Member]:
         """Re-attach, hold or queue each unfinished job of one study; return those to submit."""
         store, sid = study.store, study.sid
         adopt_lost(store, sid, self.backend.find)
@@ -382,13 +192,13 @@ class _RemoteRun:
             else:
                 if last is not None and last.cause == "timeout":
                     self.check_new_limit(rec, last)
-                out.append(_Member(study, rec, study.runner.build(study.ctx.builder, rec)))
+                out.append(Member(study, rec, study.runner.build(study.ctx.builder, rec)))
         return out
 
-    def reattach(self, study: _Study, rec: JobRecord, sub: SubmissionRecord) -> None:
+    def reattach(self, study: Study, rec: JobRecord, sub: SubmissionRecord) -> None:
         """Follow a live submission again, in the same remote job as its group's members."""
-        group, pub, obs = _parse_tag(sub.tag)
-        member = _Member(
+        group, pub, obs = parse_tag(sub.tag)
+        member = Member(
             study,
             rec,
             study.runner.build(study.ctx.builder, rec),
@@ -399,14 +209,14 @@ class _RemoteRun:
         )
         entry = self.live.get(group)
         if entry is None:
-            self.live[group] = _Live([member], sub.remote_job_id, sub.created_at)
+            self.live[group] = Live([member], sub.remote_job_id, sub.created_at)
         else:
             entry.members.append(member)
             entry.job_id = entry.job_id or sub.remote_job_id
 
     def check_new_limit(self, rec: JobRecord, last: SubmissionRecord) -> None:
         """A job that ran past its time limit is sent again only with a higher limit."""
-        before = _previous_limit(last)
+        before = previous_limit(last)
         now = self.limit
         if now is None or (before is not None and now <= before):
             raise UsageError(
@@ -416,35 +226,13 @@ class _RemoteRun:
                 "--max-execution-time SECONDS with a higher value"
             )
 
-    def pack(self, members: Sequence[_Member]) -> list[list[list[_Member]]]:
-        """Members as jobs of PUBs: equal circuits and values share a PUB, PUBs share a job."""
-        pubs: list[list[_Member]] = []
-        where: dict[tuple[Any, ...], int] = {}
-        for m in members:
-            task = m.built.task
-            key = (m.rec.key, task.shots, fingerprint(task.circuit))
-            i = where.get(key)
-            if (
-                i is not None
-                and all(o.study is not m.study for o in pubs[i])
-                and np.array_equal(pubs[i][0].built.task.values, task.values)
-            ):
-                pubs[i].append(m)
-            else:
-                where[key] = len(pubs)
-                pubs.append([m])
-        overhead = mitigation_overhead(self.options)
-        jobs: list[list[list[_Member]]] = []
-        # One job runs one shot count: PUBs are packed within each run of equal shots.
-        for _, run in itertools.groupby(pubs, key=lambda g: g[0].built.task.shots):
-            groups = list(run)
-            prices = [self.backend.seconds(_task_of(g)) * overhead for g in groups]
-            jobs += [[groups[i] for i in job] for job in pack(prices, self.job_seconds)]
-        return jobs
+    def pack(self, members: Sequence[Member]) -> list[list[list[Member]]]:
+        """Members as jobs of PUBs (:func:`~.remote_members.pack_members`)."""
+        return pack_members(members, self.backend, self.options, self.job_seconds)
 
     # -- submitting -------------------------------------------------------------------------
 
-    def submit(self, job: list[list[_Member]]) -> None:
+    def submit(self, job: list[list[Member]]) -> None:
         """Record every member's submission, then make it; ids are persisted as they exist."""
         members = [m for group in job for m in group]
         shared = len(job) > 1 or len(members) > 1
@@ -459,9 +247,9 @@ class _RemoteRun:
             m.study.tries[m.rec.key] = m.study.tries.get(m.rec.key, 0) + 1
             store.claim_job(sid, m.rec.key)
             store.add_submission(sid, m.rec.key, m.tag)  # before the call: a crash leaves a trace
-        entry = _Live(members, None, time.time())
+        entry = Live(members, None, time.time())
         self.live[group_id] = entry
-        tasks = [_task_of(group) for group in job]
+        tasks = [task_of(group) for group in job]
         try:
             sub = self.backend.submit(
                 tasks,
@@ -503,12 +291,12 @@ class _RemoteRun:
         entry.job_id = sub.job_id
 
     @staticmethod
-    def each(members: Sequence[_Member], **fields: Any) -> None:
+    def each(members: Sequence[Member], **fields: Any) -> None:
         """The same submission update for every member."""
         for m in members:
             m.study.store.update_submission(m.study.sid, m.tag, **fields)
 
-    def retry(self, members: list[_Member], job: str, why: str) -> None:
+    def retry(self, members: list[Member], job: str, why: str) -> None:
         """Submit the members again after a backoff, unless their retries are used up."""
         streaks = []
         for m in members:
@@ -553,7 +341,7 @@ class _RemoteRun:
         """Seconds between the tag lookups of a job in doubt."""
         return max(self.interval, self.grace / (DOUBT_LOOKUPS - 1))
 
-    def step(self, group: str, entry: _Live) -> None:
+    def step(self, group: str, entry: Live) -> None:
         """Advance one live job by one poll (or one tag lookup while it is in doubt)."""
         backend = self.backend
         try:
@@ -610,7 +398,7 @@ class _RemoteRun:
             wait = min(MAX_POLL_INTERVAL_S, self.interval * 1.5**entry.quiet)
             entry.next_poll = time.monotonic() + wait
 
-    def lose(self, group: str, entry: _Live, why: str) -> None:
+    def lose(self, group: str, entry: Live, why: str) -> None:
         """Stop following a job in this run; its submissions stay live for resume."""
         del self.live[group]
         for m in entry.members:
@@ -622,7 +410,7 @@ class _RemoteRun:
             )
             m.study.failed.append(m.rec)
 
-    def finish(self, entry: _Live, evaluations: list[Any]) -> None:
+    def finish(self, entry: Live, evaluations: list[Any]) -> None:
         """Commit each member's slice of a DONE job, with its provenance and usage share."""
         assert entry.job_id is not None
         usage = self.backend.usage(entry.job_id)
@@ -640,7 +428,7 @@ class _RemoteRun:
                 state=SubmissionState.DONE,
                 provenance={
                     "shots_executed": out.shots,
-                    "result_metadata": _json_safe(ev.metadata),
+                    "result_metadata": json_safe(ev.metadata),
                     **record,
                 },
             )
@@ -649,7 +437,7 @@ class _RemoteRun:
             if study.on_done is not None:
                 study.on_done(m.rec)
 
-    def ended(self, entry: _Live, status: RemoteStatus) -> None:
+    def ended(self, entry: Live, status: RemoteStatus) -> None:
         """A job ended without a result: hold it, or resubmit it (counted, with backoff)."""
         assert entry.job_id is not None
         cause = failure_cause(status)
@@ -664,20 +452,3 @@ class _RemoteRun:
                 m.study.hold(m.rec, entry.job_id, cause, status.reason)
         else:
             self.retry(entry.members, entry.job_id, f"failed ({cause}): {status.reason}")
-
-
-def _task_of(group: Sequence[_Member]) -> ExpectationTask | SharedTask:
-    """One PUB: the member's own task, or one task over every member's observable."""
-    first = group[0].built.task
-    if len(group) == 1:
-        return first
-    return SharedTask(
-        first.circuit, tuple(m.built.task.observable for m in group), first.values, first.shots
-    )
-
-
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    """The scalar entries of a result's metadata (what JSON can hold)."""
-    return {
-        str(k): v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None
-    }

@@ -39,7 +39,8 @@ from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
 from .memory import peak_memory
 from .predict import predict_cell
 from .provenance import submission_rows
-from .remote import HOLDING_CAUSES, latest_submissions, retry_streak, run_remote_group
+from .remote import run_remote_group
+from .remote_records import HOLDING_CAUSES, latest_submissions, retry_streak
 
 __all__ = [
     "collect",

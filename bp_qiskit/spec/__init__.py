@@ -15,10 +15,10 @@ from __future__ import annotations
 from ..core.circuits import ANSATZE
 from ..core.observables import OBSERVABLES
 from ..errors import SpecError
+from .backend_section import BackendSpec
 from .parsing import parse_angle, parse_qubits
 from .sections import (
     AdaptiveSpec,
-    BackendSpec,
     BudgetSpec,
     CircuitSpec,
     GradientSpec,

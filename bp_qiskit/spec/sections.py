@@ -10,27 +10,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from ..backends import BackendNameError, capabilities_of, parse_backend_name
-from ..backends.options import (
-    AER_ONLY_OPTIONS,
-    DEVICE_OPTIONS,
-    RUNTIME_ONLY_OPTIONS,
-    validate_options,
-)
 from ..core.circuits import ANSATZE, resolve_layers
 from ..core.grammar import PRESETS, Grammar
 from ..core.observables import OBSERVABLES, parse_pauli_term
 from ..errors import SpecError
-from .parsing import check_int, check_keys, fail, parse_angle, parse_qubits
+from .parsing import check_int, fail, parse_angle, parse_qubits
+from .section import Section
 
 __all__ = [
     "GRADIENT_KEYWORDS",
     "GRADIENT_METHODS",
     "AdaptiveSpec",
-    "BackendSpec",
     "BudgetSpec",
     "CircuitSpec",
     "GradientSpec",
@@ -43,35 +35,9 @@ GRADIENT_KEYWORDS = ("first", "last", "all")
 GRADIENT_METHODS = ("auto", "shift", "adjoint")
 GRAMMAR_KEYS = ("initial", "rotations", "random_set", "entangler")
 
-T = TypeVar("T", bound="_Section")
-
 
 @dataclasses.dataclass(frozen=True)
-class _Section:
-    """Shared dict round trip for the spec sections."""
-
-    SECTION: ClassVar[str] = ""
-
-    @classmethod
-    def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-        """Build and validate the section from a mapping (one TOML table)."""
-        if not isinstance(data, Mapping):
-            raise fail(f"[{cls.SECTION}]", data, "a table")
-        names = [f.name for f in dataclasses.fields(cls)]
-        check_keys(cls.SECTION, data, names)
-        return cls(**dict(data))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON/TOML-friendly mapping that ``from_dict`` accepts."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
-        return out
-
-
-@dataclasses.dataclass(frozen=True)
-class StudyInfo(_Section):
+class StudyInfo(Section):
     """``[study]``: identity of the study.
 
     Attributes:
@@ -90,7 +56,7 @@ class StudyInfo(_Section):
 
 
 @dataclasses.dataclass(frozen=True)
-class CircuitSpec(_Section):
+class CircuitSpec(Section):
     """``[circuit]``: which random circuits to build.
 
     Attributes:
@@ -268,7 +234,7 @@ def _layer_item(item: Any) -> int | str:
 
 
 @dataclasses.dataclass(frozen=True)
-class ObservableSpec(_Section):
+class ObservableSpec(Section):
     """``[observable]``: the cost whose gradient is measured.
 
     Attributes:
@@ -328,7 +294,7 @@ class ObservableSpec(_Section):
 
 
 @dataclasses.dataclass(frozen=True)
-class GradientSpec(_Section):
+class GradientSpec(Section):
     """``[gradient]``: which partial derivative(s) to take.
 
     Attributes:
@@ -373,7 +339,7 @@ class GradientSpec(_Section):
 
 
 @dataclasses.dataclass(frozen=True)
-class SamplingSpec(_Section):
+class SamplingSpec(Section):
     """``[sampling]``: how many random circuits and how many shots.
 
     Attributes:
@@ -404,140 +370,8 @@ MAX_SAMPLES = 10_000_000
 MAX_SHOTS = 1_000_000_000
 
 
-EXECUTOR_FORMS = ("local", "dask", "dask://HOST:PORT", "tcp://HOST:PORT")
-
-
-def executor_address(value: object) -> str | None:
-    """The Dask scheduler address of an executor value; None for ``dask`` (a LocalCluster).
-
-    Raises ValueError for ``local`` and anything not in :data:`EXECUTOR_FORMS`.
-    """
-    if value == "dask":
-        return None
-    for prefix in ("dask://", "tcp://"):
-        if isinstance(value, str) and value.startswith(prefix) and ":" in value[len(prefix) :]:
-            return "tcp://" + value[len(prefix) :]
-    raise ValueError(value)
-
-
 @dataclasses.dataclass(frozen=True)
-class BackendSpec(_Section):
-    """``[backend]``: which Estimator V2 evaluates the circuits.
-
-    Attributes:
-        name: ``aer`` (bp_qiskit's batched Aer estimator: exact or sampled shots, projectors
-            without Pauli expansion), ``statevector`` (qiskit's reference
-            ``StatevectorEstimator``, exact only), ``aer_estimator`` (qiskit-aer's own
-            ``EstimatorV2``, exact only), ``aer:<device>`` (Aer with a fake device's noise),
-            ``fake:<device>`` (IBM Runtime local testing mode) or ``ibm:<backend>`` (a QPU).
-        options: ``[backend.options]``. For the runtime backends: mode, resilience_level,
-            twirling, dynamical_decoupling, job_tags, max_execution_time, poll_interval,
-            job_seconds, in_doubt_grace and the mitigation options. For every device
-            backend (``aer:<device>`` too): optimization_level and layout. For ``aer``:
-            depolarizing, method (``matrix_product_state`` for shallow, wide circuits) and
-            device (``GPU``). An option the backend would ignore is refused.
-        compare: Other backends to run the same study on; their variance curves are drawn
-            beside this one's in ``comparison.png`` (e.g. noiseless ``aer`` beside
-            ``aer:manila``).
-        executor: Where the jobs of an in-process simulator run: ``local`` (default),
-            ``dask`` (a Dask LocalCluster) or ``dask://HOST:PORT`` (a running scheduler).
-            ``--executor`` overrides it. Results are byte-identical either way.
-        workers: Worker processes: with ``local``, more than 1 is a process pool; with
-            ``dask``, the LocalCluster's size (default the core count). Each gets
-            cores / workers Aer threads. ``--workers`` overrides it.
-    """
-
-    SECTION: ClassVar[str] = "backend"
-    name: str = "aer"
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    compare: tuple[str, ...] = ()
-    executor: str = "local"
-    workers: int | None = None
-
-    def __post_init__(self) -> None:
-        # BackendNameError is a SpecError: the registry's messages already name the field.
-        if not isinstance(self.name, str):
-            raise BackendNameError(f"backend.name: got {self.name!r}; allowed: a string")
-        parse_backend_name(self.name)
-        if not isinstance(self.compare, (list, tuple)):
-            raise BackendNameError(
-                f"backend.compare: got {self.compare!r}; allowed: a list of backend names"
-            )
-        for other in self.compare:
-            parse_backend_name(str(other))
-        object.__setattr__(self, "compare", tuple(str(c) for c in self.compare))
-        if not isinstance(self.options, dict):
-            raise BackendNameError(f"backend.options: got {self.options!r}; allowed: a table")
-        object.__setattr__(self, "options", validate_options(self.options))
-        if self.executor != "local":
-            try:
-                executor_address(self.executor)
-            except ValueError:
-                raise BackendNameError(
-                    f"backend.executor: got {self.executor!r}; allowed: {', '.join(EXECUTOR_FORMS)}"
-                ) from None
-            if not capabilities_of(self.name).parallel:
-                raise BackendNameError(
-                    f"backend.executor: got {self.executor!r} with backend {self.name!r}; "
-                    "allowed: 'local' (jobs on a QPU or a runtime service run in this process)"
-                )
-        if self.workers is not None and (
-            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
-        ):
-            raise BackendNameError(
-                f"backend.workers: got {self.workers!r}; allowed: an integer >= 1"
-            )
-        kind = self.name.split(":", 1)[0]
-        for key in RUNTIME_ONLY_OPTIONS:
-            if key in self.options and kind not in ("fake", "ibm"):
-                raise BackendNameError(
-                    f"backend.options.{key}: got it with backend {self.name!r}, which would "
-                    "ignore it; allowed: backends 'fake:<device>' and 'ibm:<backend>' only"
-                )
-        for key in DEVICE_OPTIONS:
-            if key in self.options and ":" not in self.name:
-                raise BackendNameError(
-                    f"backend.options.{key}: got it with backend {self.name!r}, which has no "
-                    "device to transpile for; allowed: 'aer:<device>', 'fake:<device>', "
-                    "'ibm:<backend>'"
-                )
-        for key in AER_ONLY_OPTIONS:
-            if key in self.options and self.name != "aer":
-                why = " (a device brings its own noise)" if key == "depolarizing" else ""
-                raise BackendNameError(
-                    f"backend.options.{key}: got it with backend {self.name!r}; allowed: "
-                    f"backend 'aer' only{why}"
-                )
-        if "depolarizing" in self.options and self.options.get("method", "statevector") != (
-            "statevector"
-        ):
-            raise BackendNameError(
-                f"backend.options.method: got {self.options['method']!r} with depolarizing "
-                "noise; allowed: 'statevector' (the noise is simulated on density matrices)"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data; ``options`` only when set, so plain specs stay as they were."""
-        out: dict[str, Any] = {"name": self.name}
-        if self.options:
-            out["options"] = dict(self.options)
-        if self.compare:
-            out["compare"] = list(self.compare)
-        # Where jobs run changes no result, but a spec that names it runs there on resume.
-        if self.executor != "local":
-            out["executor"] = self.executor
-        if self.workers is not None:
-            out["workers"] = self.workers
-        return out
-
-    @property
-    def kind(self) -> str:
-        """The part of the name before ``:`` (``aer``, ``fake``, ``ibm``, ...)."""
-        return parse_backend_name(self.name)[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class BudgetSpec(_Section):
+class BudgetSpec(Section):
     """``[budget]`` (optional): a shot-budget study instead of a plain sweep.
 
     For each qubit count and each N in ``shots``, ``repeats`` independent repetitions spend
@@ -575,7 +409,7 @@ class BudgetSpec(_Section):
 
 
 @dataclasses.dataclass(frozen=True)
-class AdaptiveSpec(_Section):
+class AdaptiveSpec(Section):
     """``[adaptive]`` (optional): add circuits and shots per cell until a target error.
 
     Attributes:

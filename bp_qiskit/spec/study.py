@@ -11,17 +11,17 @@ from typing import Any
 from ..backends import REGISTRY, capabilities_of
 from ..backends.local import noiseless_statevector
 from ..errors import SpecError
+from .backend_section import BackendSpec
 from .parsing import fail
+from .section import Section
 from .sections import (
     AdaptiveSpec,
-    BackendSpec,
     BudgetSpec,
     CircuitSpec,
     GradientSpec,
     ObservableSpec,
     SamplingSpec,
     StudyInfo,
-    _Section,
 )
 
 if sys.version_info >= (3, 11):
@@ -32,7 +32,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
 __all__ = ["KIND_SECTIONS", "OPTIONAL_SECTIONS", "SECTIONS", "StudySpec", "load_spec"]
 
 
-SECTIONS: dict[str, type[_Section]] = {
+SECTIONS: dict[str, type[Section]] = {
     "study": StudyInfo,
     "circuit": CircuitSpec,
     "observable": ObservableSpec,

@@ -20,7 +20,8 @@ from .base import (
     redact,
 )
 from .memory import InMemoryStore
-from .sqlite import SCHEMA_VERSION, SQLiteStore
+from .sqlite import SQLiteStore
+from .sqlite_schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

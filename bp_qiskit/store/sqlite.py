@@ -39,162 +39,19 @@ from .base import (
     check_owner,
     redact,
 )
+from .sqlite_schema import (
+    INSERT_JOB,
+    JOB_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SUB_COLUMNS,
+    job_record,
+    job_row,
+    study_record,
+    submission_record,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
-
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE studies (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        spec TEXT NOT NULL,
-        version TEXT NOT NULL,
-        seed INTEGER NOT NULL,
-        created_at REAL NOT NULL,
-        owner TEXT
-    );
-    CREATE TABLE cells (
-        study_id TEXT NOT NULL REFERENCES studies(id),
-        num_qubits INTEGER NOT NULL,
-        num_layers INTEGER NOT NULL,
-        observable TEXT NOT NULL,
-        init TEXT NOT NULL,
-        PRIMARY KEY (study_id, num_qubits, num_layers)
-    );
-    CREATE TABLE jobs (
-        study_id TEXT NOT NULL REFERENCES studies(id),
-        key TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        num_qubits INTEGER NOT NULL,
-        num_layers INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        stop INTEGER NOT NULL,
-        rng TEXT NOT NULL,
-        backend TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        shots_requested INTEGER NOT NULL,
-        shots_executed INTEGER,
-        remote_job_id TEXT,
-        error TEXT,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        PRIMARY KEY (study_id, key)
-    );
-    CREATE TABLE results (
-        study_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        name TEXT NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (study_id, key, name),
-        FOREIGN KEY (study_id, key) REFERENCES jobs(study_id, key)
-    );
-    """,
-    # v2: QPU usage reported by the runtime service, per job.
-    2: "ALTER TABLE jobs ADD COLUMN usage_seconds REAL",
-    # v3: every submission of a job to a remote service, recorded before the submit call.
-    3: """
-    CREATE TABLE submissions (
-        study_id TEXT NOT NULL REFERENCES studies(id),
-        tag TEXT NOT NULL,
-        key TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        remote_job_id TEXT,
-        cause TEXT,
-        reason TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        usage_seconds REAL,
-        provenance TEXT NOT NULL DEFAULT '{}',
-        PRIMARY KEY (study_id, tag),
-        FOREIGN KEY (study_id, key) REFERENCES jobs(study_id, key)
-    );
-    """,
-}
-SCHEMA_VERSION = max(MIGRATIONS)
-
-_JOB_COLUMNS = (
-    "study_id, key, num_qubits, num_layers, idx, start, stop, rng, backend, state, attempts, "
-    "shots_requested, shots_executed, remote_job_id, error, created_at, started_at, finished_at, "
-    "usage_seconds"
-)
-
-
-_INSERT_JOB = (
-    f"INSERT INTO jobs (seq, {_JOB_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _cell_meta(spec: Mapping[str, Any]) -> tuple[str, str]:
-    """What the cells table records besides (n, L): the observable and the init (ansatz)."""
-    return (
-        json.dumps(spec.get("observable", {}), sort_keys=True),
-        str(spec.get("circuit", {}).get("ansatz", "")),
-    )
-
-
-def _job_row(seq: int, study_id: str, j: JobRecord, now: float) -> tuple[Any, ...]:
-    """A planned job as a row of ``_INSERT_JOB``."""
-    return (
-        seq,
-        study_id,
-        j.key,
-        j.num_qubits,
-        j.num_layers,
-        j.index,
-        j.start,
-        j.stop,
-        json.dumps(list(j.rng)),
-        j.backend,
-        j.state.value,
-        j.attempts,
-        j.shots_requested,
-        j.shots_executed,
-        j.remote_job_id,
-        j.error,
-        now,
-        None,
-        None,
-        None,
-    )
-
-
-def _job(row: sqlite3.Row) -> JobRecord:
-    # Columns carry the record's field names, except idx (INDEX is an SQL keyword).
-    data = dict(row)
-    data["index"] = data.pop("idx")
-    data["rng"] = tuple(json.loads(data["rng"]))
-    data["state"] = JobState(data["state"])
-    return JobRecord(**data)
-
-
-_SUB_COLUMNS = (
-    "study_id, key, tag, attempt, state, remote_job_id, cause, reason, created_at, updated_at, "
-    "usage_seconds, provenance"
-)
-
-
-def _submission(row: sqlite3.Row) -> SubmissionRecord:
-    values = dict(row)
-    values["state"] = SubmissionState(values["state"])
-    values["provenance"] = json.loads(values["provenance"])
-    return SubmissionRecord(**values)
-
-
-def _study(row: sqlite3.Row) -> StudyRecord:
-    return StudyRecord(
-        id=row["id"],
-        name=row["name"],
-        spec=json.loads(row["spec"]),
-        version=row["version"],
-        seed=row["seed"],
-        created_at=row["created_at"],
-        owner=row["owner"],
-    )
 
 
 def _writable(path: Path) -> bool:
@@ -308,19 +165,13 @@ class SQLiteStore(BaseStore):
     ) -> str:
         sid = uuid.uuid4().hex[:12]
         now = time.time()
-        cells = sorted({(j.num_qubits, j.num_layers) for j in jobs})
-        observable, init = _cell_meta(spec)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO studies (id, name, spec, version, seed, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (sid, name, json.dumps(spec, sort_keys=True), version, seed, now),
             )
-            db.executemany(
-                "INSERT INTO cells VALUES (?, ?, ?, ?, ?)",
-                [(sid, n, layers, observable, init) for n, layers in cells],
-            )
-            db.executemany(_INSERT_JOB, [_job_row(seq, sid, j, now) for seq, j in enumerate(jobs)])
+            db.executemany(INSERT_JOB, [job_row(seq, sid, j, now) for seq, j in enumerate(jobs)])
         return sid
 
     def get_study(self, ref: str) -> StudyRecord:
@@ -333,10 +184,10 @@ class SQLiteStore(BaseStore):
                 )
         if not rows:
             raise UnknownStudyError(f"no study {ref!r} in {self.path}")
-        return _study(rows[0])
+        return study_record(rows[0])
 
     def list_studies(self) -> list[StudyRecord]:
-        return [_study(r) for r in self._read("SELECT * FROM studies ORDER BY created_at")]
+        return [study_record(r) for r in self._read("SELECT * FROM studies ORDER BY created_at")]
 
     def acquire_study(self, study_id: str, owner: str, *, force: bool = False) -> None:
         with self._tx() as db:
@@ -353,7 +204,7 @@ class SQLiteStore(BaseStore):
                 raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
             if row["owner"] and owner_alive(row["owner"]):
                 raise StudyBusyError(f"study {study_id} is being run by {row['owner']}")
-            for table in ("results", "submissions", "jobs", "cells"):
+            for table in ("results", "submissions", "jobs"):
                 db.execute(f"DELETE FROM {table} WHERE study_id = ?", (study_id,))
             db.execute("DELETE FROM studies WHERE id = ?", (study_id,))
 
@@ -368,13 +219,13 @@ class SQLiteStore(BaseStore):
     def get_jobs(self, study_id: str) -> list[JobRecord]:
         self.get_study(study_id)
         rows = self._read(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE study_id = ? ORDER BY seq", (study_id,)
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE study_id = ? ORDER BY seq", (study_id,)
         )
-        return [_job(r) for r in rows]
+        return [job_record(r) for r in rows]
 
     def add_job(self, study_id: str, job: JobRecord) -> None:
         with self._tx() as db:
-            row = db.execute("SELECT spec FROM studies WHERE id = ?", (study_id,)).fetchone()
+            row = db.execute("SELECT 1 FROM studies WHERE id = ?", (study_id,)).fetchone()
             if row is None:
                 raise UnknownStudyError(f"no study {study_id!r} in {self.path}")
             seq = db.execute(
@@ -384,11 +235,7 @@ class SQLiteStore(BaseStore):
                 "SELECT 1 FROM jobs WHERE study_id = ? AND key = ?", (study_id, job.key)
             ).fetchone():
                 raise StoreError(f"job {job.key} already exists in study {study_id}")
-            db.execute(
-                "INSERT OR IGNORE INTO cells VALUES (?, ?, ?, ?, ?)",
-                (study_id, job.num_qubits, job.num_layers, *_cell_meta(json.loads(row["spec"]))),
-            )
-            db.execute(_INSERT_JOB, _job_row(seq, study_id, job, time.time()))
+            db.execute(INSERT_JOB, job_row(seq, study_id, job, time.time()))
 
     def claim_job(self, study_id: str, key: str) -> JobRecord:
         with self._tx() as db:
@@ -405,9 +252,9 @@ class SQLiteStore(BaseStore):
                 (JobState.RUNNING.value, time.time(), study_id, key),
             )
             out = db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE study_id = ? AND key = ?", (study_id, key)
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE study_id = ? AND key = ?", (study_id, key)
             ).fetchone()
-        return _job(out)
+        return job_record(out)
 
     def set_remote_id(self, study_id: str, key: str, remote_job_id: str) -> None:
         with self._tx() as db:
@@ -463,7 +310,7 @@ class SQLiteStore(BaseStore):
                 )
             try:
                 db.execute(
-                    f"INSERT INTO submissions ({_SUB_COLUMNS}) "
+                    f"INSERT INTO submissions ({SUB_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, NULL, '{}')",
                     (study_id, key, tag, len(rows) + 1, SubmissionState.SUBMITTING.value, now, now),
                 )
@@ -472,10 +319,10 @@ class SQLiteStore(BaseStore):
                     f"submission tag {tag!r} already used in study {study_id}"
                 ) from None
             row = db.execute(
-                f"SELECT {_SUB_COLUMNS} FROM submissions WHERE study_id = ? AND tag = ?",
+                f"SELECT {SUB_COLUMNS} FROM submissions WHERE study_id = ? AND tag = ?",
                 (study_id, tag),
             ).fetchone()
-        return _submission(row)
+        return submission_record(row)
 
     def update_submission(
         self,
@@ -529,10 +376,10 @@ class SQLiteStore(BaseStore):
     def get_submissions(self, study_id: str) -> list[SubmissionRecord]:
         self.get_study(study_id)
         rows = self._read(
-            f"SELECT {_SUB_COLUMNS} FROM submissions WHERE study_id = ? ORDER BY rowid",
+            f"SELECT {SUB_COLUMNS} FROM submissions WHERE study_id = ? ORDER BY rowid",
             (study_id,),
         )
-        return [_submission(r) for r in rows]
+        return [submission_record(r) for r in rows]
 
     def get_results(self, study_id: str) -> dict[str, dict[str, NDArray[Any]]]:
         self.get_study(study_id)

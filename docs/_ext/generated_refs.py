@@ -49,20 +49,18 @@ def _attributes(cls: type) -> dict[str, str]:
 
 def spec_reference() -> str:
     """Markdown tables of every spec section."""
-    from bp_qiskit.spec import sections
+    from bp_qiskit.spec.study import SECTIONS
 
     lines = [
         HEADER,
         "# Spec reference\n\n",
         "Every section and key of a study spec (`jobs/*.toml`), generated from the section "
-        "dataclasses in `bp_qiskit/spec/sections.py`. A wrong key or value fails in one line "
+        "dataclasses (`bp_qiskit/spec/sections.py`, `bp_qiskit/spec/backend_section.py`). "
+        "A wrong key or value fails in one line "
         "naming `section.key` and the allowed values. Worked examples: "
         "[the shipped studies](../specs.md).\n\n",
     ]
-    for name in sections.__all__:
-        cls = getattr(sections, name)
-        if not dataclasses.is_dataclass(cls):
-            continue
+    for cls in SECTIONS.values():
         table = getattr(cls, "SECTION", "")
         doc = inspect.getdoc(cls) or ""
         summary = doc.split("\n\n", 1)[0].replace("\n", " ")
@@ -71,7 +69,9 @@ def spec_reference() -> str:
         lines.append("| key | default | meaning |\n|---|---|---|\n")
         for f in dataclasses.fields(cls):
             if f.name not in meaning:
-                raise RuntimeError(f"{name}.{f.name}: no entry in the docstring's Attributes")
+                raise RuntimeError(
+                    f"{cls.__name__}.{f.name}: no entry in the docstring's Attributes"
+                )
             if f.default is not dataclasses.MISSING:
                 default = f.default
             elif f.default_factory is not dataclasses.MISSING:
