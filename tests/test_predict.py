@@ -456,7 +456,6 @@ def test_the_predicted_spread_of_one_circuits_squared_gradient_matches_measureme
     assert abs(np.var(g2, ddof=1) - p.contribution_sd**2) < SIGMAS * se
 
 
-
 def test_the_projectors_spread_is_an_upper_bound_on_the_exact_one():
     # For the global projector the spread is bounded (|g| <= 1/2, so E[g^4] <= Var / 4):
     # at least the exact sd from the listed projector's four copies (oracle).
