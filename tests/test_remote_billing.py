@@ -487,7 +487,7 @@ def test_each_template_is_transpiled_once_per_run(tmp_path, monkeypatch):
 
 
 def test_a_study_out_of_retries_reads_paused():
-    from bp_qiskit.execution.studies import study_state
+    from bp_qiskit.execution.study_status import study_state
 
     always = {i: (post_error(429), False) for i in range(100)}
     store = InMemoryStore()

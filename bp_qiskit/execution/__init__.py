@@ -14,10 +14,9 @@ from .studies import (
     run_stored,
     run_study,
     study_kind,
-    study_progress,
     study_spec,
-    study_state,
 )
+from .study_status import study_progress, study_state
 
 __all__ = [
     "KINDS",

@@ -22,7 +22,7 @@ from ..errors import StudyFailedError
 from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
 from ..store import BaseStore, InMemoryStore, JobRecord, JobState
-from ..store._owner import current_owner, owner_alive
+from ..store._owner import current_owner
 from .adjoint import check_adjoint
 from .checks import check_resources
 from .cost import (
@@ -34,13 +34,12 @@ from .cost import (
 )
 from .executors import executor_width, open_executor, pooled
 from .jobs import BuiltJob, JobBuilder, job_of
-from .kinds import CellProgress, StudyKind, kind_of
+from .kinds import StudyKind, kind_of
 from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
 from .memory import peak_memory
 from .predict import predict_cell
 from .provenance import submission_rows
 from .remote import run_remote_group
-from .remote_records import HOLDING_CAUSES, latest_submissions, retry_streak
 
 __all__ = [
     "collect",
@@ -49,9 +48,7 @@ __all__ = [
     "run_stored_group",
     "run_study",
     "study_kind",
-    "study_progress",
     "study_spec",
-    "study_state",
 ]
 
 
@@ -422,40 +419,3 @@ def run_study(
     else:
         run(executor=executor)
     return collect(store, study_id)
-
-
-def study_progress(store: BaseStore, study_id: str) -> list[CellProgress]:
-    """Per cell: jobs done, samples, shots used and the current estimate."""
-    spec = study_spec(store, study_id)
-    return kind_of(spec).progress(store, study_id, spec)
-
-
-def study_state(store: BaseStore, study_id: str) -> str:
-    """A study's state: done, running, submitted, paused, failed, interrupted or pending.
-
-    ``submitted``: QPU jobs may be running on the service with nobody collecting them
-    (``resume`` does). ``paused``: a QPU job is held until ``resume --resubmit`` (cancelled,
-    timed out, rejected, vanished, reason unknown, or out of retries).
-    """
-    study = store.get_study(study_id)
-    spec = StudySpec.from_dict(study.spec)
-    jobs = store.get_jobs(study_id)
-    if kind_of(spec).is_finished(store, study_id, spec):
-        return "done"
-    owner = study.owner
-    if owner and owner_alive(owner):
-        return "running"
-    unfinished = {j.key for j in jobs if not j.state.is_finished()}
-    subs = store.get_submissions(study_id)
-    latest = latest_submissions(subs)
-    if any(s.state.may_be_running() for s in subs if s.key in unfinished):
-        return "submitted"
-    if any(s.cause in HOLDING_CAUSES for k, s in latest.items() if k in unfinished):
-        return "paused"
-    if any(retry_streak(subs, k) >= DEFAULT_MAX_ATTEMPTS for k in unfinished):
-        return "paused"  # out of retries: held until resume --resubmit
-    if any(j.state is JobState.FAILED for j in jobs):
-        return "failed"
-    if any(j.attempts for j in jobs):
-        return "interrupted"
-    return "pending"
