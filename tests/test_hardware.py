@@ -17,7 +17,8 @@ from bp_qiskit.backends import BackendNameError, ExpectationTask, make_backend, 
 from bp_qiskit.backends.devices import available_devices, fake_backend
 from bp_qiskit.backends.isa import IsaTranspiler
 from bp_qiskit.backends.options import validate_options
-from bp_qiskit.backends.runtime import RuntimeBackend, normalize_status
+from bp_qiskit.backends.runtime import RuntimeBackend
+from bp_qiskit.backends.runtime_records import normalize_status
 from bp_qiskit.backends.services import LocalService
 from bp_qiskit.core.circuits import draw_samples, template_circuit, template_values
 from bp_qiskit.core.gradients import combine_shifts, parameter_indices, shift_parameters

@@ -30,7 +30,6 @@ from .protocol import (
 )
 from .remote import (
     MAX_TRANSIENT_FAILURES,
-    JobVanishedError,
     RemoteStatus,
     SharedTask,
     SubmitRefusedError,
@@ -39,11 +38,18 @@ from .remote import (
     TransientServiceError,
     backoff,
     failure_cause,
-    http_status,
-    is_transient,
     new_tag,
     reason_code,
     submit_failure,
+)
+from .runtime_records import (
+    calibration_time,
+    call_service,
+    isa_qpy,
+    job_usage,
+    normalize_status,
+    package_versions,
+    plain,
 )
 from .services import IBMService, LocalService, RuntimeJob, RuntimeService
 from .timing import measurement_bases, seconds_per_execution
@@ -55,8 +61,6 @@ __all__ = [
     "check_local_mode_width",
     "fake_runtime_backend",
     "ibm_runtime_backend",
-    "job_usage",
-    "normalize_status",
 ]
 
 
@@ -76,18 +80,6 @@ class JobFailedError(RuntimeError):
 
 class JobInDoubtError(RuntimeError):
     """The service stopped answering about a job that may still be running."""
-
-
-def normalize_status(status: Any) -> str:
-    """'QUEUED', 'RUNNING', 'DONE', 'ERROR', 'CANCELLED', ... from a string or a JobStatus."""
-    name = getattr(status, "name", status)
-    text = str(name).upper()
-    return {
-        "INITIALIZING": "QUEUED",
-        "VALIDATING": "QUEUED",
-        "CANCELED": "CANCELLED",
-        "FAILED": "ERROR",
-    }.get(text, text)
 
 
 class RuntimeBackend:
@@ -171,17 +163,8 @@ class RuntimeBackend:
             raise ValueError(f"shots: one runtime job runs one shot count, got {sorted(shots)}")
         return shots.pop()
 
-    @staticmethod
-    def _call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call the service; a hiccup becomes TransientServiceError, a 404 JobVanishedError."""
-        try:
-            return fn(*args)
-        except Exception as exc:
-            if type(exc).__name__ == "RuntimeJobNotFound" or http_status(exc) == 404:
-                raise JobVanishedError(f"{what}: the service has no such job ({exc})") from exc
-            if is_transient(exc):
-                raise TransientServiceError(f"{what}: {type(exc).__name__}: {exc}") from exc
-            raise
+    # Every call to the service goes through call_service (hiccups and 404s classified).
+    _call = staticmethod(call_service)
 
     def _post(self, pubs: list[Any], options: dict[str, Any], mode: str) -> Any:
         """The submit call, its failure classified (:func:`~.remote.submit_failure`)."""
@@ -260,7 +243,7 @@ class RuntimeBackend:
             },
             "batch_id": lambda: getattr(job, "session_id", None),
             "calibrated_at_execution": lambda: calibration_time(job),
-            "options_final": lambda: _plain((getattr(job, "inputs", None) or {}).get("options")),
+            "options_final": lambda: plain((getattr(job, "inputs", None) or {}).get("options")),
         }
         for key, read in readers.items():
             try:
@@ -403,78 +386,6 @@ class RuntimeBackend:
     def close(self) -> None:
         """Close the service's batch or session."""
         self.service.close()
-
-
-def job_usage(job: Any) -> float | None:
-    """QPU seconds a runtime job was billed; None while the service is still computing them.
-
-    ``job.usage()`` returns 0 while usage is pending, so the job's metrics are read first
-    where the job has them: they say whether the figure is final. Hiccups raise
-    :class:`TransientServiceError`.
-    """
-    metrics = getattr(job, "metrics", None)
-    if callable(metrics):
-        report = RuntimeBackend._call("usage", metrics).get("usage", {})
-        if report.get("status", "pending") == "pending":
-            return None
-        value = report.get("qpu_charge_time_seconds", report.get("seconds"))
-    else:
-        fn = getattr(job, "usage", None)
-        value = (RuntimeBackend._call("usage", fn) if callable(fn) else None) or None
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def isa_qpy(circuits: Sequence[Any]) -> str:
-    """The circuits as QPY, base64: ``qpy.load`` rebuilds exactly what was submitted."""
-    import base64
-    import io
-
-    from qiskit import qpy
-
-    buffer = io.BytesIO()
-    qpy.dump(list(circuits), buffer)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def package_versions() -> dict[str, str]:
-    """The versions of the packages that built and sent a job."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("bp_qiskit", "qiskit", "qiskit-ibm-runtime", "qiskit-aer", "numpy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            out[name] = "not installed"
-    return out
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready data: dicts, lists and scalars kept, anything else as its text."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def calibration_time(target: Any) -> str | None:
-    """When the device's calibration data were taken (ISO 8601), if the backend says.
-
-    ``target`` is a backend, or a runtime job: ``job.properties()`` is the calibration in force
-    when the job started running.
-    """
-    fn = getattr(target, "properties", None)
-    try:
-        props = fn() if callable(fn) else None
-    except Exception:  # provenance is best effort: a backend without properties has none
-        return None
-    when = getattr(props, "last_update_date", None)
-    if when is None:
-        return None
-    return str(when.isoformat()) if hasattr(when, "isoformat") else str(when)
 
 
 # Local testing mode simulates every qubit of the device: on the 127- and 156-qubit fakes it

@@ -92,7 +92,7 @@ def hardware_target(spec: StudySpec, service: Any) -> tuple[Any, str]:
     kind, device = parse_backend_name(spec.backend.name)
     if kind != "ibm":
         return None, ""
-    from ..backends.runtime import calibration_time
+    from ..backends.runtime_records import calibration_time
     from ..backends.services import IBMService
 
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.runtime import job_usage, normalize_status
+from ..backends.runtime_records import job_usage, normalize_status
 from ..store import BaseStore, SubmissionState
 from .remote_records import adopt_lost
 
