@@ -1,13 +1,12 @@
-"""The store contract, run against every implementation (as optuna does for its storages)."""
+"""The store contract (bp_qiskit/testing/store_contract.py), run against every store, and
+what only the SQLite store promises (schema versions, migrations, locks, read-only files)."""
 
-import dataclasses
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bp_qiskit.errors import StudyFailedError
 from bp_qiskit.execution import collect, create_study, run_stored, run_study
 from bp_qiskit.spec import StudySpec
 from bp_qiskit.store import (
@@ -16,21 +15,11 @@ from bp_qiskit.store import (
     JobState,
     SQLiteStore,
     StoreError,
-    StudyBusyError,
-    UnknownStudyError,
-    redact,
 )
 from bp_qiskit.store.sqlite_schema import MIGRATIONS
+from bp_qiskit.testing.store_contract import CHECKS, SPEC
 
 DATA = Path(__file__).resolve().parent / "data"
-
-SPEC = StudySpec.from_dict(
-    {
-        "study": {"name": "contract", "seed": 5},
-        "circuit": {"qubits": [2, 3]},
-        "sampling": {"samples": 30, "chunk": 10},
-    }
-)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -40,164 +29,24 @@ def store(request, tmp_path):
     s.close()
 
 
-def test_create_and_look_up_studies(store):
-    sid = create_study(store, SPEC)
-    study = store.get_study(sid)
-    assert study.name == "contract" and study.seed == 5
-    assert StudySpec.from_dict(study.spec) == SPEC
-    assert store.get_study(sid[:6]).id == sid  # unique prefix
-    assert store.get_study("contract").id == sid  # by name
-    assert [s.id for s in store.list_studies()] == [sid]
-    with pytest.raises(UnknownStudyError, match="no study 'nope'"):
-        store.get_study("nope")
-    jobs = store.get_jobs(sid)
-    assert [j.key for j in jobs] == [f"n{n}_L1_c{i}" for n in (2, 3) for i in range(3)]
-    assert all(j.state is JobState.PENDING and j.attempts == 0 for j in jobs)
-    assert jobs[4].rng == (5, 3, 1, 1) and (jobs[4].start, jobs[4].stop) == (10, 20)
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_store_contract(store, check):
+    check(store)
 
 
-def test_job_lifecycle_counts_attempts_and_round_trips_arrays_exactly(store):
-    sid = create_study(store, SPEC)
-    key = "n2_L1_c0"
-    rec = store.claim_job(sid, key)
-    assert rec.state is JobState.RUNNING and rec.attempts == 1
-    store.fail_job(sid, key, "RuntimeError: boom")
-    failed = next(j for j in store.get_jobs(sid) if j.key == key)
-    assert failed.state is JobState.FAILED and failed.error == "RuntimeError: boom"
-    assert store.claim_job(sid, key).attempts == 2
-    store.set_remote_id(sid, key, "job-123")
-    rng = np.random.default_rng(0)
-    arrays = {
-        "gates": rng.integers(0, 3, size=(10, 1, 2)).astype(np.int8),
-        "params": rng.random((10, 2)),
-        "grads": rng.normal(size=(10, 1)),
-        "shot_var": np.zeros((10, 1)),
-    }
-    store.finish_job(sid, key, arrays, shots_executed=0)
-    done = next(j for j in store.get_jobs(sid) if j.key == key)
-    assert done.state.is_finished() and done.remote_job_id == "job-123" and done.attempts == 2
-    back = store.get_results(sid)[key]
-    for name, a in arrays.items():
-        assert back[name].dtype == a.dtype and back[name].tobytes() == a.tobytes()
-    with pytest.raises(StoreError, match="already finished"):
-        store.claim_job(sid, key)
-    store.fail_job(sid, key, "late interrupt", state=JobState.PENDING)
-    assert next(j for j in store.get_jobs(sid) if j.key == key).state is JobState.DONE
+def test_the_contract_fails_for_a_store_that_loses_its_arrays():
+    # A guard that can fail: a store returning zeros for a finished job's arrays.
+    class Forgetful(InMemoryStore):
+        def get_results(self, study_id):
+            return {k: {n: np.zeros_like(a) for n, a in v.items()}
+                    for k, v in super().get_results(study_id).items()}  # fmt: skip
 
+    from bp_qiskit.testing.store_contract import (
+        check_job_lifecycle_counts_attempts_and_round_trips_arrays_exactly as check,
+    )
 
-def test_a_reused_pid_does_not_hold_a_study_for_ever(store):
-    import os
-    import socket
-
-    from bp_qiskit.store._owner import current_owner, owner_state
-
-    me = current_owner()
-    start = me.rsplit(":", 1)[1]
-    assert owner_state(me) == "alive"
-    # Same host and pid as a live process, but a different start time: the recorded runner
-    # died and its pid went to someone else (here, this test process).
-    stale = f"{socket.gethostname()}:{os.getpid()}:{int(start) + 1}"
-    assert owner_state(stale) == "gone"
-    sid = create_study(store, SPEC)
-    store.acquire_study(sid, stale)
-    store.acquire_study(sid, "me:2")
-    assert store.get_study(sid).owner == "me:2"
-
-
-def test_force_takes_over_only_an_owner_that_cannot_be_checked(store):
-    from bp_qiskit.store._owner import current_owner
-
-    sid = create_study(store, SPEC)
-    store.acquire_study(sid, "elsewhere-host:1:5")
-    with pytest.raises(StudyBusyError, match="pass --force"):
-        store.acquire_study(sid, "me:2")
-    store.acquire_study(sid, "me:2", force=True)
-    store.acquire_study(sid, current_owner(), force=True)  # "me" is another host, unverifiable
-    with pytest.raises(StudyBusyError, match="stop that process first"):
-        store.acquire_study(sid, "me:3", force=True)  # this process is verifiably alive
-
-
-def test_returned_records_are_snapshots(store):
-    sid = create_study(store, SPEC)
-    before = store.get_jobs(sid)[0]
-    store.claim_job(sid, before.key)
-    assert before.state is JobState.PENDING
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        before.attempts = 5
-
-
-def test_one_runner_per_study(store):
-    sid = create_study(store, SPEC)
-    store.acquire_study(sid, "elsewhere-host:1")  # another host's owner cannot be checked
-    with pytest.raises(StudyBusyError, match="being run by elsewhere-host:1"):
-        store.acquire_study(sid, "me:2")
-    store.release_study(sid, "elsewhere-host:1")
-    store.acquire_study(sid, "me:2")
-
-
-def test_owner_that_died_is_taken_over(store):
-    import socket
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    sid = create_study(store, SPEC)
-    store.acquire_study(sid, f"{socket.gethostname()}:{proc.pid}")
-    store.acquire_study(sid, f"{socket.gethostname()}:{__import__('os').getpid()}")
-
-
-def test_errors_are_redacted(store, monkeypatch):
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", "s3cr3t-token-value")
-    sid = create_study(store, SPEC)
-    store.claim_job(sid, "n2_L1_c0")
-    store.fail_job(sid, "n2_L1_c0", "HTTP 401 for s3cr3t-token-value; Bearer abcdefghijkl")
-    err = store.get_jobs(sid)[0].error
-    assert "s3cr3t" not in err and "abcdefghijkl" not in err
-    assert redact("token=abcdef123456") == "token=<redacted>"
-
-
-def test_manager_runs_collects_and_never_reruns_finished_jobs(store):
-    sid = create_study(store, SPEC)
-    run_stored(store, sid, progress=False)
-    result = collect(store, sid).result
-    assert [c.samples for c in result.cells] == [30, 30]
-    assert all(j.attempts == 1 for j in store.get_jobs(sid))
-    run_stored(store, sid, progress=False)  # nothing left to do
-    assert all(j.attempts == 1 for j in store.get_jobs(sid))
-    assert store.get_jobs(sid)[0].key == "n2_L1_c0"
-
-
-def test_failed_jobs_are_retried_up_to_the_limit(store):
-    class Flaky:
-        """A backend that fails a given number of times, then works."""
-
-        def __init__(self, failures):
-            from bp_qiskit.backends import make_backend
-
-            self.inner, self.failures, self.name = make_backend("aer"), failures, "aer"
-            self.capabilities = self.inner.capabilities
-            self.close = self.inner.close
-
-        def evaluate(self, tasks, **kw):
-            if self.failures:
-                self.failures -= 1
-                raise RuntimeError("transient backend error")
-            return self.inner.evaluate(tasks, **kw)
-
-    sid = create_study(store, SPEC)
-    run_stored(store, sid, backend=Flaky(2), progress=False, max_attempts=3)
-    first = store.get_jobs(sid)[0]
-    assert first.attempts == 3 and first.state.is_finished()
-    sid2 = create_study(store, SPEC)
-    with pytest.raises(StudyFailedError, match=r"6 job\(s\) of study .* failed after retries"):
-        run_stored(store, sid2, backend=Flaky(100), progress=False, max_attempts=2)
-    failed = store.get_jobs(sid2)
-    assert len(failed) == 6 and all(j.attempts == 2 for j in failed)
-    assert all(j.state is JobState.FAILED for j in failed)
-    assert failed[0].error == "RuntimeError: transient backend error"
-    with pytest.raises(StoreError, match="not finished: 0 of 6 jobs done"):
-        collect(store, sid2)
+    with pytest.raises(AssertionError):
+        check(Forgetful())
 
 
 # -- SQLite-specific integrity -----------------------------------------------------------------
@@ -359,23 +208,6 @@ def test_a_store_written_by_schema_v3_opens_and_reports_what_it_ran(tmp_path):
     db.close()
 
 
-def test_add_job_appends_pending_jobs(store):
-    from bp_qiskit.execution.jobs import JobKey, record_for
-    from bp_qiskit.results import Cell
-
-    sid = store.create_study("adaptive", SPEC.to_dict(), "0", 5, [])
-    rec = dataclasses.replace(
-        record_for(SPEC, JobKey(Cell(2, 1), 0, 0, 10), shots=64), study_id=sid
-    )
-    store.add_job(sid, rec)
-    (job,) = store.get_jobs(sid)
-    assert job.key == "n2_L1_c0" and job.shots_requested == 64 and job.state is JobState.PENDING
-    with pytest.raises(StoreError, match="already exists"):
-        store.add_job(sid, rec)
-    with pytest.raises(UnknownStudyError):
-        store.add_job("nope", rec)
-
-
 def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
     from bp_qiskit.testing.standin import InterruptingBackend
 
@@ -401,81 +233,6 @@ def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path
     attempts = {j.key: j.attempts for j in store.get_jobs(sid)}
     assert all(attempts[k] == 1 for k in done_before)
     assert all(j.state.is_finished() for j in store.get_jobs(sid))
-
-
-def test_submissions_are_recorded_before_submitting_and_never_doubled(store, monkeypatch):
-    from bp_qiskit.store import SubmissionState
-
-    sid = create_study(store, SPEC)
-    key = store.get_jobs(sid)[0].key
-    first = store.add_submission(sid, key, "tag-1")
-    assert (first.state, first.attempt, first.remote_job_id) == (
-        SubmissionState.SUBMITTING,
-        1,
-        None,
-    )
-    # In doubt (SUBMITTING) or submitted: a second submission is refused by the store itself.
-    with pytest.raises(StoreError, match="may still be running"):
-        store.add_submission(sid, key, "tag-2")
-    store.update_submission(
-        sid, "tag-1", state=SubmissionState.SUBMITTED, remote_job_id="job-a",
-        provenance={"qubits": [3, 5]},
-    )  # fmt: skip
-    assert store.get_jobs(sid)[0].remote_job_id == "job-a"
-    with pytest.raises(StoreError, match="job-a"):
-        store.add_submission(sid, key, "tag-2")
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", "secret-token-value")
-    store.update_submission(
-        sid, "tag-1", state=SubmissionState.FAILED, cause="transient",
-        reason="Error code 1010; token secret-token-value", provenance={"shots": 100},
-    )  # fmt: skip
-    store.set_submission_usage(sid, "tag-1", None)
-    second = store.add_submission(sid, key, "tag-2")
-    assert second.attempt == 2
-    with pytest.raises(StoreError, match="already used"):
-        store.add_submission(sid, store.get_jobs(sid)[1].key, "tag-2")
-    store.set_submission_usage(sid, "tag-2", 1.5)
-    a, b = store.get_submissions(sid)
-    assert (a.tag, a.state, a.cause, a.usage_seconds) == (
-        "tag-1",
-        SubmissionState.FAILED,
-        "transient",
-        None,
-    )
-    assert a.provenance == {"qubits": [3, 5], "shots": 100}
-    assert "secret-token-value" not in a.reason and "1010" in a.reason
-    assert (b.tag, b.usage_seconds, b.state) == ("tag-2", 1.5, SubmissionState.SUBMITTING)
-    with pytest.raises(StoreError, match="no submission"):
-        store.update_submission(sid, "nope", state=SubmissionState.DONE)
-    with pytest.raises(StoreError, match="no submission"):
-        store.set_submission_usage(sid, "nope", 1.0)
-    with pytest.raises(StoreError, match="no job"):
-        store.add_submission(sid, "n9_L9_c9", "tag-3")
-    # Records are snapshots.
-    a.provenance["qubits"] = []
-    assert store.get_submissions(sid)[0].provenance["qubits"] == [3, 5]
-
-
-def test_delete_study_removes_everything_of_it_and_nothing_else(store):
-    keep = create_study(store, SPEC)
-    gone = create_study(store, SPEC)
-    run_stored(store, gone, progress=False)
-    run_stored(store, keep, progress=False)
-    store.add_submission(gone, store.get_jobs(gone)[0].key, "tag-gone")
-    store.acquire_study(gone, "otherhost:1")  # a runner on another host counts as alive
-    with pytest.raises(StudyBusyError):
-        store.delete_study(gone)
-    store.release_study(gone, "otherhost:1")
-    store.delete_study(gone)
-    with pytest.raises(UnknownStudyError):
-        store.get_study(gone)
-    with pytest.raises(UnknownStudyError):
-        store.get_jobs(gone)
-    with pytest.raises(UnknownStudyError):
-        store.delete_study(gone)
-    assert [s.id for s in store.list_studies()] == [keep]
-    assert len(store.get_results(keep)) == len(store.get_jobs(keep))
-    assert store.get_submissions(keep) == []
 
 
 def test_a_transaction_left_open_by_a_signal_is_rolled_back_not_fatal(tmp_path):
