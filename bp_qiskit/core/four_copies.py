@@ -7,10 +7,12 @@ strings.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .path_sampling import _term_table
 from .propagation import (
@@ -18,6 +20,7 @@ from .propagation import (
     Moment,
     Pauli,
     Program,
+    Rotation,
     _anticommute_many,
     _anticommutes,
     _branch,
@@ -53,65 +56,77 @@ def exact_fourth_moment(
     more than ``max_states`` quadruples survive, or when the quadruples summed over gates pass
     ``max_work`` (a deep circuit on few qubits holds few states for many gates).
     """
-    state: dict[_Quad, float] = defaultdict(float)
-    for ta in program.terms:
-        for tb in program.terms:
-            for tc in program.terms:
-                for td in program.terms:
-                    state[(ta.pauli, tb.pauli, tc.pauli, td.pauli)] += (
-                        ta.coeff * tb.coeff * tc.coeff * td.coeff
-                    )
-                    if len(state) > max_states:
-                        return None
+    state = _initial_quadruples(program, max_states)
+    if state is None:
+        return None
     work = 0
     for gate in reversed(program.gates):
         work += len(state)
         if max_work is not None and work > max_work:
             return None
-        new: dict[_Quad, float] = defaultdict(float)
-        mask = gate_mask(gate)
-        for quad, w in state.items():
-            if gate.noise:
-                for p in quad:
-                    if (p[0] | p[1]) & mask:
-                        w *= 1.0 - gate.noise
-            if isinstance(gate, Clifford):
-                images = [_conjugate(p, gate) for p in quad]
-                sign = math.prod(s for s, _ in images)
-                new[(images[0][1], images[1][1], images[2][1], images[3][1])] += sign * w
-                continue
-            share = w / len(gate.generators)
-            for gen in gate.generators:
-                odd = [_anticommutes(p, gen) for p in quad]
-                count = sum(odd)
-                if count % 2 or (gate.differentiated and count < 4):
-                    continue
-                if gate.averaged and count:
-                    continue
-                if count == 0:
-                    new[quad] += share
-                    continue
-                branched = [
-                    _branch(p, gen) if o else (1, p) for p, o in zip(quad, odd, strict=True)
-                ]
-                idx = [i for i in range(4) if odd[i]]
-                for pattern in range(1 << count):
-                    flips = pattern.bit_count()
-                    if flips % 2:
-                        continue
-                    weight = (0.5 if count == 2 else _FOUR[flips]) * share
-                    out = list(quad)
-                    for j, i in enumerate(idx):
-                        if pattern >> j & 1:
-                            weight *= branched[i][0]
-                            out[i] = branched[i][1]
-                    new[(out[0], out[1], out[2], out[3])] += weight
-        state = {k: v for k, v in new.items() if v != 0.0}
+        state = _four_copy_step(state, gate)
         if len(state) > max_states:
             return None
     return sum(
         w * math.prod(_expectation(p, program.bloch) for p in quad) for quad, w in state.items()
     )
+
+
+def _initial_quadruples(program: Program, max_states: int) -> dict[_Quad, float] | None:
+    """The observable's four copies: every quadruple of its terms, by its coefficients."""
+    state: dict[_Quad, float] = defaultdict(float)
+    for quad in itertools.product(program.terms, repeat=4):
+        key = (quad[0].pauli, quad[1].pauli, quad[2].pauli, quad[3].pauli)
+        state[key] += quad[0].coeff * quad[1].coeff * quad[2].coeff * quad[3].coeff
+        if len(state) > max_states:
+            return None
+    return state
+
+
+def _four_copy_step(state: dict[_Quad, float], gate: Rotation | Clifford) -> dict[_Quad, float]:
+    """One gate in the Heisenberg picture, on the four-copy distribution."""
+    new: dict[_Quad, float] = defaultdict(float)
+    mask = gate_mask(gate)
+    for quad, w in state.items():
+        if gate.noise:
+            for p in quad:
+                if (p[0] | p[1]) & mask:
+                    w *= 1.0 - gate.noise
+        if isinstance(gate, Clifford):
+            images = [_conjugate(p, gate) for p in quad]
+            sign = math.prod(s for s, _ in images)
+            new[(images[0][1], images[1][1], images[2][1], images[3][1])] += sign * w
+            continue
+        share = w / len(gate.generators)
+        for gen in gate.generators:
+            _rotate_quadruple(new, quad, share, gen, gate)
+    return {k: v for k, v in new.items() if v != 0.0}
+
+
+def _rotate_quadruple(
+    new: dict[_Quad, float], quad: _Quad, share: float, gen: Pauli, gate: Rotation
+) -> None:
+    """Add one quadruple's images under a rotation about ``gen`` (averaged over its angle)."""
+    odd = [_anticommutes(p, gen) for p in quad]
+    count = sum(odd)
+    if count % 2 or (gate.differentiated and count < 4) or (gate.averaged and count):
+        return
+    if count == 0:
+        new[quad] += share
+        return
+    branched = [_branch(p, gen) if o else (1, p) for p, o in zip(quad, odd, strict=True)]
+    idx = [i for i in range(4) if odd[i]]
+    for pattern in range(1 << count):
+        flips = pattern.bit_count()
+        if flips % 2:
+            continue
+        weight = (0.5 if count == 2 else _FOUR[flips]) * share
+        out = list(quad)
+        for j, i in enumerate(idx):
+            if pattern >> j & 1:
+                weight *= branched[i][0]
+                out[i] = branched[i][1]
+        new[(out[0], out[1], out[2], out[3])] += weight
 
 
 # With four anticommuting strings, the even branch patterns (bit i: string i branches) and
@@ -150,27 +165,7 @@ def sampled_fourth_moment(
                 for x, z in zip(xs, zs, strict=True):
                     sign = sign * _conjugate_many(x, z, gate)
                 continue
-            pick = rng.integers(0, len(gate.generators), size=m)
-            gx = np.array([g[0] for g in gate.generators], dtype=np.uint64)[pick]
-            gz = np.array([g[1] for g in gate.generators], dtype=np.uint64)[pick]
-            anti = np.stack([_anticommute_many(x, z, gx, gz) for x, z in zip(xs, zs, strict=True)])
-            count = anti.sum(axis=0)
-            alive = count % 2 == 0
-            if gate.differentiated:
-                alive &= count == 4
-            if gate.averaged:
-                alive &= count == 0
-            sign = np.where(alive, sign, 0.0)
-            # Two anticommuting: both branch with probability 1/2 (weight 1/2 each way).
-            two = (count == 2) & (rng.random(m) < 0.5)
-            four = count == 4
-            pattern = _PATTERNS[rng.choice(len(_PATTERNS), size=m, p=_PATTERN_P)]
-            sign = np.where(four, 1.5 * sign, sign)
-            for i in range(4):
-                flip = anti[i] & (two | (four & (pattern >> i & 1).astype(bool)))
-                si, nx, nz = _branch_many(xs[i], zs[i], gx, gz)
-                sign = np.where(flip, sign * si, sign)
-                xs[i], zs[i] = np.where(flip, nx, xs[i]), np.where(flip, nz, zs[i])
+            sign = _sample_rotation(xs, zs, sign, gate, rng)
         values = sign * norm**4
         for x, z in zip(xs, zs, strict=True):
             values = values * _expect_many(x, z, program.bloch)
@@ -180,3 +175,36 @@ def sampled_fourth_moment(
     mean = total / paths
     se = math.sqrt(max(total_sq / paths - mean**2, 0.0) / max(paths - 1, 1))
     return Moment(mean, se, "monte_carlo", paths)
+
+
+def _sample_rotation(
+    xs: list[NDArray[np.uint64]],
+    zs: list[NDArray[np.uint64]],
+    sign: NDArray[np.float64],
+    gate: Rotation,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """One averaged rotation on sampled quadruples: ``xs``, ``zs`` updated, the signs returned."""
+    m = len(sign)
+    pick = rng.integers(0, len(gate.generators), size=m)
+    gx = np.array([g[0] for g in gate.generators], dtype=np.uint64)[pick]
+    gz = np.array([g[1] for g in gate.generators], dtype=np.uint64)[pick]
+    anti = np.stack([_anticommute_many(x, z, gx, gz) for x, z in zip(xs, zs, strict=True)])
+    count = anti.sum(axis=0)
+    alive = count % 2 == 0
+    if gate.differentiated:
+        alive &= count == 4
+    if gate.averaged:
+        alive &= count == 0
+    sign = np.where(alive, sign, 0.0)
+    # Two anticommuting: both branch with probability 1/2 (weight 1/2 each way).
+    two = (count == 2) & (rng.random(m) < 0.5)
+    four = count == 4
+    pattern = _PATTERNS[rng.choice(len(_PATTERNS), size=m, p=_PATTERN_P)]
+    sign = np.where(four, 1.5 * sign, sign)
+    for i in range(4):
+        flip = anti[i] & (two | (four & (pattern >> i & 1).astype(bool)))
+        si, nx, nz = _branch_many(xs[i], zs[i], gx, gz)
+        sign = np.where(flip, sign * si, sign)
+        xs[i], zs[i] = np.where(flip, nx, xs[i]), np.where(flip, nz, zs[i])
+    return sign
