@@ -139,67 +139,90 @@ def run_jobs(
     Each job gets up to ``ctx.max_attempts`` attempts. ``on_done`` is called after each
     commit (progress bars). Store errors are never retried: they propagate.
     """
-    store, sid = ctx.store, ctx.study_id
     if ctx.executor is None and ctx.backend is None:
         raise ValueError("backend: a run without an executor needs a backend")
     if ctx.executor is None and ctx.backend is not None and ctx.backend.capabilities.remote:
         return run_remote(ctx, runner, records, on_done=on_done)
-    executor = ctx.executor or _InlineExecutor()
-    window = ctx.max_in_flight if ctx.executor is not None else 1
-    todo = deque(r for r in records if not r.state.is_finished())
-    tries: dict[str, int] = {}
-    in_flight: dict[Future[JobOutput], JobRecord] = {}
-    claimed: set[str] = set()
-    failed: list[JobRecord] = []
+    return _LocalRun(ctx, runner, on_done).run(records)
 
-    def submit(rec: JobRecord) -> None:
-        tries[rec.key] = tries.get(rec.key, 0) + 1
+
+class _LocalRun:
+    """One call of :func:`run_jobs` on this process or an executor: claims, retries, commits."""
+
+    def __init__(
+        self, ctx: RunContext, runner: JobRunner, on_done: Callable[[JobRecord], None] | None
+    ) -> None:
+        self.ctx, self.runner, self.on_done = ctx, runner, on_done
+        self.store, self.sid = ctx.store, ctx.study_id
+        self.executor = ctx.executor or _InlineExecutor()
+        self.window = ctx.max_in_flight if ctx.executor is not None else 1
+        self.todo: deque[JobRecord] = deque()
+        self.tries: dict[str, int] = {}
+        self.in_flight: dict[Future[JobOutput], JobRecord] = {}
+        self.claimed: set[str] = set()
+        self.failed: list[JobRecord] = []
+
+    def run(self, records: Sequence[JobRecord]) -> list[JobRecord]:
+        """Keep up to ``window`` jobs in flight until every job finished or ran out of tries."""
+        self.todo.extend(r for r in records if not r.state.is_finished())
+        try:
+            while self.todo or self.in_flight:
+                while self.todo and len(self.in_flight) < self.window:
+                    self.submit(self.todo.popleft())
+                done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+                for fut in [f for f in self.in_flight if f in done]:
+                    self.settle(fut, self.in_flight.pop(fut))
+        except KeyboardInterrupt:
+            for fut in self.in_flight:
+                fut.cancel()
+            for key in self.claimed:
+                self.store.fail_job(
+                    self.sid, key, "interrupted by the user", state=JobState.PENDING
+                )
+            raise
+        except BaseException:
+            # Anything else (a store error, a dying process) leaves the claimed jobs RUNNING: a
+            # resume treats them as interrupted and runs them again.
+            for fut in self.in_flight:
+                fut.cancel()
+            raise
+        return self.failed
+
+    def submit(self, rec: JobRecord) -> None:
+        """Claim the job (its attempt is counted) and start it."""
+        ctx, store, sid = self.ctx, self.store, self.sid
+        self.tries[rec.key] = self.tries.get(rec.key, 0) + 1
         store.claim_job(sid, rec.key)
-        claimed.add(rec.key)
+        self.claimed.add(rec.key)
         if ctx.executor is not None:
-            fut = executor.submit(_in_worker, runner, ctx.spec, rec)
+            fut = self.executor.submit(_in_worker, self.runner, ctx.spec, rec)
         else:
             assert ctx.backend is not None
 
             def persist(job_id: str, key: str = rec.key) -> None:
                 store.set_remote_id(sid, key, job_id)
 
-            fut = executor.submit(_in_process, runner, ctx.builder, rec, ctx.backend, persist)
-        in_flight[fut] = rec
+            fut = self.executor.submit(
+                _in_process, self.runner, ctx.builder, rec, ctx.backend, persist
+            )
+        self.in_flight[fut] = rec
 
-    try:
-        while todo or in_flight:
-            while todo and len(in_flight) < window:
-                submit(todo.popleft())
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for fut in [f for f in in_flight if f in done]:
-                rec = in_flight.pop(fut)
-                exc = fut.exception()
-                if isinstance(exc, StoreError):
-                    raise exc
-                if exc is not None:
-                    store.fail_job(sid, rec.key, f"{type(exc).__name__}: {exc}")
-                    claimed.discard(rec.key)
-                    if tries[rec.key] < ctx.max_attempts:
-                        todo.appendleft(rec)
-                    else:
-                        failed.append(next(j for j in store.get_jobs(sid) if j.key == rec.key))
-                    continue
-                out = fut.result()
-                store.finish_job(sid, rec.key, out.arrays, out.shots, out.usage_seconds)
-                claimed.discard(rec.key)
-                if on_done is not None:
-                    on_done(rec)
-    except KeyboardInterrupt:
-        for fut in in_flight:
-            fut.cancel()
-        for key in claimed:
-            store.fail_job(sid, key, "interrupted by the user", state=JobState.PENDING)
-        raise
-    except BaseException:
-        # Anything else (a store error, a dying process) leaves the claimed jobs RUNNING: a
-        # resume treats them as interrupted and runs them again.
-        for fut in in_flight:
-            fut.cancel()
-        raise
-    return failed
+    def settle(self, fut: Future[JobOutput], rec: JobRecord) -> None:
+        """Commit a finished job, or record its failure and queue it again while tries last."""
+        store, sid = self.store, self.sid
+        exc = fut.exception()
+        if isinstance(exc, StoreError):
+            raise exc
+        if exc is not None:
+            store.fail_job(sid, rec.key, f"{type(exc).__name__}: {exc}")
+            self.claimed.discard(rec.key)
+            if self.tries[rec.key] < self.ctx.max_attempts:
+                self.todo.appendleft(rec)
+            else:
+                self.failed.append(next(j for j in store.get_jobs(sid) if j.key == rec.key))
+            return
+        out = fut.result()
+        store.finish_job(sid, rec.key, out.arrays, out.shots, out.usage_seconds)
+        self.claimed.discard(rec.key)
+        if self.on_done is not None:
+            self.on_done(rec)
