@@ -97,7 +97,6 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
     kind, device = parse_backend_name(spec.backend.name)
     if kind == "aer" and spec.backend.options.get("device", "CPU") != "CPU":
         check_aer_device(spec.backend.options["device"])
-    method = spec.backend.options.get("method", "statevector")
     limit = memory_limit_bytes() if memory_bytes is None else memory_bytes
     size = None
     if kind in ("aer", "fake") and device:
@@ -113,41 +112,58 @@ def check_resources(spec: StudySpec, *, memory_bytes: int | None = None) -> None
             )
         if kind == "ibm":
             continue  # the QPU's size is checked against the live backend when it is built
-        if method == "matrix_product_state":
-            for depth in spec.circuit.layer_counts(n):
-                family = family_for(spec, Cell(n, depth))
-                need, bits = mps_bytes(family.template)
-                if need > limit:
-                    raise SpecError(
-                        f"circuit.qubits: the cell n = {n}, L = {depth} can need "
-                        f"{need / _GIB:.1f} GiB for a matrix-product state (bond dimension up "
-                        f"to 2^{max(bits)}); the limit is {limit / _GIB:.1f} GiB (half this "
-                        "machine's memory, Aer's default); use fewer layers or qubits"
-                    )
+        if spec.backend.options.get("method", "statevector") == "matrix_product_state":
+            _check_mps_memory(spec, n, limit)
             continue
-        if (kind == "aer" and device) or "depolarizing" in spec.backend.options:
-            # Density matrix over the circuit's qubits (Aer truncates the idle ones).
-            need, what = 16 * 4**n, "a density matrix"
-        else:
-            need, what = 16 * 2**n, "a statevector"
+        _check_dense_memory(spec, n, cell, limit, kind, device)
+        _check_pauli_terms(spec, n, cell)
+
+
+def _check_mps_memory(spec: StudySpec, n: int, limit: int) -> None:
+    """Each depth's matrix-product state fits in ``limit`` at its largest bond dimension."""
+    for depth in spec.circuit.layer_counts(n):
+        family = family_for(spec, Cell(n, depth))
+        need, bits = mps_bytes(family.template)
         if need > limit:
-            hint = (
-                "; backend.options.method = 'matrix_product_state' simulates shallow, wide circuits"
-                if kind == "aer" and not device
-                else ""
-            )
             raise SpecError(
-                f"circuit.qubits: the cell {cell} needs {need / _GIB:.1f} GiB for {what} on "
-                f"{spec.backend.name}; the limit is {limit / _GIB:.1f} GiB (half this machine's "
-                f"memory, Aer's default){hint}"
+                f"circuit.qubits: the cell n = {n}, L = {depth} can need "
+                f"{need / _GIB:.1f} GiB for a matrix-product state (bond dimension up "
+                f"to 2^{max(bits)}); the limit is {limit / _GIB:.1f} GiB (half this "
+                "machine's memory, Aer's default); use fewer layers or qubits"
             )
-        if (
-            spec.backend.name in ("statevector", "aer_estimator")
-            and spec.observable.kind == "global"
-            and 2**n > MAX_PAULI_TERMS
-        ):
-            raise SpecError(
-                f"circuit.qubits: the cell {cell} needs the global projector as 2^{n} Pauli "
-                f"terms on {spec.backend.name} (at most {MAX_PAULI_TERMS}); use backend 'aer', "
-                "which measures projectors natively"
-            )
+
+
+def _check_dense_memory(
+    spec: StudySpec, n: int, cell: str, limit: int, kind: str, device: str | None
+) -> None:
+    """The statevector (or, with noise, the density matrix) of n qubits fits in ``limit``."""
+    if (kind == "aer" and device) or "depolarizing" in spec.backend.options:
+        # Density matrix over the circuit's qubits (Aer truncates the idle ones).
+        need, what = 16 * 4**n, "a density matrix"
+    else:
+        need, what = 16 * 2**n, "a statevector"
+    if need > limit:
+        hint = (
+            "; backend.options.method = 'matrix_product_state' simulates shallow, wide circuits"
+            if kind == "aer" and not device
+            else ""
+        )
+        raise SpecError(
+            f"circuit.qubits: the cell {cell} needs {need / _GIB:.1f} GiB for {what} on "
+            f"{spec.backend.name}; the limit is {limit / _GIB:.1f} GiB (half this machine's "
+            f"memory, Aer's default){hint}"
+        )
+
+
+def _check_pauli_terms(spec: StudySpec, n: int, cell: str) -> None:
+    """Backends without native projectors expand the global one into 2^n Pauli terms."""
+    if (
+        spec.backend.name in ("statevector", "aer_estimator")
+        and spec.observable.kind == "global"
+        and 2**n > MAX_PAULI_TERMS
+    ):
+        raise SpecError(
+            f"circuit.qubits: the cell {cell} needs the global projector as 2^{n} Pauli "
+            f"terms on {spec.backend.name} (at most {MAX_PAULI_TERMS}); use backend 'aer', "
+            "which measures projectors natively"
+        )
