@@ -465,3 +465,12 @@ def test_the_projectors_spread_is_an_upper_bound_on_the_exact_one():
         exact_sd = math.sqrt(exact_fourth_moment(_program(spec, n, 1, n - 1)) - p.grad_var**2)
         assert p.contribution_sd is not None
         assert exact_sd <= p.contribution_sd * (1 + 1e-12)
+
+
+def test_an_entangler_the_predictor_cannot_read_is_an_error_not_none():
+    from bp_qiskit.errors import SpecError
+    from bp_qiskit.execution.predict_program import _entangler
+
+    assert _entangler("none", 0, 4, 0.0, None) == []
+    with pytest.raises(SpecError, match=r"circuit.entangler: got 'cz_ring'.*allowed: cz_ladder"):
+        _entangler("cz_ring", 0, 4, 0.0, None)

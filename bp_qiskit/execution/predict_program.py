@@ -24,6 +24,7 @@ from ..core.propagation import (
 from ..core.tensor_network import (
     supported,
 )
+from ..errors import SpecError
 from ..spec import StudySpec
 from .device_noise import DeviceNoise
 
@@ -91,44 +92,16 @@ def _program(
     p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
     if device is not None:
         p2 = max(device.pair, default=0.0)  # nonzero: the ladder keeps its order
-    xyz = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
     gates: list[Rotation | Clifford] = []
     index = 0
     for layer in range(layers):
         for gen in g.rotations:
-            row: list[Rotation] = []
-            for qubits in g.positions(gen, n):
-                if gen == RANDOM:
-                    choices = tuple(
-                        (x << qubits[0], z << qubits[0]) for x, z in (xyz[p] for p in g.random_set)
-                    )
-                else:
-                    choices = (pauli(gen, qubits),)
-                noise = p1 if len(qubits) == 1 else p2
-                if device is not None:
-                    noise = (
-                        device.rotation[qubits[0]]
-                        if len(qubits) == 1
-                        else device.pair[min(qubits)]
-                        if abs(qubits[0] - qubits[1]) == 1
-                        else p2
-                    )
-                row.append(Rotation(choices, differentiated=index == k, noise=noise))
-                index += 1
+            row = _rotation_row(g, gen, n, index, k, (p1, p2), device)
+            index += len(row)
             if len(gen) == 2 and gen[0] == gen[1] and not p2:
                 row = row[::2] + row[1::2]  # XX(0,1), XX(1,2), ... commute: see _bricks
             gates += row
-
-        def p_pair(q: int) -> float:
-            return device.pair[q] if device is not None else p2
-
-        if g.entangler == "cz_ladder":
-            pairs = _bricks(n) if not p2 else range(n - 1)
-            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in pairs]
-        elif g.entangler == "cx_chain":
-            gates += [Clifford("cx", q, q + 1, p_pair(q)) for q in range(n - 1)]
-        elif g.entangler == "cz_brick":
-            gates += [Clifford("cz", q, q + 1, p_pair(q)) for q in range(layer % 2, n - 1, 2)]
+        gates += _entangler(g.entangler, layer, n, p2, device)
     terms, projector = _terms(spec, n)
     if device is not None and spec.sampling.shots and not projector:
         # A readout error e flips the bit: each Z of a measured string shrinks by 1 - 2e.
@@ -137,17 +110,82 @@ def _program(
                  t.pauli)
             for t in terms
         )  # fmt: skip
-    # The initial layer's gates are noisy too: each Bloch component shrinks by (1 - p1).
-    ex, ey, ez = _BLOCH[g.initial]
-    shrinks = [1.0 - p1 if g.initial != "none" else 1.0] * n
-    if device is not None and g.initial != "none":
-        shrinks = [1.0 - p for p in device.rotation]
-    bloch = tuple((s * ex, s * ey, s * ez) for s in shrinks)
+    bloch = _initial_bloch(g.initial, n, p1, device)
     program = Program(n, tuple(gates), bloch, terms, projector=projector)
     if projector and n <= _EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
         # Off a chain the network cannot take the product; exact propagation takes it listed.
         return Program(n, tuple(gates), bloch, _projector_terms(n))
     return program
+
+
+_XYZ = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
+
+
+def _rotation_row(
+    g: Grammar,
+    gen: str,
+    n: int,
+    index: int,
+    k: int | None,
+    noise: tuple[float, float],
+    device: DeviceNoise | None,
+) -> list[Rotation]:
+    """One generator's rotations across the qubits, parameters from ``index`` on."""
+    p1, p2 = noise
+    row: list[Rotation] = []
+    for qubits in g.positions(gen, n):
+        if gen == RANDOM:
+            choices = tuple(
+                (x << qubits[0], z << qubits[0]) for x, z in (_XYZ[p] for p in g.random_set)
+            )
+        else:
+            choices = (pauli(gen, qubits),)
+        p = p1 if len(qubits) == 1 else p2
+        if device is not None:
+            p = (
+                device.rotation[qubits[0]]
+                if len(qubits) == 1
+                else device.pair[min(qubits)]
+                if abs(qubits[0] - qubits[1]) == 1
+                else p2
+            )
+        row.append(Rotation(choices, differentiated=index + len(row) == k, noise=p))
+    return row
+
+
+def _entangler(
+    name: str, layer: int, n: int, p2: float, device: DeviceNoise | None
+) -> list[Clifford]:
+    """The layer's entangling Cliffords, each with its pair's noise."""
+
+    def p_pair(q: int) -> float:
+        return device.pair[q] if device is not None else p2
+
+    if name == "cz_ladder":
+        pairs = _bricks(n) if not p2 else range(n - 1)
+        return [Clifford("cz", q, q + 1, p_pair(q)) for q in pairs]
+    if name == "cx_chain":
+        return [Clifford("cx", q, q + 1, p_pair(q)) for q in range(n - 1)]
+    if name == "cz_brick":
+        return [Clifford("cz", q, q + 1, p_pair(q)) for q in range(layer % 2, n - 1, 2)]
+    if name == "none":
+        return []
+    # A new entangler must say what it does to Pauli strings here, not pass for "none".
+    raise SpecError(
+        f"circuit.entangler: got {name!r}, which the predictor cannot read; allowed: "
+        "cz_ladder, cx_chain, cz_brick, none"
+    )
+
+
+def _initial_bloch(
+    initial: str, n: int, p1: float, device: DeviceNoise | None
+) -> tuple[tuple[float, float, float], ...]:
+    """Each qubit's Bloch vector after the initial layer (its gates are noisy too)."""
+    ex, ey, ez = _BLOCH[initial]
+    shrinks = [1.0 - p1 if initial != "none" else 1.0] * n
+    if device is not None and initial != "none":
+        shrinks = [1.0 - p for p in device.rotation]
+    return tuple((s * ex, s * ey, s * ez) for s in shrinks)
 
 
 def _bricks(n: int) -> list[int]:

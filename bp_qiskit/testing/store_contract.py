@@ -217,6 +217,7 @@ def check_runs_collect_and_never_rerun_finished_jobs(store: BaseStore) -> None:
 
 def check_failed_jobs_are_retried_up_to_the_limit(store: BaseStore) -> None:
     """A failing backend is retried up to ``max_attempts``; then the study fails, and says so."""
+
     class Flaky:
         """A backend that fails a given number of times, then works."""
 
