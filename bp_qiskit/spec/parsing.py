@@ -65,6 +65,23 @@ def parse_angle(field: str, value: Any) -> float:
     raise fail(field, value, "a number or a multiple of pi such as 'pi', '2pi', 'pi/2'")
 
 
+def _qubit_ranges(field: str, value: str, allowed: str) -> list[int]:
+    """The counts of a string such as "2-6" or "2,4,8" (ranges ascend)."""
+    items: list[int] = []
+    for part in value.split(","):
+        part = part.strip()
+        if re.fullmatch(r"\d+\s*-\s*\d+", part):
+            lo, hi = (int(x) for x in part.split("-"))
+            if hi < lo:
+                raise fail(field, value, allowed + " (ranges must ascend)")
+            items.extend(range(lo, hi + 1))
+        elif re.fullmatch(r"\d+", part):
+            items.append(int(part))
+        else:
+            raise fail(field, value, allowed)
+    return items
+
+
 def parse_qubits(field: str, value: Any, *, maximum: int = MAX_QUBITS) -> tuple[int, ...]:
     """Parse qubit counts: a list of ints, an int, or a string "2-6" / "2,4,8".
 
@@ -76,18 +93,7 @@ def parse_qubits(field: str, value: Any, *, maximum: int = MAX_QUBITS) -> tuple[
     if isinstance(value, int):
         items: list[Any] = [value]
     elif isinstance(value, str):
-        items = []
-        for part in value.split(","):
-            part = part.strip()
-            if re.fullmatch(r"\d+\s*-\s*\d+", part):
-                lo, hi = (int(x) for x in part.split("-"))
-                if hi < lo:
-                    raise fail(field, value, allowed + " (ranges must ascend)")
-                items.extend(range(lo, hi + 1))
-            elif re.fullmatch(r"\d+", part):
-                items.append(int(part))
-            else:
-                raise fail(field, value, allowed)
+        items = _qubit_ranges(field, value, allowed)
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:

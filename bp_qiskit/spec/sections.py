@@ -96,6 +96,17 @@ class CircuitSpec(Section):
     control: bool = False
 
     def __post_init__(self) -> None:
+        # The order of the checks is the order of the errors a user meets: the ansatz first.
+        self._check_ansatz()
+        self._check_grammar()
+        self._normalise_layers()
+        object.__setattr__(self, "qubits", parse_qubits("circuit.qubits", self.qubits))
+        self._normalise_angles()
+        if self.ansatz == "seed" and self.layers != 1:
+            raise fail("circuit.layers", self.layers, "1 for ansatz 'seed' (use 'mcclean')")
+        self._check_identity_blocks()
+
+    def _check_ansatz(self) -> None:
         if not isinstance(self.factory, str) or (
             self.factory and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", self.factory)
         ):
@@ -110,7 +121,8 @@ class CircuitSpec(Section):
             )
         elif self.ansatz not in ANSATZE + tuple(PRESETS):
             raise fail("circuit.ansatz", self.ansatz, ", ".join(ANSATZE + tuple(PRESETS)))
-        self._check_grammar()
+
+    def _normalise_layers(self) -> None:
         layers = self.layers
         if isinstance(layers, (list, tuple)):
             # A depth axis: several layer counts per qubit count (each one a curve).
@@ -122,7 +134,8 @@ class CircuitSpec(Section):
             object.__setattr__(self, "layers", items)
         else:
             object.__setattr__(self, "layers", _layer_item(layers))
-        object.__setattr__(self, "qubits", parse_qubits("circuit.qubits", self.qubits))
+
+    def _normalise_angles(self) -> None:
         angles = self.angles
         if not isinstance(angles, (list, tuple)) or len(angles) != 2:
             raise fail("circuit.angles", angles, "[low, high] with low < high")
@@ -131,8 +144,8 @@ class CircuitSpec(Section):
         if not lo < hi:
             raise fail("circuit.angles", angles, "[low, high] with low < high")
         object.__setattr__(self, "angles", (lo, hi))
-        if self.ansatz == "seed" and self.layers != 1:
-            raise fail("circuit.layers", self.layers, "1 for ansatz 'seed' (use 'mcclean')")
+
+    def _check_identity_blocks(self) -> None:
         check_int("circuit.block_depth", self.block_depth, minimum=1)
         if self.block_depth != 1 and self.ansatz != "identity_blocks":
             raise fail(

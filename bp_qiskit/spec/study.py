@@ -75,6 +75,11 @@ class StudySpec:
                     list(self.circuit.qubits),
                     f"qubit counts >= {need} for observable.kind = {cost.kind!r}",
                 )
+        self._check_parameter()
+        self._check_backend()
+
+    def _check_parameter(self) -> None:
+        """``gradient.parameter`` names a parameter of every cell (of a grammar circuit)."""
         p = self.gradient.parameter
         if isinstance(p, tuple) and not self.circuit.factory:
             grammar = self.circuit.grammar()
@@ -96,6 +101,9 @@ class StudySpec:
                 num = grammar.num_params(n, depth) if grammar else n * depth
                 if not -num <= p < num:
                     raise fail("gradient.parameter", p, f"an index in [{-num}, {num - 1}] at n={n}")
+
+    def _check_backend(self) -> None:
+        """Shots, the gradient method and the study kind are ones the backend can do."""
         caps = capabilities_of(self.backend.name)
         if self.sampling.shots and not caps.shots:
             with_shots = [e.form for e in REGISTRY if e.capabilities.shots]
