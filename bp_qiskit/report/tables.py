@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.references import reference_curve
@@ -37,25 +37,15 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     ``shots_executed``, the one that bounds every sample's shot noise).
     """
     final = {(r.num_qubits, r.num_layers): r.final_shots for r in adaptive}
-    shots = any(c.shots for c in result.cells)
     head = (
         f"{'n':>3} {'L':>4} {'samples':>8} {'shots':>7} {'mean':>11} {'Var[grad]':>11} {'se':>10}"
     )
-    if shots:
-        head += f" {'floor':>10} {'resolved':>8}"
-    # Cost concentration: Var[C] over the random angles, next to Var[dC].
-    costs = any(c.cost_var is not None for c in result.cells)
-    if costs:
-        head += f" {'Var[C]':>11} {'se':>9}"
     # What theory expects, where a closed form or limit is known, and how far the cell is
-    # from it in its own standard errors.
-    reference = reference_curve(result.spec)
+    # from it in its own standard errors; a prediction covers the closed forms and more.
     predicted = any(c.predicted_method is not None for c in result.cells)
-    if predicted:
-        reference = None  # the prediction covers the closed forms and more
-        head += f" {'predicted':>11} {'method':<14} {'z':>6}"
-    if reference is not None:
-        head += f" {'theory':>11} {'z':>6}"
+    reference = None if predicted else reference_curve(result.spec)
+    columns = _optional_columns(result, predicted, reference)
+    head += "".join(h for h, _ in columns)
     lines = [head, "-" * len(head)]
     for c in result.cells:
         row = (
@@ -63,20 +53,7 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
             f"{final.get((c.num_qubits, c.num_layers), c.shots_executed):>7} "
             f"{c.grad_mean:>11.3e} {c.grad_var:>11.4e} {c.grad_var_se:>10.2e}"
         )
-        if shots:
-            row += f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}"
-        if costs:
-            if c.cost_var is None or c.cost_var_se is None:
-                row += f" {'-':>11} {'-':>9}"
-            else:
-                row += f" {c.cost_var:>11.4e} {c.cost_var_se:>9.2e}"
-        if predicted:
-            row += _predicted_columns(c)
-        if reference is not None:
-            expected = reference[1](c.num_qubits)
-            z = prediction_z(c.grad_var, c.grad_var_se, c.samples, expected)
-            row += f" {expected:>11.4e} {'-' if math.isnan(z) else format(z, '.1f'):>6}"
-        lines.append(row)
+        lines.append(row + "".join(cell(c) for _, cell in columns))
     if predicted:
         lines.append(
             "predicted: Pauli propagation (bp-qiskit predict); z: the measurement's distance from "
@@ -90,6 +67,42 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
     lines.extend(format_limit_depths(result))  # a depth axis, predicted or not
     lines.extend(format_fits(result))
     return "\n".join(lines)
+
+
+_Column = tuple[str, Callable[[CellResult], str]]
+
+
+def _optional_columns(
+    result: StudyResult, predicted: bool, reference: tuple[str, Callable[[int], float]] | None
+) -> list[_Column]:
+    """The table's optional column groups, each a header and a cell formatter."""
+    out: list[_Column] = []
+    if any(c.shots for c in result.cells):
+        out.append((
+            f" {'floor':>10} {'resolved':>8}",
+            lambda c: f" {c.shot_noise_var:>10.2e} {'yes' if c.resolved else 'no':>8}",
+        ))  # fmt: skip
+    # Cost concentration: Var[C] over the random angles, next to Var[dC].
+    if any(c.cost_var is not None for c in result.cells):
+        out.append((f" {'Var[C]':>11} {'se':>9}", _cost_columns))
+    if predicted:
+        out.append((f" {'predicted':>11} {'method':<14} {'z':>6}", _predicted_columns))
+    if reference is not None:
+        curve = reference[1]
+
+        def theory(c: CellResult) -> str:
+            expected = curve(c.num_qubits)
+            z = prediction_z(c.grad_var, c.grad_var_se, c.samples, expected)
+            return f" {expected:>11.4e} {'-' if math.isnan(z) else format(z, '.1f'):>6}"
+
+        out.append((f" {'theory':>11} {'z':>6}", theory))
+    return out
+
+
+def _cost_columns(c: CellResult) -> str:
+    if c.cost_var is None or c.cost_var_se is None:
+        return f" {'-':>11} {'-':>9}"
+    return f" {c.cost_var:>11.4e} {c.cost_var_se:>9.2e}"
 
 
 def format_gradient_method(result: StudyResult) -> str:
