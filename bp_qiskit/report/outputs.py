@@ -36,31 +36,11 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
     helper = take()
     figures: list[tuple[str, Path, Path]] = []
     if outcome.result is not None:
-        spec = outcome.result.spec
-        paths += [out_dir / "results.json", out_dir / "samples.npz"]
-        # The study id on top: outputs of different studies can never be mistaken.
-        paths[0].write_text(outcome.result.to_json(study_id=outcome.study_id), "utf-8")
-        shots = spec["sampling"]["shots"] > 0
-        write_npz(paths[1], cell_arrays(outcome.data, with_shot_var=shots))
-        if plots:
-            paths.append(out_dir / "variance.png")
-            figures.append(("variance", paths[0], paths[-1]))
-        if plots and any(c.grad_var_params is not None for c in outcome.result.cells):
-            paths.append(out_dir / "parameters.png")
-            figures.append(("parameters", paths[0], paths[-1]))
+        figures = _write_result(out_dir, outcome, plots, paths)
         if helper is not None:
             for figure in figures:
                 helper.draw(*figure)  # drawn in the helper while the rest is written
-        resources = outcome.resources()
-        if resources:
-            # Measured, so it differs between runs: kept out of results.json, which a killed
-            # and resumed study reproduces byte for byte.
-            paths.append(out_dir / "resources.json")
-            payload = {"study_id": outcome.study_id, **resources}
-            paths[-1].write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
-        if outcome.adaptive:
-            paths.append(out_dir / "adaptive.json")
-            paths[-1].write_text(outcome.adaptive_json(spec), encoding="utf-8")
+        _write_extras(out_dir, outcome, paths)
     if outcome.submissions:
         paths.append(out_dir / "jobs.json")
         payload = {"study_id": outcome.study_id, "submissions": list(outcome.submissions)}
@@ -79,6 +59,42 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
     for figure in figures if not drawn else ():
         draw_in_process(*figure)
     return paths
+
+
+def _write_result(
+    out_dir: Path, outcome: StudyOutcome, plots: bool, paths: list[Path]
+) -> list[tuple[str, Path, Path]]:
+    """results.json and samples.npz (appended to ``paths``); the figures to draw from them."""
+    assert outcome.result is not None
+    spec = outcome.result.spec
+    results, samples = out_dir / "results.json", out_dir / "samples.npz"
+    paths += [results, samples]
+    # The study id on top: outputs of different studies can never be mistaken.
+    results.write_text(outcome.result.to_json(study_id=outcome.study_id), "utf-8")
+    write_npz(samples, cell_arrays(outcome.data, with_shot_var=spec["sampling"]["shots"] > 0))
+    figures = []
+    if plots:
+        paths.append(out_dir / "variance.png")
+        figures.append(("variance", results, paths[-1]))
+    if plots and any(c.grad_var_params is not None for c in outcome.result.cells):
+        paths.append(out_dir / "parameters.png")
+        figures.append(("parameters", results, paths[-1]))
+    return figures
+
+
+def _write_extras(out_dir: Path, outcome: StudyOutcome, paths: list[Path]) -> None:
+    """resources.json (measured, so kept out of results.json) and adaptive.json."""
+    resources = outcome.resources()
+    if resources:
+        # Measured, so it differs between runs: kept out of results.json, which a killed
+        # and resumed study reproduces byte for byte.
+        paths.append(out_dir / "resources.json")
+        payload = {"study_id": outcome.study_id, **resources}
+        paths[-1].write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
+    if outcome.adaptive:
+        assert outcome.result is not None
+        paths.append(out_dir / "adaptive.json")
+        paths[-1].write_text(outcome.adaptive_json(outcome.result.spec), encoding="utf-8")
 
 
 def export_json(outcome: StudyOutcome, stream: TextIO) -> None:
