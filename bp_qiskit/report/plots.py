@@ -21,6 +21,7 @@ from matplotlib.ticker import (
     NullFormatter,
     ScalarFormatter,
 )
+from numpy.typing import NDArray
 
 from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
@@ -67,59 +68,11 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
         capsize=3,
         label="Var[grad] (resolved)",
     )
-    unres = ~pos
-    if np.any(unres):
-        upper = np.array([c.grad_var_ci[1] for c in cells])
-        est = np.where(var > 0, var, np.nan)
-        # Positive estimates: open circle with a whisker up to the 95% upper bound.
-        shown = unres & (var > 0)
-        if np.any(shown):
-            ax.errorbar(
-                n[shown],
-                est[shown],
-                yerr=[np.zeros(shown.sum()), np.maximum(upper[shown] - var[shown], 0)],
-                fmt="o",
-                mfc="none",
-                color="C3",
-                capsize=3,
-                label="unresolved: estimate, 95% upper bound",
-            )
-        # Non-positive estimates: only the upper bound can be drawn on a log axis.
-        bound = unres & (var <= 0) & (upper > 0)
-        if np.any(bound):
-            ax.plot(
-                n[bound],
-                upper[bound],
-                "v",
-                color="C3",
-                mfc="none",
-                label="unresolved, estimate <= 0: 95% upper bound",
-            )
+    _draw_unresolved(ax, cells, n, var, ~pos)
     if any(c.shots for c in cells):
         floor = np.array([c.shot_noise_var for c in cells])
         ax.semilogy(n, floor, "--", color="0.5", label="shot-noise floor")
-    xs = np.linspace(n.min(), n.max(), 50)
-    mark = {"exponential": "", "power_law": ""}
-    if result.preferred in mark:
-        mark[result.preferred] = " (preferred)"
-    if result.fit is not None:
-        f = result.fit
-        ax.semilogy(
-            xs,
-            np.exp(f.slope * xs + f.intercept),
-            "-.",
-            label=f"exp. fit: d ln Var / dn = {f.slope:.3f} ± {f.slope_se:.3f}"
-            + mark["exponential"],
-        )
-    if result.fit_power is not None:
-        p = result.fit_power
-        ax.semilogy(
-            xs,
-            np.exp(p.slope * np.log(xs) + p.intercept),
-            linestyle=(0, (5, 2, 1, 2)),
-            color="C4",
-            label=f"power law: Var ∝ n^({p.slope:.2f} ± {p.slope_se:.2f})" + mark["power_law"],
-        )
+    _draw_fits(ax, result, n)
     with_cost = [c for c in cells if c.cost_var is not None and c.cost_var > 0]
     if with_cost:
         label = "Var[C] (cost concentration)"
@@ -189,6 +142,66 @@ def describe(spec: dict[str, Any]) -> str:
             else " (noiseless)"
         )
     )
+
+
+def _draw_unresolved(
+    ax: Any, cells: Sequence[CellResult], n: NDArray[Any], var: NDArray[Any], unres: NDArray[Any]
+) -> None:
+    """Cells whose interval reaches 0: an open estimate with its upper bound, or the bound."""
+    if not np.any(unres):
+        return
+    upper = np.array([c.grad_var_ci[1] for c in cells])
+    est = np.where(var > 0, var, np.nan)
+    # Positive estimates: open circle with a whisker up to the 95% upper bound.
+    shown = unres & (var > 0)
+    if np.any(shown):
+        ax.errorbar(
+            n[shown],
+            est[shown],
+            yerr=[np.zeros(shown.sum()), np.maximum(upper[shown] - var[shown], 0)],
+            fmt="o",
+            mfc="none",
+            color="C3",
+            capsize=3,
+            label="unresolved: estimate, 95% upper bound",
+        )
+    # Non-positive estimates: only the upper bound can be drawn on a log axis.
+    bound = unres & (var <= 0) & (upper > 0)
+    if np.any(bound):
+        ax.plot(
+            n[bound],
+            upper[bound],
+            "v",
+            color="C3",
+            mfc="none",
+            label="unresolved, estimate <= 0: 95% upper bound",
+        )
+
+
+def _draw_fits(ax: Any, result: StudyResult, n: NDArray[Any]) -> None:
+    """The exponential and power-law fits, the preferred one marked."""
+    xs = np.linspace(n.min(), n.max(), 50)
+    mark = {"exponential": "", "power_law": ""}
+    if result.preferred in mark:
+        mark[result.preferred] = " (preferred)"
+    if result.fit is not None:
+        f = result.fit
+        ax.semilogy(
+            xs,
+            np.exp(f.slope * xs + f.intercept),
+            "-.",
+            label=f"exp. fit: d ln Var / dn = {f.slope:.3f} ± {f.slope_se:.3f}"
+            + mark["exponential"],
+        )
+    if result.fit_power is not None:
+        p = result.fit_power
+        ax.semilogy(
+            xs,
+            np.exp(p.slope * np.log(xs) + p.intercept),
+            linestyle=(0, (5, 2, 1, 2)),
+            color="C4",
+            label=f"power law: Var ∝ n^({p.slope:.2f} ± {p.slope_se:.2f})" + mark["power_law"],
+        )
 
 
 def plot_depth(result: StudyResult, path: Path | None = None) -> Figure:
