@@ -141,6 +141,11 @@ def expand_occurrences(
             if isinstance(p, ParameterExpression) and p.parameters:
                 exprs.append(p)
     phi = ParameterVector("phi", len(exprs))
+    return _one_parameter_per_occurrence(flat, phi), exprs, _chain_rule(exprs, index)
+
+
+def _one_parameter_per_occurrence(flat: QuantumCircuit, phi: ParameterVector) -> QuantumCircuit:
+    """``flat`` with its parameterised angles replaced by phi[0], phi[1], ... in order."""
     out = flat.copy_empty_like()
     j = 0
     for inst in flat.data:
@@ -156,7 +161,14 @@ def expand_occurrences(
             op = op.copy()
             op.params = params
         out.append(op, inst.qubits, inst.clbits)
-    chain = np.zeros((len(exprs), len(originals)))
+    return out
+
+
+def _chain_rule(
+    exprs: Sequence[ParameterExpression], index: dict[Parameter, int]
+) -> NDArray[np.float64]:
+    """c[j, k] = d e_j / d theta_k; an angle that is not linear in a parameter is refused."""
+    chain = np.zeros((len(exprs), len(index)))
     for j, e in enumerate(exprs):
         for p in e.parameters:
             d = e.gradient(p)
@@ -166,7 +178,7 @@ def expand_occurrences(
                     "angles linear in the parameters"
                 )
             chain[j, index[p]] = float(d)
-    return out, exprs, chain
+    return chain
 
 
 def occurrence_offsets(exprs: Sequence[ParameterExpression]) -> NDArray[np.float64]:
@@ -216,6 +228,20 @@ def as_observable(observable: Any, num_qubits: int) -> SparseObservable:
     return obs
 
 
+def _checked_inputs(
+    circuit: QuantumCircuit, samples: int, angles: tuple[float, float]
+) -> tuple[float, float]:
+    """One line per bad argument; the angle range as floats."""
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
+        raise SpecError(f"samples: got {samples!r}; allowed: an integer >= 2")
+    if circuit.num_parameters == 0:
+        raise SpecError("circuit: has no parameters to differentiate")
+    low, high = (float(a) for a in angles)
+    if not high > low:
+        raise SpecError(f"angles: got {angles!r}; allowed: (low, high) with high > low")
+    return low, high
+
+
 def gradient_variance(
     circuit: QuantumCircuit,
     observable: Any,
@@ -260,13 +286,7 @@ def gradient_variance(
         CostLimitError: On a QPU, without ``max_qpu_seconds`` or ``approve_cost``, or when
             the estimate is above ``max_qpu_seconds``.
     """
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 2:
-        raise SpecError(f"samples: got {samples!r}; allowed: an integer >= 2")
-    if circuit.num_parameters == 0:
-        raise SpecError("circuit: has no parameters to differentiate")
-    low, high = (float(a) for a in angles)
-    if not high > low:
-        raise SpecError(f"angles: got {angles!r}; allowed: (low, high) with high > low")
+    low, high = _checked_inputs(circuit, samples, angles)
     originals = list(circuit.parameters)
     chosen = chosen_parameters(originals, parameters)
     obs = as_observable(observable, circuit.num_qubits)
