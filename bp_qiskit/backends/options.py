@@ -138,6 +138,14 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# [backend.options] keys that map one to one onto a field of the estimator's sub-options.
+_TWIRLING_KEYS = (
+    ("twirling_randomizations", "num_randomizations"),
+    ("shots_per_randomization", "shots_per_randomization"),
+)
+_RESILIENCE_KEYS = (("measure_mitigation", "measure_mitigation"), ("zne", "zne_mitigation"))
+
+
 def estimator_options(
     options: Mapping[str, Any], *, seed: int | None, tags: Sequence[str], shots: int | None = None
 ) -> dict[str, Any]:
@@ -153,17 +161,10 @@ def estimator_options(
     tw = options.get("twirling")
     if tw is not None:
         twirling.update(enable_gates=tw, enable_measure=tw)
-    if "twirling_randomizations" in options:
-        twirling["num_randomizations"] = options["twirling_randomizations"]
-    if "shots_per_randomization" in options:
-        twirling["shots_per_randomization"] = options["shots_per_randomization"]
+    twirling.update({out: options[key] for key, out in _TWIRLING_KEYS if key in options})
     if twirling:
         opts["twirling"] = twirling
-    resilience: dict[str, Any] = {}
-    if "measure_mitigation" in options:
-        resilience["measure_mitigation"] = options["measure_mitigation"]
-    if "zne" in options:
-        resilience["zne_mitigation"] = options["zne"]
+    resilience = {out: options[key] for key, out in _RESILIENCE_KEYS if key in options}
     if "zne_noise_factors" in options:
         resilience["zne"] = {"noise_factors": [float(f) for f in options["zne_noise_factors"]]}
     if resilience:
