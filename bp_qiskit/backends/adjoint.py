@@ -135,22 +135,34 @@ def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
             continue
         if not ((name in _PARAMETRIC and len(qubits) == 1) or (name in _PAIR and len(qubits) == 2)):
             return None
-        cols: list[int | None] = []
-        consts: list[float] = []
-        for p in op.params:
-            if isinstance(p, Parameter):
-                if columns[p] in seen:
-                    return None
-                seen.add(columns[p])
-                cols.append(columns[p])
-                consts.append(0.0)
-            elif isinstance(p, ParameterExpression):
-                return None
-            else:
-                cols.append(None)
-                consts.append(float(p))
-        gates.append(_Gate(name, qubits, tuple(cols), tuple(consts)))
+        slots = _angle_slots(op.params, columns, seen)
+        if slots is None:
+            return None
+        gates.append(_Gate(name, qubits, *slots))
     return AdjointProgram(n, len(columns), tuple(gates))
+
+
+def _angle_slots(
+    params: Sequence[Any], columns: dict[Parameter, int], seen: set[int]
+) -> tuple[tuple[int | None, ...], tuple[float, ...]] | None:
+    """Each angle's column (None: a constant) and constant; None for an expression or a
+    parameter already in another slot (``seen`` is updated).
+    """
+    cols: list[int | None] = []
+    consts: list[float] = []
+    for p in params:
+        if isinstance(p, Parameter):
+            if columns[p] in seen:
+                return None
+            seen.add(columns[p])
+            cols.append(columns[p])
+            consts.append(0.0)
+        elif isinstance(p, ParameterExpression):
+            return None
+        else:
+            cols.append(None)
+            consts.append(float(p))
+    return tuple(cols), tuple(consts)
 
 
 def shift_columns(values: NDArray[np.float64], shift: float) -> tuple[Any, Any] | None:

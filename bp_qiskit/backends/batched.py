@@ -141,6 +141,28 @@ def _apply_two(
     return np.moveaxis(out, (1, 2), (a1, a0)).reshape(b, -1)
 
 
+def _apply_rotation(
+    psi: NDArray[np.complex128], name: str, angles: list[Any], qubits: list[int], n: int
+) -> NDArray[np.complex128]:
+    """A one-qubit rotation or a two-qubit Pauli rotation, one angle per state."""
+    if name in _PAIR:
+        return _apply_two(psi, _pair(_PAIR[name], angles[0]), qubits[0], qubits[1], n)
+    return _apply_one(psi, _PARAMETRIC[name](angles), qubits[0], n)
+
+
+def _apply_fixed(
+    psi: NDArray[np.complex128], op: Any, qubits: list[int], index: NDArray[Any], n: int
+) -> NDArray[np.complex128]:
+    """A fixed gate: CZ as a sign, any other by its matrix."""
+    if op.name == "cz":
+        both = ((index >> qubits[0]) & 1) & ((index >> qubits[1]) & 1)
+        return psi * np.where(both, -1.0, 1.0)
+    m = np.asarray(op.to_matrix(), dtype=complex)
+    if len(qubits) == 1:
+        return _apply_one(psi, m, qubits[0], n)
+    return _apply_two(psi, m, qubits[0], qubits[1], n)
+
+
 def evaluate(
     circuit: QuantumCircuit, plans: Sequence[ExactPlan], rows: NDArray[np.float64]
 ) -> NDArray[np.float64] | None:
@@ -180,19 +202,9 @@ def evaluate(
                 group, rep, parents = _split(group, angles)
                 psi = psi[parents]
                 angles = [a[rep] for a in angles]
-            if name in _PAIR:
-                psi = _apply_two(psi, _pair(_PAIR[name], angles[0]), qubits[0], qubits[1], n)
-            else:
-                psi = _apply_one(psi, _PARAMETRIC[name](angles), qubits[0], n)
-        elif name == "cz":
-            both = ((index >> qubits[0]) & 1) & ((index >> qubits[1]) & 1)
-            psi = psi * np.where(both, -1.0, 1.0)
-        elif name in _FIXED:
-            m = np.asarray(op.to_matrix(), dtype=complex)
-            if len(qubits) == 1:
-                psi = _apply_one(psi, m, qubits[0], n)
-            else:
-                psi = _apply_two(psi, m, qubits[0], qubits[1], n)
+            psi = _apply_rotation(psi, name, angles, qubits, n)
+        elif name == "cz" or name in _FIXED:
+            psi = _apply_fixed(psi, op, qubits, index, n)
         else:
             return None
     return _read(psi, plans, n)[:, group]  # each distinct state's values, to every row
