@@ -198,31 +198,7 @@ class RunCommand(Command):
         variants = spec.variants()
         on_qpu = any(v.backend.kind == "ibm" for v in variants)
         if args.dry_run:
-            # Every study the command would run (each cost, each compared backend), then the
-            # total: what the gate prices.
-            seconds, jobs, notes = 0.0, 0, []
-            for one in variants:
-                target, note = hardware_target(one, ctx.service)
-                print(format_dry_run(one, dry_run(one, target=target)))
-                if note and note not in notes:
-                    notes.append(note)
-            for group in cost_siblings(variants):
-                target, _ = hardware_target(group[0], ctx.service)
-                group_s, group_jobs = dry_run_group(group, target=target)
-                seconds, jobs = seconds + group_s, jobs + group_jobs
-            if len(variants) > 1 or jobs:
-                studies = f"{len(variants)} stud{'y' if len(variants) == 1 else 'ies'}"
-                print(
-                    f"as submitted ({studies} of {spec.study.name}; the costs of one spec share "
-                    f"each PUB; PUBs packed into jobs): {jobs} job(s), about {seconds:.0f} QPU "
-                    "seconds (offline model)"
-                )
-            for note in notes:
-                print(note)
-            if on_qpu and not notes:
-                # An account: the service's own estimate where offered, and the allocation.
-                print(f"{spec.backend.name}: {qpu_estimate(spec, ctx.service).summary()}")
-            return 0
+            return self._dry_run(spec, variants, on_qpu, ctx)
         if on_qpu:
             from ..backends.services import IBMService
 
@@ -236,6 +212,37 @@ class RunCommand(Command):
             if len(variants) == 1:
                 return self._recorded(store, spec, create_study(store, spec), args.out, args, ctx)
             return self._compared(store, spec, args, ctx)
+
+    @staticmethod
+    def _dry_run(
+        spec: StudySpec, variants: list[StudySpec], on_qpu: bool, ctx: CommandContext
+    ) -> int:
+        """Price every study the command would run; submit nothing."""
+        # Every study the command would run (each cost, each compared backend), then the
+        # total: what the gate prices.
+        seconds, jobs, notes = 0.0, 0, []
+        for one in variants:
+            target, note = hardware_target(one, ctx.service)
+            print(format_dry_run(one, dry_run(one, target=target)))
+            if note and note not in notes:
+                notes.append(note)
+        for group in cost_siblings(variants):
+            target, _ = hardware_target(group[0], ctx.service)
+            group_s, group_jobs = dry_run_group(group, target=target)
+            seconds, jobs = seconds + group_s, jobs + group_jobs
+        if len(variants) > 1 or jobs:
+            studies = f"{len(variants)} stud{'y' if len(variants) == 1 else 'ies'}"
+            print(
+                f"as submitted ({studies} of {spec.study.name}; the costs of one spec share "
+                f"each PUB; PUBs packed into jobs): {jobs} job(s), about {seconds:.0f} QPU "
+                "seconds (offline model)"
+            )
+        for note in notes:
+            print(note)
+        if on_qpu and not notes:
+            # An account: the service's own estimate where offered, and the allocation.
+            print(f"{spec.backend.name}: {qpu_estimate(spec, ctx.service).summary()}")
+        return 0
 
     def _compared(
         self, store: BaseStore, spec: StudySpec, args: argparse.Namespace, ctx: CommandContext
