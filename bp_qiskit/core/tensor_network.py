@@ -288,8 +288,17 @@ def network_second_moment(
         mps[q] = left_factor.reshape(dl, d, keep)
         mps[q + 1] = right_factor.reshape(keep, d, dr)
         largest = max(largest, keep)
-    # Contracted with the initial product state, rescaled at every site: the global cost's
-    # moment at n = 1000 is about 10^-450, below the smallest float.
+    return _contract(program, mps, reduced, truncation, largest)
+
+
+def _contract(
+    program: Program, mps: list[NDArray[np.float64]], reduced: bool, truncation: float, largest: int
+) -> NetworkMoment:
+    """The propagated chain contracted with the initial product state.
+
+    Rescaled at every site: the global cost's moment at n = 1000 is about 10^-450, below the
+    smallest float, so the value is carried as its log10 too.
+    """
     vector, log10 = np.ones(1), 0.0
     for q, tensor in enumerate(mps):
         start = _initial(program.bloch[q])
