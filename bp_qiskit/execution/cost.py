@@ -117,14 +117,7 @@ def estimate_group_cost(
             remaining,
         )
     builders = [JobBuilder(one) for one in specs]
-    # job key -> the (study index, record) of every study that still needs it
-    needed: dict[tuple[str, int], list[tuple[int, JobRecord]]] = {}
-    timed_out: set[tuple[int, str]] = set()
-    for i, (one, sid) in enumerate(zip(specs, ids, strict=True)):
-        for rec in _left(one, store, sid):
-            needed.setdefault((rec.key, rec.shots_requested), []).append((i, rec))
-        if store is not None and sid is not None:
-            timed_out |= {(i, s.key) for s in store.get_submissions(sid) if s.cause == "timeout"}
+    needed, timed_out = _needed(specs, store, ids)
     if not needed:
         return CostEstimate(0.0, "offline model", overhead, 0, 0, remaining)
     # A job that ran past its time limit is priced at the limit it is sent with now: it has
@@ -154,23 +147,59 @@ def estimate_group_cost(
         idx = list(run)
         jobs += [[idx[j] for j in job] for job in pack([prices[i] for i in idx], job_seconds)]
     seconds = sum(PER_JOB_S + sum(prices[i] for i in job) for job in jobs)
-    source = "offline model"
-    estimate = getattr(service, "estimate", None)
-    if callable(estimate):
-        i, rec = next(iter(needed.values()))[0]
-        built = builders[i].build(job_of(rec), shots=rec.shots_requested)
-        try:
-            options = estimator_options(
-                spec.backend.options, seed=None, tags=[], shots=rec.shots_requested
-            )
-            first = estimate(backend.target, backend.pubs([built.task]), options)
-        except Exception:  # the service's dry run is optional; the model stands
-            first = None
-        if isinstance(first, (int, float)) and first > 0:
-            # Scale the service's figure for one PUB by the model's ratio for all of them.
-            seconds = float(first) * seconds / (PER_JOB_S + prices[0])
-            source = "service dry run, scaled to every job"
+    seconds, source = _scaled_by_service(
+        spec, backend, service, builders, needed, seconds, PER_JOB_S + prices[0]
+    )
     return CostEstimate(seconds, source, overhead, len(jobs), executions, remaining)
+
+
+def _needed(
+    specs: Sequence[StudySpec], store: BaseStore | None, ids: Sequence[str | None]
+) -> tuple[dict[tuple[str, int], list[tuple[int, JobRecord]]], set[tuple[int, str]]]:
+    """What is left to price, per job key and shot count.
+
+    Returns every (study index, record) that still needs each job, and the (study index,
+    key) of the jobs that already ran past their time limit.
+    """
+    needed: dict[tuple[str, int], list[tuple[int, JobRecord]]] = {}
+    timed_out: set[tuple[int, str]] = set()
+    for i, (one, sid) in enumerate(zip(specs, ids, strict=True)):
+        for rec in _left(one, store, sid):
+            needed.setdefault((rec.key, rec.shots_requested), []).append((i, rec))
+        if store is not None and sid is not None:
+            timed_out |= {(i, s.key) for s in store.get_submissions(sid) if s.cause == "timeout"}
+    return needed, timed_out
+
+
+def _scaled_by_service(
+    spec: StudySpec,
+    backend: Any,
+    service: Any,
+    builders: Sequence[JobBuilder],
+    needed: dict[tuple[str, int], list[tuple[int, JobRecord]]],
+    seconds: float,
+    first_model: float,
+) -> tuple[float, str]:
+    """The model's total, scaled by the service's dry run of the first PUB where it offers one.
+
+    ``first_model`` is the model's price of the first PUB's job.
+    """
+    estimate = getattr(service, "estimate", None)
+    if not callable(estimate):
+        return seconds, "offline model"
+    i, rec = next(iter(needed.values()))[0]
+    built = builders[i].build(job_of(rec), shots=rec.shots_requested)
+    try:
+        options = estimator_options(
+            spec.backend.options, seed=None, tags=[], shots=rec.shots_requested
+        )
+        first = estimate(backend.target, backend.pubs([built.task]), options)
+    except Exception:  # the service's dry run is optional; the model stands
+        first = None
+    if isinstance(first, (int, float)) and first > 0:
+        # Scale the service's figure for one PUB by the model's ratio for all of them.
+        return float(first) * seconds / first_model, "service dry run, scaled to every job"
+    return seconds, "offline model"
 
 
 def _adaptive_cost(
