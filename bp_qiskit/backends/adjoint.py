@@ -145,8 +145,9 @@ def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
 def _angle_slots(
     params: Sequence[Any], columns: dict[Parameter, int], seen: set[int]
 ) -> tuple[tuple[int | None, ...], tuple[float, ...]] | None:
-    """Each angle's column (None: a constant) and constant; None for an expression or a
-    parameter already in another slot (``seen`` is updated).
+    """Each angle's column (None: a constant) and its constant, or None.
+
+    None for an expression, or a parameter already in another slot (``seen`` is updated).
     """
     cols: list[int | None] = []
     consts: list[float] = []

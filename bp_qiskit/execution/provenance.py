@@ -52,6 +52,28 @@ def account_service(service: Any = None) -> Any:
         return None
 
 
+def _refresh_row(
+    store: BaseStore,
+    study_id: str,
+    service: Any,
+    row: dict[str, Any],
+    live: bool,
+    needs_usage: bool,
+) -> None:
+    """One submission's queue state (live) or billed usage (ended), from the service."""
+    try:
+        job = service.job(row["remote_job_id"])
+        if live:
+            row["queue_state"] = normalize_status(job.status())
+        if needs_usage:
+            row["usage_seconds"] = job_usage(job)
+            if row["usage_seconds"] is not None:
+                store.set_submission_usage(study_id, row["tag"], row["usage_seconds"])
+    except Exception as exc:  # a hiccup or a vanished job must not break `status`
+        if live:
+            row["queue_state"] = f"unknown ({type(exc).__name__})"
+
+
 def refresh_remote(store: BaseStore, study_id: str, service: Any) -> list[dict[str, Any]]:
     """Submission rows with ``queue_state`` for live jobs, and usage refreshed where known.
 
@@ -72,15 +94,5 @@ def refresh_remote(store: BaseStore, study_id: str, service: Any) -> list[dict[s
             if live:
                 row["queue_state"] = "unknown (no IBM Quantum account)"
             continue
-        try:
-            job = service.job(row["remote_job_id"])
-            if live:
-                row["queue_state"] = normalize_status(job.status())
-            if needs_usage:
-                row["usage_seconds"] = job_usage(job)
-                if row["usage_seconds"] is not None:
-                    store.set_submission_usage(study_id, row["tag"], row["usage_seconds"])
-        except Exception as exc:  # a hiccup or a vanished job must not break `status`
-            if live:
-                row["queue_state"] = f"unknown ({type(exc).__name__})"
+        _refresh_row(store, study_id, service, row, live, needs_usage)
     return rows
