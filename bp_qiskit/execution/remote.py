@@ -341,26 +341,36 @@ class _RemoteRun:
         """Seconds between the tag lookups of a job in doubt."""
         return max(self.interval, self.grace / (DOUBT_LOOKUPS - 1))
 
+    def resolve_doubt(self, group: str, entry: Live) -> bool:
+        """Look a job in doubt up by its tag; True once it has an id to poll.
+
+        Not found: looked up again later, until ``DOUBT_LOOKUPS`` lookups over the grace
+        period have come back empty; only then is it LOST and submitted afresh (counted).
+        """
+        ids = self.backend.find(entry.tag)
+        entry.lookups += 1
+        if not ids:
+            waited = time.time() - entry.since
+            if entry.lookups < DOUBT_LOOKUPS or waited < self.grace:
+                entry.next_poll = time.monotonic() + self.lookup_spacing()
+                return False
+            # The service never got it: record that, and submit afresh (counted).
+            why = f"no job with this tag after {entry.lookups} lookups over {waited:.0f} s"
+            del self.live[group]
+            self.each(entry.members, state=SubmissionState.LOST, cause="lost", reason=why)
+            self.retry(entry.members, entry.tag, why)
+            return False
+        entry.job_id = ids[0]
+        self.each(entry.members, state=SubmissionState.SUBMITTED, remote_job_id=ids[0])
+        return True
+
     def step(self, group: str, entry: Live) -> None:
         """Advance one live job by one poll (or one tag lookup while it is in doubt)."""
         backend = self.backend
         try:
-            if entry.job_id is None:
-                ids = backend.find(entry.tag)
-                entry.lookups += 1
-                if not ids:
-                    waited = time.time() - entry.since
-                    if entry.lookups < DOUBT_LOOKUPS or waited < self.grace:
-                        entry.next_poll = time.monotonic() + self.lookup_spacing()
-                        return
-                    # The service never got it: record that, and submit afresh (counted).
-                    why = f"no job with this tag after {entry.lookups} lookups over {waited:.0f} s"
-                    del self.live[group]
-                    self.each(entry.members, state=SubmissionState.LOST, cause="lost", reason=why)
-                    self.retry(entry.members, entry.tag, why)
-                    return
-                entry.job_id = ids[0]
-                self.each(entry.members, state=SubmissionState.SUBMITTED, remote_job_id=ids[0])
+            if entry.job_id is None and not self.resolve_doubt(group, entry):
+                return
+            assert entry.job_id is not None
             status = backend.poll(entry.job_id)
             if status.state == "DONE":
                 tasks = [m.built.task for m in entry.members if m.obs is None]
