@@ -16,16 +16,16 @@ import statistics
 from bench_light_cone import time_cell
 
 from bp_qiskit import StudySpec
-from bp_qiskit.backends import aer
+from bp_qiskit.backends import aer, aer_reads
 
 CASES = ((12, 2, 50), (16, 2, 20), (20, 2, 10), (12, 4, 50), (16, 4, 10))  # (n, L, samples)
 
 
 def main() -> None:
-    chosen = aer._arrange
+    chosen = aer.arrange
 
     def union(circuit, reads):  # type: ignore[no-untyped-def]
-        cone = frozenset().union(*(aer.light_cone(circuit, r.qubits) for r in reads))
+        cone = frozenset().union(*(aer_reads.light_cone(circuit, r.qubits) for r in reads))
         return [(reads, len(cone))]
 
     head = ("n", "L", "samples", "runs", "union s", "chosen s", "ratio")
@@ -49,14 +49,14 @@ def main() -> None:
 
         u_t, c_t = [], []
         for _ in range(3):
-            aer._arrange = union  # type: ignore[assignment]
+            aer.arrange = union  # type: ignore[assignment]
             t_u, v_u = time_cell(spec)
-            aer._arrange = counting  # type: ignore[assignment]
+            aer.arrange = counting  # type: ignore[assignment]
             t_c, v_c = time_cell(spec)
             assert abs(v_u - v_c) <= 1e-12 * abs(v_u), (v_u, v_c)
             u_t.append(t_u)
             c_t.append(t_c)
-        aer._arrange = chosen  # type: ignore[assignment]
+        aer.arrange = chosen  # type: ignore[assignment]
         a, b = statistics.median(u_t), statistics.median(c_t)
         row = (n, layers, samples, max(runs), f"{a:.3f}", f"{b:.3f}", f"{a / b:.1f}x")
         print(" ".join(f"{x:>9}" for x in row))

@@ -102,9 +102,9 @@ def test_pauli_costs_saved_on_their_own_qubits_give_the_full_register_values(mon
     from qiskit.quantum_info import SparsePauliOp
 
     from bp_qiskit import StudySpec, run_study
-    from bp_qiskit.backends import aer
+    from bp_qiskit.backends import aer_reads
 
-    support, reduced = aer.restrict_to_support(SparsePauliOp(["IZIX", "IIZY"], [0.5, -1.0]))
+    support, reduced = aer_reads.restrict_to_support(SparsePauliOp(["IZIX", "IIZY"], [0.5, -1.0]))
     assert support == [0, 1, 2] and list(reduced.paulis.to_labels()) == ["ZIX", "IZY"]
     assert list(reduced.coeffs) == [0.5, -1.0]
     spec = StudySpec.from_dict(
@@ -116,7 +116,7 @@ def test_pauli_costs_saved_on_their_own_qubits_give_the_full_register_values(mon
         }
     )
     (own,) = run_study(spec, progress=False).data
-    monkeypatch.setattr(aer, "restrict_to_support", lambda op: ([], op))  # all n qubits
+    monkeypatch.setattr(aer_reads, "restrict_to_support", lambda op: ([], op))  # all n qubits
     (full,) = run_study(spec, progress=False).data
     np.testing.assert_allclose(own.grads, full.grads, atol=1e-12)
 
@@ -138,7 +138,7 @@ def test_a_shallow_local_cost_runs_per_light_cone_with_the_union_values(monkeypa
             }
         )
 
-    chosen = aer._arrange
+    chosen = aer.arrange
     runs: list[list[int]] = []
 
     def counting(circuit, reads):
@@ -146,7 +146,7 @@ def test_a_shallow_local_cost_runs_per_light_cone_with_the_union_values(monkeypa
         runs.append([width for _, width in out])
         return out
 
-    monkeypatch.setattr(aer, "_arrange", counting)
+    monkeypatch.setattr(aer, "arrange", counting)
     (split,) = run_study(spec(2), progress=False).data
     assert all(len(r) > 1 and max(r) < 12 for r in runs)
     runs.clear()
@@ -156,7 +156,7 @@ def test_a_shallow_local_cost_runs_per_light_cone_with_the_union_values(monkeypa
     def union(circuit, reads):
         return [(reads, circuit.num_qubits)]
 
-    monkeypatch.setattr(aer, "_arrange", union)
+    monkeypatch.setattr(aer, "arrange", union)
     (whole,) = run_study(spec(2), progress=False).data
     np.testing.assert_allclose(split.grads, whole.grads, atol=1e-12)
 

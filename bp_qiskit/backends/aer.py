@@ -26,23 +26,20 @@ value (0 for exact).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.primitives import BaseEstimatorV2, DataBin, EstimatorPub, PrimitiveResult, PubResult
 from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers.estimator_pub import EstimatorPubLike
 from qiskit.providers import JobStatus
-from qiskit.quantum_info import SparseObservable, SparsePauliOp
+from qiskit.quantum_info import SparseObservable
 from qiskit_aer import AerSimulator
 
 from .aer_readout import (
-    ExactPlan,
     ShotGroup,
     counts_by_value,
     exact_plan,
@@ -51,6 +48,7 @@ from .aer_readout import (
     shot_groups,
     two_valued,
 )
+from .aer_reads import active_qubits, arrange, has_expressions, reads_for
 from .batched import evaluate as evaluate_batched
 from .batched import worth_it as batched_worth_it
 from .protocol import precision_to_shots, shots_to_precision
@@ -258,14 +256,14 @@ class AerEstimator(BaseEstimatorV2):
         # observable's light cone (its truncation pass) and simulates fewer. Not on circuits
         # whose gates carry parameter expressions (ISA circuits: rz(theta + pi)): there Aer
         # 0.18's truncation returned wrong values (tests/test_hardware.py caught it).
-        truncate = not _has_expressions(base)
-        reads = [r for i, plan in enumerate(plans) for r in _reads(plan, i, n)]
+        truncate = not has_expressions(base)
+        reads = [r for i, plan in enumerate(plans) for r in reads_for(plan, i, n)]
         if truncate and sim.options.method == "statevector":
-            runs = _arrange(base, reads)
+            runs = arrange(base, reads)
         else:
             # One run. Split per light cone, Aer 0.18's matrix-product-state method crashed
             # (SIGSEGV, jobs/alternating_mps.toml); density matrices are left as they were.
-            runs = [(reads, _active_qubits(base))]
+            runs = [(reads, active_qubits(base))]
         out = np.zeros((len(observables), flat.shape[0]))
         for run_reads, width in runs:
             qc = base.copy()
@@ -347,7 +345,7 @@ class AerEstimator(BaseEstimatorV2):
             values = outcome_values(local, np.arange(1 << len(qubits)))
             rotated.save_probabilities(qubits, label="probs")
             counts = np.empty((flat.shape[0], 1 << len(qubits)))
-            for chunk in self._chunks(flat.shape[0], _active_qubits(rotated)):
+            for chunk in self._chunks(flat.shape[0], active_qubits(rotated)):
                 datas = self._simulate(self._sim, rotated, flat, chunk)
                 probs = np.clip(np.array([d["probs"] for d in datas]), 0.0, None)
                 probs /= probs.sum(axis=1, keepdims=True)
@@ -355,7 +353,7 @@ class AerEstimator(BaseEstimatorV2):
             return counts, values
         rotated.measure_all()
         blocks = []
-        for chunk in self._chunks(flat.shape[0], _active_qubits(rotated)):
+        for chunk in self._chunks(flat.shape[0], active_qubits(rotated)):
             seed = int(rng.integers(0, 2**31 - 1))
             datas = self._simulate(
                 self._sim, rotated, flat, chunk, shots=shots, seed_simulator=seed
@@ -368,121 +366,3 @@ class AerEstimator(BaseEstimatorV2):
             counts[row : row + len(c), np.searchsorted(all_values, v)] = c
             row += len(c)
         return counts, all_values
-
-
-@dataclasses.dataclass(frozen=True)
-class _Read:
-    """One saved quantity of an observable: where it is saved, and how it is read."""
-
-    index: int  # the observable it belongs to
-    qubits: tuple[int, ...]  # the qubits it needs (its light cone starts here)
-    kind: str  # "pauli", "amps" or "marg"
-    data: Any  # the SparsePauliOp, the amplitude indices, or the marginal's table
-    coeffs: NDArray[np.float64] | None = None
-
-    def save(self, qc: QuantumCircuit, label: str, truncate: bool) -> None:
-        if self.kind == "pauli":
-            support, reduced = restrict_to_support(self.data) if truncate else ([], self.data)
-            if support:
-                qc.save_expectation_value(reduced, support, label=label)
-            else:
-                qc.save_expectation_value(self.data, range(qc.num_qubits), label=label)
-        elif self.kind == "amps":
-            qc.save_amplitudes_squared(self.data, label=label)
-        else:
-            qc.save_probabilities(list(self.qubits), label=label)
-
-    def value(self, saved: list[Any]) -> NDArray[np.float64]:
-        if self.kind == "pauli":
-            return np.real(saved)
-        if self.kind == "amps":
-            return np.array(saved) @ self.coeffs
-        return np.array(saved) @ self.data
-
-
-def _reads(plan: ExactPlan, index: int, n: int) -> list[_Read]:
-    """The observable's saved quantities.
-
-    Pauli terms grouped by support, the all-qubit amplitudes, and each marginal.
-    """
-    reads = []
-    if plan.pauli is not None:
-        by_support: dict[tuple[int, ...], list[int]] = {}
-        for k, label in enumerate(plan.pauli.paulis.to_labels()):
-            support = tuple(q for q in range(n) if label[n - 1 - q] != "I")
-            by_support.setdefault(support, []).append(k)
-        for support, rows in by_support.items():
-            reads.append(_Read(index, support, "pauli", plan.pauli[rows]))
-    if plan.amplitudes:
-        reads.append(_Read(index, tuple(range(n)), "amps", plan.amplitudes, plan.amplitude_coeffs))
-    for qubits, table in plan.marginals:
-        reads.append(_Read(index, tuple(qubits), "marg", table))
-    return reads
-
-
-def light_cone(circuit: QuantumCircuit, qubits: Iterable[int]) -> frozenset[int]:
-    """The qubits whose gates can reach ``qubits`` by the end of the circuit.
-
-    Found backwards through every multi-qubit gate; Aer simulates no others when only
-    ``qubits`` are saved.
-    """
-    cone = set(qubits)
-    for inst in reversed(circuit.data):
-        touched = {circuit.find_bit(q).index for q in inst.qubits}
-        if len(touched) > 1 and touched & cone and inst.operation.name != "barrier":
-            cone |= touched
-    return frozenset(cone)
-
-
-def _arrange(circuit: QuantumCircuit, reads: list[_Read]) -> list[tuple[list[_Read], int]]:
-    """One Aer run on the union of the light cones, or one run per distinct cone.
-
-    Whichever simulates fewer amplitudes: ``[(reads, qubits simulated), ...]``.
-
-    A sum of terms on different qubits (the local cost) at shallow depth has small cones but
-    a union that covers the register: one run per cone then simulates 2^k amplitudes per
-    term instead of 2^n for all. Equal cones share a run. Each run also costs a fixed Aer
-    call, so splitting must save at least half (``benchmarks/bench_light_cone.py``).
-    """
-    if len(reads) < 2:
-        width = len(light_cone(circuit, reads[0].qubits)) if reads else 0
-        return [(reads, width)]
-    cones: dict[frozenset[int], list[_Read]] = {}
-    for read in reads:
-        cones.setdefault(light_cone(circuit, read.qubits), []).append(read)
-    union = frozenset().union(*cones)
-    split = sum(2 ** len(c) for c in cones)
-    if len(cones) > 1 and 2 * split <= 2 ** len(union):
-        return [(group, len(cone)) for cone, group in cones.items()]
-    # In the plan's order: the sums then add up exactly as one run always did.
-    return [(reads, len(union))]
-
-
-def _has_expressions(circuit: QuantumCircuit) -> bool:
-    """Whether any gate angle is an expression of parameters rather than a parameter."""
-    return any(
-        isinstance(p, ParameterExpression) and not isinstance(p, Parameter)
-        for inst in circuit.data
-        for p in inst.operation.params
-    )
-
-
-def restrict_to_support(op: SparsePauliOp) -> tuple[list[int], SparsePauliOp]:
-    """The qubits the operator acts on, and the operator on those qubits alone (same order)."""
-    n = op.num_qubits
-    support = sorted(
-        {q for label in op.paulis.to_labels() for q in range(n) if label[n - 1 - q] != "I"}
-    )
-    labels = [
-        "".join(label[n - 1 - q] for q in reversed(support)) for label in op.paulis.to_labels()
-    ]
-    return support, SparsePauliOp(labels, op.coeffs) if support else op
-
-
-def _active_qubits(circuit: QuantumCircuit) -> int:
-    """Number of qubits that any instruction touches.
-
-    Aer truncates the others (an ISA circuit spans the whole device), so memory is bounded by
-    these.
-    """
-    return len({q for inst in circuit.data for q in inst.qubits})
