@@ -27,7 +27,8 @@ from bp_qiskit.errors import StudyFailedError
 from bp_qiskit.execution import collect, create_study, run_stored
 from bp_qiskit.spec import SpecError
 from bp_qiskit.store import InMemoryStore, SQLiteStore
-from bp_qiskit.testing.standin import ProcessDied, StandInService
+from bp_qiskit.testing.faults import ProcessDied
+from bp_qiskit.testing.standin import StandInService
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 SEED = 5150

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bp_qiskit.cli import main
-from bp_qiskit.testing.standin import ProcessDied, StandInService
+from bp_qiskit.testing.faults import ProcessDied
+from bp_qiskit.testing.standin import StandInService
 
 ROOT = Path(__file__).resolve().parent.parent
 

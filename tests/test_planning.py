@@ -211,7 +211,7 @@ def test_budget_cli_model_pilot_and_errors(tmp_path, capsys):
 def test_budget_study_is_recorded_and_resumes_without_recomputing(tmp_path):
     from bp_qiskit.execution import collect, create_study, run_stored
     from bp_qiskit.store import SQLiteStore
-    from bp_qiskit.testing.standin import InterruptingBackend
+    from bp_qiskit.testing.faults import InterruptingBackend
 
     spec = StudySpec.from_dict(
         {

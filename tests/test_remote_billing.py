@@ -27,13 +27,8 @@ from bp_qiskit.execution.custom import gradient_variance
 from bp_qiskit.execution.remote import DOUBT_LOOKUPS
 from bp_qiskit.execution.remote_records import adopt_lost
 from bp_qiskit.store import InMemoryStore, JobState, SubmissionState
-from bp_qiskit.testing.standin import (
-    StandInService,
-    max_time_exceeded,
-    outage,
-    post_error,
-    read_timeout,
-)
+from bp_qiskit.testing.faults import max_time_exceeded, outage, post_error, read_timeout
+from bp_qiskit.testing.standin import StandInService
 
 # One PUB per job (job_seconds = 0): each scenario faults one job of three.
 OPTIONS = {"poll_interval": 0, "in_doubt_grace": 0, "job_seconds": 0}

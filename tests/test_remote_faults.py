@@ -16,7 +16,8 @@ from bp_qiskit.backends.runtime import RuntimeBackend
 from bp_qiskit.errors import StudyFailedError, StudyPausedError
 from bp_qiskit.execution import collect, create_study, run_stored
 from bp_qiskit.store import InMemoryStore, JobState, SQLiteStore, SubmissionState
-from bp_qiskit.testing.standin import ProcessDied, StandInService, max_time_exceeded, outage
+from bp_qiskit.testing.faults import ProcessDied, max_time_exceeded, outage
+from bp_qiskit.testing.standin import StandInService
 
 SPEC = StudySpec.from_dict(
     {

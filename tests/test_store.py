@@ -209,7 +209,7 @@ def test_a_store_written_by_schema_v3_opens_and_reports_what_it_ran(tmp_path):
 
 
 def test_adaptive_study_resumes_from_the_store_without_rerunning_rounds(tmp_path):
-    from bp_qiskit.testing.standin import InterruptingBackend
+    from bp_qiskit.testing.faults import InterruptingBackend
 
     spec = StudySpec.from_dict(
         {

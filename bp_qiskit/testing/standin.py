@@ -5,11 +5,12 @@ walk through a scripted list of statuses. The faults are those qiskit-ibm-runtim
 produces, with its own exception types:
 
 - an outage while polling: an exception instance in a job's script is raised by ``status()``
-  (use :func:`outage`, a ``RequestsApiError`` with status 503, as the client raises it);
+  (use :func:`~bp_qiskit.testing.faults.outage`, a ``RequestsApiError`` with status 503,
+  as the client raises it);
 - an outage while re-attaching: ``service.job(id)`` raises ``IBMRuntimeError("Failed to
   retrieve job: ...")`` ``attach_faults`` times, as the client wraps a failed request;
 - a crash between submit and persisting the id: ``die_after_submit`` submissions reach the
-  service, then :class:`ProcessDied` is raised before the id is returned;
+  service, then :class:`~bp_qiskit.testing.faults.ProcessDied` is raised before the id is returned;
 - a user's cancel (CANCELLED, no message), a job that ran past ``max_execution_time``
   (ERROR, reason code 1305, the client's message) and infrastructure errors (ERROR with a
   code); ``result()`` then raises ``RuntimeInvalidStateError``, ``RuntimeJobMaxTimeoutError``
@@ -34,46 +35,11 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..backends import (
-    Backend,
-    Capabilities,
-    Evaluation,
-    ExpectationTask,
-    SharedTask,
-    make_backend,
-)
-from ..backends.protocol import OnSubmit, shots_to_precision
+from ..backends.protocol import shots_to_precision
 from ..backends.remote import reason_code
+from .faults import ProcessDied, outage
 
-__all__ = [
-    "InterruptingBackend",
-    "ProcessDied",
-    "StandInJob",
-    "StandInService",
-    "max_time_exceeded",
-    "outage",
-    "post_error",
-    "read_timeout",
-]
-
-
-class ProcessDied(BaseException):
-    """Raised to model this process being killed (kill -9) at that moment."""
-
-
-def outage(status_code: int = 503) -> Exception:
-    """The exception the real client raises when the service cannot be reached."""
-    from qiskit_ibm_runtime.api.exceptions import RequestsApiError
-
-    return RequestsApiError(f"'{status_code} Server Error: Service Unavailable'", status_code)
-
-
-def max_time_exceeded(job_id: str = "<job>") -> str:
-    """The client's message for a job stopped at ``max_execution_time`` (reason code 1305)."""
-    return (
-        f"Job {job_id} ran longer than maximum execution time. Job was cancelled:\n"
-        "Error code 1305; Job cancelled - ran too long"
-    )
+__all__ = ["StandInJob", "StandInService"]
 
 
 @dataclasses.dataclass
@@ -267,35 +233,6 @@ class StandInJob:
         return server.result
 
 
-def post_error(http: int, code: int | None = None, message: str = "Bad Request") -> Exception:
-    """What the client raises when the service answers a submission (POST) with ``http``.
-
-    The client's session turns the HTTP error into ``RequestsApiError`` (its text: requests'
-    own, then the service's message and code), and ``QiskitRuntimeService._run`` wraps that
-    as ``IBMRuntimeError("Failed to run program: ...")``.
-    """
-    from qiskit_ibm_runtime.api.exceptions import RequestsApiError
-    from qiskit_ibm_runtime.exceptions import IBMRuntimeError
-
-    kind = "Client" if http < 500 else "Server"
-    text = f"{http} {kind} Error: {message} for url: https://quantum.cloud.ibm.com/api/v1/jobs"
-    if code is not None:
-        text += f". {message}, Error code: {code}."
-    return IBMRuntimeError(f"Failed to run program: {RequestsApiError(text, http)}")
-
-
-def read_timeout() -> Exception:
-    """A POST that got no answer in time, as the client wraps it (no HTTP status)."""
-    from qiskit_ibm_runtime.api.exceptions import RequestsApiError
-    from qiskit_ibm_runtime.exceptions import IBMRuntimeError
-
-    inner = RequestsApiError(
-        "HTTPSConnectionPool(host='quantum.cloud.ibm.com', port=443): Read timed out. "
-        "(read timeout=60)"
-    )
-    return IBMRuntimeError(f"Failed to run program: {inner}")
-
-
 class StandInService:
     """``remote = True``: bp_qiskit treats it as the IBM cloud.
 
@@ -448,35 +385,3 @@ class StandInService:
     def close(self) -> None:
         """Count closes (a run closes its batch once)."""
         self.closed += 1
-
-
-class InterruptingBackend:
-    """Delegates to the ``aer`` backend, and raises KeyboardInterrupt on call ``at_call``."""
-
-    name = "aer"
-
-    def __init__(self, at_call: int) -> None:
-        self.inner: Backend = make_backend("aer")
-        self.capabilities: Capabilities = self.inner.capabilities
-        self.calls, self.at_call = 0, at_call
-
-    def evaluate(
-        self,
-        tasks: Sequence[ExpectationTask | SharedTask],
-        *,
-        seed: int | None = None,
-        on_submit: OnSubmit | None = None,
-    ) -> list[Evaluation]:
-        """Evaluate, or press Ctrl-C."""
-        self.calls += 1
-        if self.calls == self.at_call:
-            raise KeyboardInterrupt
-        return self.inner.evaluate(tasks, seed=seed, on_submit=on_submit)
-
-    def attach(self, job_id: str, tasks: Sequence[ExpectationTask]) -> list[Evaluation]:
-        """As the inner backend."""
-        return self.inner.attach(job_id, tasks)
-
-    def close(self) -> None:
-        """As the inner backend."""
-        self.inner.close()
