@@ -40,3 +40,13 @@ def test_the_complexity_gate_fails_for_a_function_over_ten(tmp_path):
     bad.write_text('"""Probe."""\n\n\ndef f(x: int) -> int:\n    """Probe."""\n    return x\n')
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_module_of_the_package_is_over_450_lines():
+    # A module that long holds more than one job: split it by job (docs/architecture.md).
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in (ROOT / "bp_qiskit").rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 450
+    }
+    assert not long, long

@@ -51,15 +51,24 @@ from ..backends.remote import (
     failure_cause,
     new_tag,
 )
-from ..errors import StudyPausedError, UsageError
+from ..errors import StudyPausedError
 from ..store import JobRecord, JobState, SubmissionRecord, SubmissionState
-from .remote_members import Live, Member, RemoteRunner, Study, json_safe, pack_members, task_of
+from .remote_members import (
+    Live,
+    Member,
+    RemoteRunner,
+    Study,
+    json_safe,
+    member_of,
+    pack_members,
+    task_of,
+    update_members,
+)
 from .remote_records import (
     HOLDING_CAUSES,
     adopt_lost,
+    check_new_limit,
     latest_submissions,
-    parse_tag,
-    previous_limit,
     retry_streak,
 )
 
@@ -191,40 +200,19 @@ class _RemoteRun:
                 study.hold(rec, job, "retries", f"{n} submissions in a row failed; last: {reason}")
             else:
                 if last is not None and last.cause == "timeout":
-                    self.check_new_limit(rec, last)
+                    check_new_limit(rec.key, last, self.limit)
                 out.append(Member(study, rec, study.runner.build(study.ctx.builder, rec)))
         return out
 
     def reattach(self, study: Study, rec: JobRecord, sub: SubmissionRecord) -> None:
         """Follow a live submission again, in the same remote job as its group's members."""
-        group, pub, obs = parse_tag(sub.tag)
-        member = Member(
-            study,
-            rec,
-            study.runner.build(study.ctx.builder, rec),
-            sub.tag,
-            pub,
-            obs,
-            int(sub.provenance.get("shared_with", 1)),
-        )
+        group, member = member_of(study, rec, sub)
         entry = self.live.get(group)
         if entry is None:
             self.live[group] = Live([member], sub.remote_job_id, sub.created_at)
         else:
             entry.members.append(member)
             entry.job_id = entry.job_id or sub.remote_job_id
-
-    def check_new_limit(self, rec: JobRecord, last: SubmissionRecord) -> None:
-        """A job that ran past its time limit is sent again only with a higher limit."""
-        before = previous_limit(last)
-        now = self.limit
-        if now is None or (before is not None and now <= before):
-            raise UsageError(
-                f"job {rec.key} ran past max_execution_time"
-                + (f" ({before} s)" if before is not None else " (the service's default)")
-                + "; resubmitting with the same limit would bill it again: pass "
-                "--max-execution-time SECONDS with a higher value"
-            )
 
     def pack(self, members: Sequence[Member]) -> list[list[list[Member]]]:
         """Members as jobs of PUBs (:func:`~.remote_members.pack_members`)."""
@@ -261,7 +249,7 @@ class _RemoteRun:
             return  # in doubt: the service may have the job; the tag lookups decide
         except SubmitRefusedError as exc:
             del self.live[group_id]
-            self.each(members, state=SubmissionState.FAILED, cause="refused", reason=str(exc))
+            update_members(members, state=SubmissionState.FAILED, cause="refused", reason=str(exc))
             self.retry(members, members[0].tag, str(exc))
             return
         except Exception as exc:
@@ -271,7 +259,7 @@ class _RemoteRun:
             why = (
                 str(exc) if isinstance(exc, SubmitRejectedError) else f"{type(exc).__name__}: {exc}"
             )
-            self.each(members, state=SubmissionState.FAILED, cause="rejected", reason=why)
+            update_members(members, state=SubmissionState.FAILED, cause="rejected", reason=why)
             for m in members:
                 m.study.hold(m.rec, m.tag, "rejected", why)
             return
@@ -289,12 +277,6 @@ class _RemoteRun:
                 },
             )
         entry.job_id = sub.job_id
-
-    @staticmethod
-    def each(members: Sequence[Member], **fields: Any) -> None:
-        """The same submission update for every member."""
-        for m in members:
-            m.study.store.update_submission(m.study.sid, m.tag, **fields)
 
     def retry(self, members: list[Member], job: str, why: str) -> None:
         """Submit the members again after a backoff, unless their retries are used up."""
@@ -357,11 +339,11 @@ class _RemoteRun:
             # The service never got it: record that, and submit afresh (counted).
             why = f"no job with this tag after {entry.lookups} lookups over {waited:.0f} s"
             del self.live[group]
-            self.each(entry.members, state=SubmissionState.LOST, cause="lost", reason=why)
+            update_members(entry.members, state=SubmissionState.LOST, cause="lost", reason=why)
             self.retry(entry.members, entry.tag, why)
             return False
         entry.job_id = ids[0]
-        self.each(entry.members, state=SubmissionState.SUBMITTED, remote_job_id=ids[0])
+        update_members(entry.members, state=SubmissionState.SUBMITTED, remote_job_id=ids[0])
         return True
 
     def step(self, group: str, entry: Live) -> None:
@@ -378,7 +360,9 @@ class _RemoteRun:
             entry.failures = 0
         except JobVanishedError as exc:
             del self.live[group]
-            self.each(entry.members, state=SubmissionState.LOST, cause="vanished", reason=str(exc))
+            update_members(
+                entry.members, state=SubmissionState.LOST, cause="vanished", reason=str(exc)
+            )
             for m in entry.members:
                 m.study.hold(m.rec, entry.job_id or entry.tag, "vanished", str(exc))
             return
@@ -452,7 +436,7 @@ class _RemoteRun:
         assert entry.job_id is not None
         cause = failure_cause(status)
         state = SubmissionState.CANCELLED if status.state == "CANCELLED" else SubmissionState.FAILED
-        self.each(entry.members, state=state, cause=cause, reason=status.reason)
+        update_members(entry.members, state=state, cause=cause, reason=status.reason)
         usage = self.backend.usage(entry.job_id)
         for m in entry.members:
             share = None if usage is None else usage / max(1, m.shared_with)

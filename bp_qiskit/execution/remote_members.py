@@ -19,12 +19,21 @@ import numpy as np
 from ..backends import ExpectationTask
 from ..backends.isa import fingerprint
 from ..backends.remote import RemoteBackend, SharedTask
-from ..store import BaseStore, JobRecord
+from ..store import BaseStore, JobRecord, SubmissionRecord
 from .jobs import BuiltJob, JobBuilder
 from .pricing import mitigation_overhead, pack
-from .remote_records import hold_message, job_state
+from .remote_records import hold_message, job_state, parse_tag
 
-__all__ = ["Live", "Member", "RemoteRunner", "Study", "json_safe", "pack_members", "task_of"]
+__all__ = [
+    "Live",
+    "Member",
+    "RemoteRunner",
+    "Study",
+    "json_safe",
+    "pack_members",
+    "task_of",
+    "update_members",
+]
 
 
 class RemoteRunner(Protocol):
@@ -142,3 +151,17 @@ def json_safe(meta: dict[str, Any]) -> dict[str, Any]:
     return {
         str(k): v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) or v is None
     }
+
+
+def update_members(members: Sequence[Member], **fields: Any) -> None:
+    """The same submission update (state, cause, reason, ...) for every member's row."""
+    for m in members:
+        m.study.store.update_submission(m.study.sid, m.tag, **fields)
+
+
+def member_of(study: Study, rec: JobRecord, sub: SubmissionRecord) -> tuple[str, Member]:
+    """A live submission's remote-job group and its member, rebuilt from its tag (on resume)."""
+    group, pub, obs = parse_tag(sub.tag)
+    built = study.runner.build(study.ctx.builder, rec)
+    shared = int(sub.provenance.get("shared_with", 1))
+    return group, Member(study, rec, built, sub.tag, pub, obs, shared)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from ..errors import UsageError
 from ..store import BaseStore, JobState, SubmissionRecord, SubmissionState, redact
 
 __all__ = [
     "HOLDING_CAUSES",
     "RETRY_CAUSES",
     "adopt_lost",
+    "check_new_limit",
     "hold_message",
     "job_state",
     "latest_submissions",
@@ -148,3 +151,18 @@ def previous_limit(sub: SubmissionRecord) -> int | None:
     """The max_execution_time a submission was sent with (None: the service's default)."""
     value = (sub.provenance.get("options") or {}).get("max_execution_time")
     return int(value) if isinstance(value, (int, float)) else None
+
+
+def check_new_limit(key: str, last: SubmissionRecord, limit: Any) -> None:
+    """A job that ran past its time limit is sent again only with a higher ``limit``.
+
+    Raises UsageError otherwise: the same limit would stop it, and bill it, again.
+    """
+    before = previous_limit(last)
+    if limit is None or (before is not None and limit <= before):
+        raise UsageError(
+            f"job {key} ran past max_execution_time"
+            + (f" ({before} s)" if before is not None else " (the service's default)")
+            + "; resubmitting with the same limit would bill it again: pass "
+            "--max-execution-time SECONDS with a higher value"
+        )
