@@ -62,7 +62,7 @@ class PredictCommand(Command):
             (out / "predicted.json").write_text(
                 json.dumps([p.to_dict() for p in rows], indent=2) + "\n", encoding="utf-8"
             )
-            from ..report.plots import plot_predictions  # matplotlib only when drawing
+            from ..report.predictions_plot import plot_predictions  # matplotlib only when drawing
 
             plot_predictions(rows, spec.to_dict(), out / "predicted.png")
             if not args.json:

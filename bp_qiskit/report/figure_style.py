@@ -7,12 +7,13 @@ seed study's figure (docs/benchmarks.md, "What the figure costs").
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation
 
-__all__ = ["GRAD_LABEL", "log_axis", "save"]
+__all__ = ["GRAD_LABEL", "describe", "log_axis", "save"]
 
 
 # Margins in inches (left, right, bottom, top), what ``tight_layout`` chose for these
@@ -76,3 +77,36 @@ def save(
         # No "Software" metadata: the PNG holds no version string that changes.
         fig.savefig(path, dpi=120, metadata={"Software": None})
     return fig
+
+
+def _cost_kinds(observable: Any) -> str:
+    """The cost's kind, or the kinds of several ``[[observable]]`` tables."""
+    if isinstance(observable, list):
+        return " and ".join(str(o.get("kind", "?")) for o in observable)
+    return str(observable.get("kind", "?"))
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """One line: ansatz, L, S, N, cost, backend, and whether the backend is noisy."""
+    circuit = spec.get("circuit", {})
+    sampling = spec.get("sampling", {})
+    backend = spec.get("backend", {}).get("name", "?")
+    shots = sampling.get("shots", 0)
+    noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
+    depolarizing = spec.get("backend", {}).get("options", {}).get("depolarizing")
+    ansatz = circuit.get("factory") or f"{circuit.get('ansatz', '?')} ansatz"
+    layers = circuit.get("layers", "?")
+    if isinstance(layers, list):  # a depth axis
+        layers = f"{layers[0]}..{layers[-1]} ({len(layers)} depths)"
+    return (
+        f"{ansatz}, L = {layers}, "
+        f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
+        f"{_cost_kinds(spec.get('observable', {}))} cost, {backend}"
+        + (
+            " (device noise)"
+            if noisy
+            else f" (depolarising {depolarizing[0]}, {depolarizing[1]})"
+            if depolarizing
+            else " (noiseless)"
+        )
+    )

@@ -27,10 +27,10 @@ from ..core.fits import NUMERICAL_ZERO
 from ..core.planning import predicted_rel_error, seed_circuit_model
 from ..core.references import reference_curve
 from ..results import BudgetResult, CellResult, SeriesFit, StudyResult
-from .figure_style import GRAD_LABEL, log_axis, save
+from .figure_style import GRAD_LABEL, describe, log_axis, save
 
 if TYPE_CHECKING:  # annotations only: drawing loads no Qiskit (report/render.py)
-    from ..execution.predict import Prediction
+    pass
 
 __all__ = [
     "describe",
@@ -38,7 +38,6 @@ __all__ = [
     "plot_comparison",
     "plot_depth",
     "plot_parameters",
-    "plot_predictions",
     "plot_variance",
 ]
 
@@ -109,39 +108,6 @@ def plot_variance(result: StudyResult, path: Path | None = None) -> Figure:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return save(fig, path)
-
-
-def _cost_kinds(observable: Any) -> str:
-    """The cost's kind, or the kinds of several ``[[observable]]`` tables."""
-    if isinstance(observable, list):
-        return " and ".join(str(o.get("kind", "?")) for o in observable)
-    return str(observable.get("kind", "?"))
-
-
-def describe(spec: dict[str, Any]) -> str:
-    """One line: ansatz, L, S, N, cost, backend, and whether the backend is noisy."""
-    circuit = spec.get("circuit", {})
-    sampling = spec.get("sampling", {})
-    backend = spec.get("backend", {}).get("name", "?")
-    shots = sampling.get("shots", 0)
-    noisy = backend.split(":")[0] in ("aer", "fake", "ibm") and ":" in backend
-    depolarizing = spec.get("backend", {}).get("options", {}).get("depolarizing")
-    ansatz = circuit.get("factory") or f"{circuit.get('ansatz', '?')} ansatz"
-    layers = circuit.get("layers", "?")
-    if isinstance(layers, list):  # a depth axis
-        layers = f"{layers[0]}..{layers[-1]} ({len(layers)} depths)"
-    return (
-        f"{ansatz}, L = {layers}, "
-        f"S = {sampling.get('samples', '?')}, N = {shots if shots else 'exact'}, "
-        f"{_cost_kinds(spec.get('observable', {}))} cost, {backend}"
-        + (
-            " (device noise)"
-            if noisy
-            else f" (depolarising {depolarizing[0]}, {depolarizing[1]})"
-            if depolarizing
-            else " (noiseless)"
-        )
-    )
 
 
 def _draw_unresolved(
@@ -300,75 +266,6 @@ def _fit_label(fits: StudyResult | SeriesFit) -> str:
     if fits.fit is not None:
         return f" (d ln Var / dn = {fits.fit.slope:.3f} ± {fits.fit.slope_se:.3f})"
     return ""
-
-
-def plot_predictions(
-    rows: Sequence[Prediction], spec: dict[str, Any], path: Path | None = None
-) -> Figure:
-    """Predicted log10 Var[dC/dtheta] against n per cost and depth, bounds as triangles.
-
-    The axis is log10 itself, not a log scale: the global cost at n = 1000 is about 10^-450,
-    below the smallest float, and is drawn from the logarithm the tensor network keeps.
-    """
-    fig = Figure(figsize=(6, 4.2))
-    ax = fig.subplots()
-    curves = sorted({(p.observable, p.num_layers if _fixed_depth(rows) else -1) for p in rows})
-    for i, (cost, depth) in enumerate(curves):
-        on = [p for p in rows if p.observable == cost and (depth < 0 or p.num_layers == depth)]
-        valued: list[tuple[Prediction, float]] = []
-        for p in on:
-            y = _log10(p) if p.method != "bound" else None
-            if y is not None:
-                valued.append((p, y))
-        bounds = [p for p in on if p.method == "bound" and p.upper_bound]
-        label = cost if depth < 0 else f"{cost}, L = {depth}"
-        if valued:
-            ax.errorbar(
-                [p.num_qubits for p, _ in valued],
-                [y for _, y in valued],
-                yerr=[
-                    (p.grad_var_se or 0.0) / (p.grad_var * math.log(10)) if p.grad_var else 0.0
-                    for p, _ in valued
-                ],
-                fmt="o-",
-                color=f"C{i}",
-                capsize=3,
-                label=f"{label} (predicted)",
-            )
-        if bounds:
-            ax.plot(
-                [p.num_qubits for p in bounds],
-                [math.log10(float(p.upper_bound or 1.0)) for p in bounds],
-                "v",
-                mfc="none",
-                color=f"C{i}",
-                label=f"{label}: upper bound",
-            )
-    if max((p.num_qubits for p in rows), default=1) > 50:
-        log_axis(ax, "x")
-    ax.set_xlabel("N qubits")
-    ax.set_ylabel("log₁₀ predicted " + GRAD_LABEL)
-    name = spec.get("study", {}).get("name", "study")
-    ax.set_title(f"{name}: predicted by Pauli propagation\n{describe(spec)}", fontsize=9)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    return save(fig, path)
-
-
-def _log10(p: Prediction) -> float | None:
-    """log10 of a predicted value, from the value or, where it underflows, its logarithm."""
-    if p.grad_var is not None and p.grad_var > 0:
-        return math.log10(p.grad_var)
-    return p.log10_grad_var
-
-
-def _fixed_depth(rows: Sequence[Prediction]) -> bool:
-    """Whether L is the same for every n (then each depth is a curve)."""
-    by_n: dict[int, set[int]] = {}
-    for p in rows:
-        by_n.setdefault(p.num_qubits, set()).add(p.num_layers)
-    return len({frozenset(v) for v in by_n.values()}) == 1
 
 
 def plot_comparison(results: Sequence[tuple[str, StudyResult]], path: Path | None = None) -> Figure:
