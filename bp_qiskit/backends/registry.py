@@ -3,9 +3,10 @@
 A name is either a bare kind (``aer``, ``statevector``, ``aer_estimator``) or
 ``<kind>:<device>`` (``aer:manila``, ``fake:brisbane``, ``ibm:ibm_brisbane``). Each form is
 one :class:`BackendEntry` in :data:`REGISTRY`, which also states the backend's
-:class:`~bp_qiskit.backends.protocol.Capabilities`, so a spec is validated against what the
-backend can do without building it. Adding a backend is one module with a factory and one
-line here.
+:class:`~bp_qiskit.backends.protocol.Capabilities` and the ``[backend.options]`` it takes, so
+a spec is validated against what the backend can do without building it, and an option the
+backend would ignore is refused. Adding a backend is one module with a factory and one line
+here.
 
 Factories are named as ``"module:function"`` and imported on first use: loading a spec or
 printing ``--help`` must not import Aer or the IBM runtime client.
@@ -20,12 +21,14 @@ from typing import Any
 
 from .devices import available_devices
 from .local import AER_DEVICE, AER_NOISELESS, EXACT_ONLY, STATEVECTOR
+from .options import AER_ONLY_OPTIONS, DEVICE_OPTIONS, RUNTIME_ONLY_OPTIONS
 from .protocol import Backend, BackendNameError, Capabilities
 
 __all__ = [
     "BACKEND_FORMS",
     "REGISTRY",
     "BackendEntry",
+    "backends_taking",
     "capabilities_of",
     "entry_of",
     "make_backend",
@@ -47,6 +50,8 @@ class BackendEntry:
         capabilities: What the backend can do.
         device: ``""`` (no device), ``"fake"`` (a fake device name) or ``"any"`` (any QPU name).
         summary: One line for ``--help`` and the docs.
+        options: The ``[backend.options]`` keys this backend acts on; any other is refused
+            (:mod:`bp_qiskit.backends.options` checks their values).
     """
 
     form: str
@@ -54,6 +59,7 @@ class BackendEntry:
     capabilities: Capabilities
     device: str
     summary: str
+    options: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -61,15 +67,21 @@ class BackendEntry:
         return self.form.partition(":")[0]
 
 
+_RUNTIME_OPTIONS = RUNTIME_ONLY_OPTIONS + DEVICE_OPTIONS
+
 REGISTRY: tuple[BackendEntry, ...] = (
     # aer: adjoint only while its options keep it a noiseless CPU statevector (aer_backend).
-    BackendEntry("aer", "local:aer_backend", AER_NOISELESS, "", "batched Aer: exact or real shots"),
+    BackendEntry("aer", "local:aer_backend", AER_NOISELESS, "", "batched Aer: exact or real shots",
+                 AER_ONLY_OPTIONS),
     BackendEntry("statevector", "local:statevector_backend", STATEVECTOR, "", "qiskit reference"),
     BackendEntry("aer_estimator", "local:aer_estimator_backend", EXACT_ONLY, "", "qiskit-aer"),
-    BackendEntry("aer:<device>", "local:aer_device_backend", AER_DEVICE, "fake", "device noise"),
-    BackendEntry("fake:<device>", "runtime:fake_runtime_backend", _RUNTIME_LOCAL, "fake", "local"),
-    BackendEntry("ibm:<backend>", "runtime:ibm_runtime_backend", _RUNTIME_REMOTE, "any", "a QPU"),
-)
+    BackendEntry("aer:<device>", "local:aer_device_backend", AER_DEVICE, "fake", "device noise",
+                 DEVICE_OPTIONS),
+    BackendEntry("fake:<device>", "runtime:fake_runtime_backend", _RUNTIME_LOCAL, "fake", "local",
+                 _RUNTIME_OPTIONS),
+    BackendEntry("ibm:<backend>", "runtime:ibm_runtime_backend", _RUNTIME_REMOTE, "any", "a QPU",
+                 _RUNTIME_OPTIONS),
+)  # fmt: skip
 
 BACKEND_FORMS = tuple(e.form for e in REGISTRY)
 
@@ -102,6 +114,11 @@ def parse_backend_name(name: str) -> tuple[str, str]:
     """Split a backend name into (kind, device); raise with the valid forms if unknown."""
     entry, device = _lookup(name)
     return entry.kind, device
+
+
+def backends_taking(option: str) -> list[str]:
+    """The backend forms whose entry lists ``option`` (for the error that refuses it)."""
+    return [e.form for e in REGISTRY if option in e.options]
 
 
 def capabilities_of(name: str) -> Capabilities:

@@ -7,12 +7,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..backends import BackendNameError, capabilities_of, parse_backend_name
-from ..backends.options import (
-    AER_ONLY_OPTIONS,
-    DEVICE_OPTIONS,
-    RUNTIME_ONLY_OPTIONS,
-    validate_options,
-)
+from ..backends.options import validate_options
+from ..backends.registry import backends_taking, entry_of
 from .section import Section
 
 __all__ = ["EXECUTOR_FORMS", "BackendSpec", "executor_address"]
@@ -129,28 +125,22 @@ def _check_executor(name: str, executor: str) -> None:
 
 
 def _check_options_for(name: str, options: Mapping[str, Any]) -> None:
-    """Refuse an option that the named backend would ignore."""
-    kind = name.split(":", 1)[0]
-    for key in RUNTIME_ONLY_OPTIONS:
-        if key in options and kind not in ("fake", "ibm"):
-            raise BackendNameError(
-                f"backend.options.{key}: got it with backend {name!r}, which would "
-                "ignore it; allowed: backends 'fake:<device>' and 'ibm:<backend>' only"
-            )
-    for key in DEVICE_OPTIONS:
-        if key in options and ":" not in name:
-            raise BackendNameError(
-                f"backend.options.{key}: got it with backend {name!r}, which has no "
-                "device to transpile for; allowed: 'aer:<device>', 'fake:<device>', "
-                "'ibm:<backend>'"
-            )
-    for key in AER_ONLY_OPTIONS:
-        if key in options and name != "aer":
-            why = " (a device brings its own noise)" if key == "depolarizing" else ""
-            raise BackendNameError(
-                f"backend.options.{key}: got it with backend {name!r}; allowed: "
-                f"backend 'aer' only{why}"
-            )
+    """Refuse an option that the named backend would ignore (its registry entry says which)."""
+    takes = entry_of(name).options
+    for key in options:
+        if key in takes:
+            continue
+        takers = backends_taking(key)
+        forms = " and ".join(", ".join(f"'{f}'" for f in takers).rsplit(", ", 1))
+        why = {
+            "depolarizing": " (a device brings its own noise)",
+            "optimization_level": " (the others have no device to transpile for)",
+            "layout": " (the others have no device to transpile for)",
+        }.get(key, "")
+        raise BackendNameError(
+            f"backend.options.{key}: got it with backend {name!r}, which would ignore it; "
+            f"allowed: backend{'s' if len(takers) > 1 else ''} {forms} only{why}"
+        )
     if "depolarizing" in options and options.get("method", "statevector") != "statevector":
         raise BackendNameError(
             f"backend.options.method: got {options['method']!r} with depolarizing "
