@@ -474,3 +474,36 @@ def test_an_entangler_the_predictor_cannot_read_is_an_error_not_none():
     assert _entangler("none", 0, 4, 0.0, None) == []
     with pytest.raises(SpecError, match=r"circuit.entangler: got 'cz_ring'.*allowed: cz_ladder"):
         _entangler("cz_ring", 0, 4, 0.0, None)
+
+
+def test_the_dla_limit_of_the_gradient_variance_is_reached_by_deep_propagation():
+    """so(2n), Z0 from |+...+>, a Z rotation in the middle of the circuit.
+
+    Closed form: both halves Haar over the group give Var[dC] = P(rho) P(O) N / dim^2, with
+    P(rho) P(O) = n - 1 (the Var[C] limit times dim), dim = n (2n - 1), and N = 4 (n - 1) the
+    quadratic Majorana strings that share one mode with Z_q = -i g_2q g_2q+1. Exact
+    propagation at L = 64, an independent computation, reaches it to 1e-6.
+    """
+    from bp_qiskit.execution.predict_models import dla_gradient_variance
+
+    def spec(n, layers):
+        return StudySpec.from_dict(
+            {
+                "circuit": {"ansatz": "matchgate", "layers": layers, "qubits": [n]},
+                "observable": {"kind": "pauli", "terms": ["Z0"]},
+                "gradient": {"parameter": [layers // 2, 0]},
+            }
+        )
+
+    for n in (3, 4):
+        limit = dla_gradient_variance(spec(n, 64), n, 64)
+        closed = 4 * (n - 1) ** 2 / (n * (2 * n - 1)) ** 2
+        assert limit == pytest.approx(closed, rel=1e-12)
+        deep = predict_cell(spec(n, 64), n, 64)
+        assert deep.method == "exact" and deep.grad_var == pytest.approx(limit, rel=1e-6)
+        # Shallower, the circuit is not yet Haar on either side: the limit is not reached.
+        shallow = predict_cell(spec(n, 8), n, 8).grad_var
+        assert abs(shallow - limit) > 1e-4 * limit
+    assert (
+        dla_gradient_variance(StudySpec.from_dict({"circuit": {"ansatz": "mcclean"}}), 3, 2) is None
+    )

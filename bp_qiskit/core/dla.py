@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 
 from .propagation import Pauli, Term, _anticommutes, _expectation
 
-__all__ = ["closure", "limit_cost_variance"]
+__all__ = ["closure", "limit_cost_variance", "limit_gradient_variance"]
 
 
 def _commutator(p: Pauli, q: Pauli) -> Pauli:
@@ -67,3 +67,29 @@ def limit_cost_variance(
     purity_rho = sum(_expectation(p, bloch) ** 2 for p in algebra)
     purity_o = sum(t.coeff**2 for t in terms if t.pauli != (0, 0))
     return purity_rho * purity_o / len(algebra)
+
+
+def limit_gradient_variance(
+    algebra: set[Pauli],
+    terms: Sequence[Term],
+    bloch: Sequence[tuple[float, float, float]],
+    generators: Sequence[Pauli],
+) -> float | None:
+    """The deep-circuit Var[dC/dtheta] of a rotation exp(-i theta G / 2) deep inside.
+
+    Both halves of the circuit, before and after the gate, are taken Haar over the group of a
+    simple algebra g. Then dC = i <rho_-, [G/2, O_+]>, the two twirls give the adjoint
+    representation's projector P_g(X) / dim g on each side, and
+    Var[dC] = P_g(rho) P_g(O) ||ad_{G/2}||^2 / (dim g)^2, where ||ad_{G/2}||^2 is the
+    number of strings of g that anticommute with G (each commutator [G/2, P] is G P, of
+    norm d in the normalised basis). A gate that picks G at random averages that count.
+    None if O leaves i g or a generator is not in g.
+    """
+    if any(t.pauli not in algebra for t in terms if t.pauli != (0, 0)):
+        return None
+    if not generators or any(g not in algebra for g in generators):
+        return None
+    anti = sum(sum(_anticommutes(p, g) for p in algebra) for g in generators) / len(generators)
+    purity_rho = sum(_expectation(p, bloch) ** 2 for p in algebra)
+    purity_o = sum(t.coeff**2 for t in terms if t.pauli != (0, 0))
+    return purity_rho * purity_o * anti / len(algebra) ** 2

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core.dla import closure, limit_cost_variance
+from ..core.dla import closure, limit_cost_variance, limit_gradient_variance
 from ..core.four_copies import exact_fourth_moment, sampled_fourth_moment
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
@@ -27,7 +27,7 @@ from .predict import _MAX_PAIRS, predict_cell
 from .predict_circuit import DEFAULT_PATHS
 from .predict_program import _grammar, _program, _terms, unsupported
 
-__all__ = ["dla_cost_variance", "noise_model"]
+__all__ = ["dla_cost_variance", "dla_gradient_variance", "noise_model"]
 
 
 def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
@@ -46,6 +46,34 @@ def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
     }
     terms, _ = _terms(spec, num_qubits)
     return limit_cost_variance(closure(generators), terms, program.bloch)
+
+
+def dla_gradient_variance(spec: StudySpec, num_qubits: int, num_layers: int) -> float | None:
+    """The deep-circuit Var[dC/dtheta] from the dynamical Lie algebra, for a gate deep inside.
+
+    The limit of a parameter with deep circuit on both sides of its gate
+    (:func:`~bp_qiskit.core.dla.limit_gradient_variance`); the mean over the differentiated
+    parameters for several. The same scope as :func:`dla_cost_variance`; None outside it.
+    """
+    g = _grammar(spec)
+    if unsupported(spec) or g.entangler != "none" or spec.observable.kind == "global":
+        return None
+    n = num_qubits
+    generators = {
+        p for gate in _program(spec, n, 1, None).gates if isinstance(gate, Rotation)
+        for p in gate.generators
+    }  # fmt: skip
+    algebra = closure(generators)
+    terms, _ = _terms(spec, n)
+    limits = []
+    for k in parameter_indices(spec.gradient.parameter, g.num_params(n, num_layers), num_layers):
+        program = _program(spec, n, num_layers, int(k))
+        (gate,) = [r for r in program.gates if isinstance(r, Rotation) and r.differentiated]
+        limit = limit_gradient_variance(algebra, terms, program.bloch, gate.generators)
+        if limit is None:
+            return None
+        limits.append(limit)
+    return float(np.mean(limits))
 
 
 def noise_model(
