@@ -124,6 +124,25 @@ def test_shots_give_an_unbiased_corrected_variance_within_its_standard_error():
     assert abs(diff) < 4 * noisy.variance_se[0]
 
 
+def test_the_cost_variance_with_shots_is_corrected_for_shot_noise():
+    # Same draws with and without shots: per sample, the corrected contribution with shots
+    # minus the exact one has mean 0; its spread over the samples gives the standard error.
+    # The raw variance is off by the shot noise, by more than 3 of those errors.
+    circuit = efficient_su2(2, reps=1)
+    kw = {"samples": 2000, "seed": 9, "parameters": [0]}
+    exact = gradient_variance(circuit, "ZZ", **kw)
+    noisy = gradient_variance(circuit, "ZZ", shots=16, **kw)
+    s = len(noisy.costs)
+    ev = exact.costs - exact.costs.mean()
+    nv = noisy.costs - noisy.costs.mean()
+    # A shot of ZZ is +-1: its single-shot variance is 1 - <ZZ>^2, over 16 shots (unbiased).
+    shot_var = (1 - noisy.costs**2) / (16 - 1)
+    d = (s / (s - 1)) * (nv**2 - ev**2) - shot_var
+    se = np.std(d, ddof=1) / math.sqrt(s)
+    raw = np.var(noisy.costs, ddof=1) - exact.cost_variance
+    assert abs(noisy.cost_variance - exact.cost_variance) < 3 * se < abs(raw)
+
+
 FACTORY = '''
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter

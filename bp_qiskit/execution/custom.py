@@ -74,7 +74,8 @@ class GradientVariance:
         shot_var: Shot-noise variance of each gradient, shape (samples, K) (0 when exact).
         variance: Shot-noise-corrected variance of each gradient, shape (K,).
         variance_se: Its standard error, shape (K,).
-        cost_variance: Variance of the cost over the draws (cost concentration).
+        cost_variance: Variance of the cost over the draws (cost concentration), shot-noise
+            corrected like ``variance``.
         shots: Shots per evaluation (0 = exact).
         job_ids: The QPU job ids this call submitted (empty on a simulator).
         qpu_seconds_estimate: What the cost gate priced the call at (None on a simulator).
@@ -345,7 +346,7 @@ def gradient_variance(
     occ_var = (stds[:, 1::2] ** 2 + stds[:, 2::2] ** 2) / 4
     c = chain[np.ix_(touched, np.asarray(chosen, dtype=np.int64))]  # (T, K)
     return _summary(originals, chosen, c, theta, evs[:, 0], occ, occ_var, int(ev.shots),
-                    tuple(job_ids), estimate, "shift")  # fmt: skip
+                    tuple(job_ids), estimate, "shift", cost_shot_var=stds[:, 0] ** 2)  # fmt: skip
 
 
 def _summary(
@@ -360,8 +361,14 @@ def _summary(
     job_ids: tuple[str, ...],
     estimate: float | None,
     method: str,
+    cost_shot_var: NDArray[np.float64] | None = None,
 ) -> GradientVariance:
-    """The chain rule over the occurrences (``c``: (T, K)) and the variance statistics."""
+    """The chain rule over the occurrences (``c``: (T, K)) and the variance statistics.
+
+    With shots, both variances are shot-noise corrected: each sample's estimated shot
+    variance is taken off, as the studies do
+    (:func:`~bp_qiskit.core.statistics.corrected_variance`).
+    """
     grads = occ @ c
     shot_var = occ_var @ (c**2)
     stats = [
@@ -376,7 +383,7 @@ def _summary(
         shot_var=shot_var,
         variance=np.array([v for v, _ in stats]),
         variance_se=np.array([s for _, s in stats]),
-        cost_variance=float(np.var(costs, ddof=1)),
+        cost_variance=corrected_variance(costs, cost_shot_var if shots else None)[0],
         shots=shots,
         job_ids=job_ids,
         qpu_seconds_estimate=estimate,
