@@ -17,7 +17,7 @@ from qiskit.circuit import Parameter
 
 from bp_qiskit import StudySpec
 from bp_qiskit.backends import make_backend
-from bp_qiskit.backends.remote import SubmitFailure, http_status, submit_failure
+from bp_qiskit.backends.ibm_errors import SubmitFailure, http_status, submit_failure
 from bp_qiskit.backends.runtime import RuntimeBackend
 from bp_qiskit.errors import CostLimitError, StudyFailedError, StudyPausedError, UsageError
 from bp_qiskit.execution import create_study, run_stored

@@ -11,7 +11,8 @@ import pytest
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 
 from bp_qiskit import StudySpec
-from bp_qiskit.backends.remote import RemoteStatus, failure_cause, is_transient
+from bp_qiskit.backends.ibm_errors import failure_cause, is_transient
+from bp_qiskit.backends.remote import RemoteStatus
 from bp_qiskit.backends.runtime import RuntimeBackend
 from bp_qiskit.errors import StudyFailedError, StudyPausedError
 from bp_qiskit.execution import collect, create_study, run_stored

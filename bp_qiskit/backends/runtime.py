@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.observables import to_pauli_op
+from .ibm_errors import failure_cause, reason_code, submit_failure
 from .isa import IsaTranspiler
 from .options import DEFAULT_OPTIMIZATION_LEVEL, estimator_options, validate_options
 from .protocol import (
@@ -37,10 +38,7 @@ from .remote import (
     Submitted,
     TransientServiceError,
     backoff,
-    failure_cause,
     new_tag,
-    reason_code,
-    submit_failure,
 )
 from .runtime_records import (
     calibration_time,
@@ -69,7 +67,7 @@ class JobFailedError(RuntimeError):
 
     Attributes:
         state: ``"ERROR"`` or ``"CANCELLED"`` (what the store records).
-        cause: See :func:`~bp_qiskit.backends.remote.failure_cause`.
+        cause: See :func:`~bp_qiskit.backends.ibm_errors.failure_cause`.
     """
 
     def __init__(self, message: str, state: str = "ERROR", cause: str = "transient") -> None:
@@ -167,7 +165,7 @@ class RuntimeBackend:
     _call = staticmethod(call_service)
 
     def _post(self, pubs: list[Any], options: dict[str, Any], mode: str) -> Any:
-        """The submit call, its failure classified (:func:`~.remote.submit_failure`)."""
+        """The submit call, its failure classified (:func:`~.ibm_errors.submit_failure`)."""
         try:
             return self.service.submit(self.target, pubs, options, mode)
         except Exception as exc:
@@ -286,7 +284,8 @@ class RuntimeBackend:
             reason, code = self._reason(fresh)
         if state == "ERROR" and not reason and code is None:
             reason = "ERROR, reason unknown (the service's error text could not be read)"
-        return RemoteStatus(state, reason, code if code is not None else reason_code(reason))
+        code = code if code is not None else reason_code(reason)
+        return RemoteStatus(state, reason, code, failure_cause(RemoteStatus(state, reason, code)))
 
     def _reason(self, job: Any) -> tuple[str, int | None]:
         """The job's error text and reason code, from what the client holds."""

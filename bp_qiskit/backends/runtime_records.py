@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .remote import JobVanishedError, TransientServiceError, http_status, is_transient
+from .ibm_errors import http_status, is_transient
+from .remote import JobVanishedError, TransientServiceError
 
 __all__ = [
     "calibration_time",

@@ -9,11 +9,12 @@ the store's submissions table before or as it happens:
    session has no idle gaps between them.
 2. **Collect as they finish.** Jobs are polled in turn, less often the longer they sit in
    one state (up to once a minute); a DONE job's result is committed with its provenance and
-   usage. A network or server hiccup (:func:`is_transient`) backs off and polls again later:
-   it is never a reason to submit again.
-3. **Retry by cause** (:func:`~bp_qiskit.backends.remote.failure_cause`): only failures with
-   an infrastructure retry code, submissions the service throttled (429) and submissions it
-   never got are submitted again, with backoff, and at most ``max_attempts`` times in a row
+   usage. A network or server hiccup (``TransientServiceError``) backs off and polls again
+   later: it is never a reason to submit again.
+3. **Retry by cause** (``RemoteStatus.cause``, as the backend reads its service's codes):
+   only failures with an infrastructure retry code, submissions the service throttled (429)
+   and submissions it never got are submitted again, with backoff, and at most
+   ``max_attempts`` times in a row
    *across resumes* (the store counts them). A user's cancel, a job that ran past
    ``max_execution_time`` (1305), an invalid job, a refused submission (HTTP 4xx), a job the
    service no longer knows (404) and an ERROR whose reason could not be read all *hold* the
@@ -48,7 +49,6 @@ from ..backends.remote import (
     SubmitRejectedError,
     TransientServiceError,
     backoff,
-    failure_cause,
     new_tag,
 )
 from ..errors import StudyPausedError
@@ -434,7 +434,7 @@ class _RemoteRun:
     def ended(self, entry: Live, status: RemoteStatus) -> None:
         """A job ended without a result: hold it, or resubmit it (counted, with backoff)."""
         assert entry.job_id is not None
-        cause = failure_cause(status)
+        cause = status.cause or "unknown"  # a backend that does not say: held
         state = SubmissionState.CANCELLED if status.state == "CANCELLED" else SubmissionState.FAILED
         update_members(entry.members, state=state, cause=cause, reason=status.reason)
         usage = self.backend.usage(entry.job_id)

@@ -35,8 +35,8 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..backends.ibm_errors import reason_code
 from ..backends.protocol import shots_to_precision
-from ..backends.remote import reason_code
 from .faults import ProcessDied, outage
 
 __all__ = ["StandInJob", "StandInService"]
