@@ -5,9 +5,10 @@ Layer 5: imports specs, backends, the store and results; nothing below imports i
 
 from __future__ import annotations
 
+from .context import JobOutput, RunContext
 from .jobs import JobBuilder, JobKey, JobResult, plan_cells, plan_jobs
 from .kinds import KINDS, StudyKind, kind_of
-from .loop import JobOutput, RunContext, run_jobs
+from .loop import run_jobs
 from .studies import (
     collect,
     create_study,

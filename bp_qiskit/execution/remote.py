@@ -53,6 +53,7 @@ from ..backends.remote import (
 )
 from ..errors import StudyPausedError
 from ..store import JobRecord, JobState, SubmissionRecord, SubmissionState
+from .context import RunContext
 from .remote_members import (
     Live,
     Member,
@@ -90,7 +91,7 @@ DEFAULT_JOB_SECONDS = 120.0
 
 
 def run_remote(
-    ctx: Any,
+    ctx: RunContext,
     runner: RemoteRunner,
     records: Sequence[JobRecord],
     *,
@@ -108,7 +109,7 @@ def run_remote(
 
 
 def run_remote_group(
-    studies: Sequence[tuple[Any, RemoteRunner, Callable[[JobRecord], None] | None]],
+    studies: Sequence[tuple[RunContext, RemoteRunner, Callable[[JobRecord], None] | None]],
     records: Sequence[Sequence[JobRecord]],
 ) -> list[list[JobRecord]]:
     """Run several studies' jobs on one remote backend, sharing PUBs and jobs where they can.
@@ -127,10 +128,12 @@ class _RemoteRun:
     """One call of :func:`run_remote_group`: the live jobs and what this run did to them."""
 
     def __init__(
-        self, studies: Sequence[tuple[Any, RemoteRunner, Callable[[JobRecord], None] | None]]
+        self, studies: Sequence[tuple[RunContext, RemoteRunner, Callable[[JobRecord], None] | None]]
     ) -> None:
         self.studies = [Study(ctx, runner, on_done) for ctx, runner, on_done in studies]
         first = self.studies[0].ctx
+        if not isinstance(first.backend, RemoteBackend):
+            raise TypeError(f"run_remote: {first.backend!r} is not a RemoteBackend")
         self.backend: RemoteBackend = first.backend
         self.resubmit = bool(first.resubmit)
         self.max_attempts = int(first.max_attempts)
@@ -138,6 +141,7 @@ class _RemoteRun:
         self.options = options
         self.interval = float(options.get("poll_interval", 5.0))
         self.grace = float(options.get("in_doubt_grace", DEFAULT_DOUBT_GRACE_S))
+        self.spacing = max(self.interval, self.grace / (DOUBT_LOOKUPS - 1))  # doubt lookups
         self.job_seconds = float(options.get("job_seconds", DEFAULT_JOB_SECONDS))
         self.limit = options.get("max_execution_time")
         self.live: dict[str, Live] = {}
@@ -319,10 +323,6 @@ class _RemoteRun:
             if due:
                 time.sleep(min(max(0.0, min(due) - time.monotonic()), MAX_POLL_INTERVAL_S))
 
-    def lookup_spacing(self) -> float:
-        """Seconds between the tag lookups of a job in doubt."""
-        return max(self.interval, self.grace / (DOUBT_LOOKUPS - 1))
-
     def resolve_doubt(self, group: str, entry: Live) -> bool:
         """Look a job in doubt up by its tag; True once it has an id to poll.
 
@@ -334,7 +334,7 @@ class _RemoteRun:
         if not ids:
             waited = time.time() - entry.since
             if entry.lookups < DOUBT_LOOKUPS or waited < self.grace:
-                entry.next_poll = time.monotonic() + self.lookup_spacing()
+                entry.next_poll = time.monotonic() + self.spacing
                 return False
             # The service never got it: record that, and submit afresh (counted).
             why = f"no job with this tag after {entry.lookups} lookups over {waited:.0f} s"

@@ -20,6 +20,7 @@ from ..backends import ExpectationTask
 from ..backends.isa import fingerprint
 from ..backends.remote import RemoteBackend, SharedTask
 from ..store import BaseStore, JobRecord, SubmissionRecord
+from .context import RunContext
 from .jobs import BuiltJob, JobBuilder
 from .pricing import mitigation_overhead, pack
 from .remote_records import hold_message, job_state, parse_tag
@@ -52,7 +53,7 @@ class RemoteRunner(Protocol):
 class Study:
     """One study of a run: its context, its kind's hooks, and what happened to its jobs."""
 
-    ctx: Any
+    ctx: RunContext
     runner: RemoteRunner
     on_done: Callable[[JobRecord], None] | None
     tries: dict[str, int] = dataclasses.field(default_factory=dict)

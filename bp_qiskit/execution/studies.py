@@ -21,10 +21,10 @@ from ..backends import Backend, Evaluation, SharedTask, capabilities_of, make_ba
 from ..errors import StudyFailedError
 from ..results import StudyOutcome, StudyResult
 from ..spec import StudySpec
-from ..store import BaseStore, InMemoryStore, JobRecord, JobState
-from ..store._owner import current_owner
+from ..store import BaseStore, InMemoryStore, JobRecord, JobState, current_owner
 from .adjoint import check_adjoint
 from .checks import check_resources
+from .context import DEFAULT_MAX_ATTEMPTS, RunContext
 from .cost import (
     CostEstimate,
     check_cost,
@@ -35,7 +35,6 @@ from .cost import (
 from .executors import executor_width, open_executor, pooled
 from .jobs import BuiltJob, JobBuilder, job_of
 from .kinds import StudyKind, kind_of
-from .loop import DEFAULT_MAX_ATTEMPTS, RunContext
 from .memory import peak_memory
 from .predict import predict_cell
 from .provenance import submission_rows

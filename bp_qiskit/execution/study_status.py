@@ -8,10 +8,9 @@ whether it is running, waiting on a QPU, held, failed or interrupted.
 from __future__ import annotations
 
 from ..spec import StudySpec
-from ..store import BaseStore, JobState
-from ..store._owner import owner_alive
+from ..store import BaseStore, JobState, owner_alive
+from .context import DEFAULT_MAX_ATTEMPTS
 from .kinds import CellProgress, kind_of
-from .loop import DEFAULT_MAX_ATTEMPTS
 from .remote_records import HOLDING_CAUSES, latest_submissions, retry_streak
 
 __all__ = ["study_progress", "study_state"]

@@ -20,6 +20,7 @@ from .base import (
     redact,
 )
 from .memory import InMemoryStore
+from .owner import current_owner, owner_alive, owner_state
 from .sqlite import SQLiteStore
 from .sqlite_schema import SCHEMA_VERSION
 
@@ -36,7 +37,10 @@ __all__ = [
     "SubmissionRecord",
     "SubmissionState",
     "UnknownStudyError",
+    "current_owner",
     "open_store",
+    "owner_alive",
+    "owner_state",
     "redact",
 ]
 

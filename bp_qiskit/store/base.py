@@ -28,7 +28,7 @@ from typing import Any
 from numpy.typing import NDArray
 
 from ..errors import BPQiskitError, redact
-from ._owner import owner_state
+from .owner import owner_state
 
 __all__ = [
     "BaseStore",

@@ -13,7 +13,6 @@ from typing import Any
 from numpy.typing import NDArray
 
 from ..core.arrays import decode_array, encode_array
-from ._owner import owner_alive
 from .base import (
     BaseStore,
     JobRecord,
@@ -27,6 +26,7 @@ from .base import (
     check_owner,
     redact,
 )
+from .owner import owner_alive
 
 __all__ = ["InMemoryStore"]
 

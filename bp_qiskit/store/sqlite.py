@@ -25,7 +25,6 @@ from typing import Any
 from numpy.typing import NDArray
 
 from ..core.arrays import decode_array, encode_array
-from ._owner import owner_alive
 from .base import (
     BaseStore,
     JobRecord,
@@ -39,6 +38,7 @@ from .base import (
     check_owner,
     redact,
 )
+from .owner import owner_alive
 from .sqlite_schema import (
     INSERT_JOB,
     JOB_COLUMNS,

@@ -130,7 +130,7 @@ def check_a_reused_pid_does_not_hold_a_study_for_ever(store: BaseStore) -> None:
     import os
     import socket
 
-    from bp_qiskit.store._owner import current_owner, owner_state
+    from bp_qiskit.store.owner import current_owner, owner_state
 
     me = current_owner()
     start = me.rsplit(":", 1)[1]
@@ -147,7 +147,7 @@ def check_a_reused_pid_does_not_hold_a_study_for_ever(store: BaseStore) -> None:
 
 def check_force_takes_over_only_an_owner_that_cannot_be_checked(store: BaseStore) -> None:
     """``force`` takes over an unverifiable owner, never a live one on this host."""
-    from bp_qiskit.store._owner import current_owner
+    from bp_qiskit.store.owner import current_owner
 
     sid = create_study(store, SPEC)
     store.acquire_study(sid, "elsewhere-host:1:5")

@@ -33,8 +33,9 @@ from ...errors import SpecError, StudyFailedError
 from ...results import AdaptiveCell, Cell, CellData, StudyOutcome, build_result
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
+from ..context import RunContext
 from ..jobs import JobKey, JobResult, assemble_cell, job_key, job_result, plan_cells, record_for
-from ..loop import RunContext, run_jobs
+from ..loop import run_jobs
 from .base import StudyKind
 
 __all__ = ["AdaptiveKind"]

@@ -23,8 +23,9 @@ from ...errors import StudyFailedError
 from ...results import Cell, StudyOutcome
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
+from ..context import JobOutput, RunContext
 from ..jobs import BuiltJob, JobBuilder, job_of
-from ..loop import JobOutput, RunContext, run_jobs
+from ..loop import run_jobs
 from ..memory import peak_memory
 
 __all__ = ["CellProgress", "StudyKind", "require_finished"]

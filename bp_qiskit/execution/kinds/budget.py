@@ -30,8 +30,8 @@ from ...errors import SpecError
 from ...results import BudgetPoint, BudgetResult, Cell, StudyOutcome
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord
+from ..context import JobOutput
 from ..jobs import JobBuilder, JobKey, record_for
-from ..loop import JobOutput
 from .base import CellProgress, StudyKind, require_finished
 
 __all__ = ["BudgetKind", "model_for"]
