@@ -17,12 +17,8 @@ import numpy as np
 
 from ...backends import Backend, capabilities_of
 from ...backends.protocol import ExpectationTask, OnSubmit
-from ...core.circuits import draw_samples, template_values
 from ...core.gradients import (
-    combine_shifts,
     parameter_indices,
-    shift_parameters,
-    shot_noise_variance,
 )
 from ...core.planning import NoiseModel, predicted_rel_error, seed_circuit_model
 from ...core.statistics import corrected_variance
@@ -31,6 +27,7 @@ from ...results import BudgetPoint, BudgetResult, Cell, StudyOutcome
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord
 from ..context import JobOutput
+from ..families import gradient_indices
 from ..jobs import JobBuilder, JobKey, record_for
 from .base import CellProgress, StudyKind, require_finished
 
@@ -119,25 +116,21 @@ class BudgetKind(StudyKind):
         spec = builder.spec
         assert spec.budget is not None
         n, layers, rep = rec.num_qubits, rec.num_layers, rec.index
-        circuit, obs = builder.cell_objects(Cell(n, layers))
-        idx = parameter_indices(spec.gradient.parameter, n * layers, layers)
+        # The cell's own circuits, drawn and laid out as every job is (JobBuilder's family);
+        # only the stream differs: one pool per repetition, shared by every split.
+        family = builder.family(Cell(n, layers))
+        indices = gradient_indices(spec, family)
         ss = np.random.SeedSequence(spec.study.seed, spawn_key=(n, layers, rep))
         draw_ss, *split_ss = ss.spawn(1 + len(spec.budget.shots))
-        pool = draw_samples(
-            np.random.default_rng(draw_ss),
-            rec.stop,
-            n,
-            layers,
-            ansatz=spec.circuit.ansatz,
-            angles=spec.circuit.angles,
-        )
-        values = template_values(pool.gates, shift_parameters(pool.params, idx))
+        pool = family.draw(np.random.default_rng(draw_ss), rec.stop)
+        values = family.values(pool, indices)
         out = []
         for shots, sseed in zip(spec.budget.shots, split_ss, strict=True):
             s = spec.budget.total_shots // (2 * shots)
-            task = ExpectationTask(circuit, obs, values[:s], shots)
+            task = ExpectationTask(family.template, family.observable, values[:s], shots)
             (ev,) = backend.evaluate([task], seed=int(sseed.generate_state(1)[0]))
-            var, _ = corrected_variance(combine_shifts(ev.evs), shot_noise_variance(ev.stds))
+            grads, shot_var = family.gradients(np.asarray(ev.evs), np.asarray(ev.stds), indices)
+            var, _ = corrected_variance(grads, shot_var)
             out.append(var)
         return JobOutput({"estimates": np.array(out)}, 0)
 
