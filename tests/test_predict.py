@@ -507,3 +507,21 @@ def test_the_dla_limit_of_the_gradient_variance_is_reached_by_deep_propagation()
     assert (
         dla_gradient_variance(StudySpec.from_dict({"circuit": {"ansatz": "mcclean"}}), 3, 2) is None
     )
+
+
+def test_a_cost_or_ansatz_the_predictor_cannot_read_is_an_error_not_a_default():
+    # What a new kind or ansatz added to the spec layer alone would meet: before, a new cost
+    # became the global projector and a new ansatz McClean's, silently.
+    from bp_qiskit.errors import SpecError
+    from bp_qiskit.execution.predict_program import _grammar, _terms
+
+    spec = StudySpec.from_dict({"circuit": {"qubits": [3]}})
+    object.__setattr__(spec.observable, "kind", "new_cost")
+    with pytest.raises(SpecError, match=r"observable.kind: got 'new_cost'.*allowed: zz, local"):
+        _terms(spec, 3)
+    object.__setattr__(spec.circuit, "ansatz", "new_ansatz")
+    with pytest.raises(SpecError, match=r"circuit.ansatz: got 'new_ansatz'.*allowed: a grammar"):
+        _grammar(spec)
+    # predict_cell (and so run's prediction column) says so instead of failing the run.
+    p = predict_cell(spec, 3, 1)
+    assert p.method == "none" and "circuit.ansatz: got 'new_ansatz'" in p.note

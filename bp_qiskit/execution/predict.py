@@ -152,7 +152,11 @@ def predict_cell(
         note = "with the synthetic depolarising noise of backend.options.depolarizing"
     if spec.circuit.factory:
         return _predict_factory(spec, n, layers, paths, seed, note)
-    g = _grammar(spec)
+    try:
+        g = _grammar(spec)
+        _program(spec, n, 1, None)  # the cost and the layers the predictor reads, or why not
+    except SpecError as exc:
+        return Prediction(n, layers, kind, None, None, "none", note=str(exc))
     indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
     moments: list[Moment] = []

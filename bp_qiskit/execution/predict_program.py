@@ -46,8 +46,23 @@ def unsupported(spec: StudySpec) -> str | None:
     return None
 
 
+# The ansatzes without a grammar of their own whose layers are the default grammar's (McClean's
+# random rotations and CZ ladder; identity blocks mirror them, and unsupported() says why
+# their correlated angles get no prediction).
+_DEFAULT_GRAMMAR_ANSATZE = ("seed", "mcclean", "identity_blocks")
+
+
 def _grammar(spec: StudySpec) -> Grammar:
-    return spec.circuit.grammar() or Grammar()  # seed and mcclean are the default grammar
+    """The cell's grammar; an ansatz the predictor cannot read is an error, not McClean's."""
+    grammar = spec.circuit.grammar()
+    if grammar is not None:
+        return grammar
+    if spec.circuit.ansatz in _DEFAULT_GRAMMAR_ANSATZE:
+        return Grammar()
+    raise SpecError(
+        f"circuit.ansatz: got {spec.circuit.ansatz!r}, which the predictor cannot read; "
+        f"allowed: a grammar preset, or {', '.join(_DEFAULT_GRAMMAR_ANSATZE)}"
+    )
 
 
 def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
@@ -67,8 +82,13 @@ def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
                 Term(float(c), pauli("".join(p for p, _ in letters), [q for _, q in letters]))
             )
         return tuple(out), False
-    # global: |0..0><0..0| = 2^-n sum over all Z-strings
-    return (), True
+    if kind == "global":  # |0..0><0..0| = 2^-n sum over all Z-strings
+        return (), True
+    # A new cost kind must say here what its Pauli terms are, not pass for the projector.
+    raise SpecError(
+        f"observable.kind: got {kind!r}, which the predictor cannot read; allowed: zz, local, "
+        "pauli, global"
+    )
 
 
 def _program(
