@@ -34,3 +34,17 @@ def test_a_backend_with_its_options_is_one_registry_line(monkeypatch):
         StudySpec.from_dict(
             {"backend": {"name": "statevector", "options": {"method": "statevector"}}}
         )
+
+
+def test_expanding_the_projector_is_refused_by_capability_not_by_name():
+    # Every backend without native projectors, the runtime's local mode too (it was missed
+    # when the check listed names): the global cost at n = 15 would be 2^15 Pauli terms.
+    from bp_qiskit.execution.checks import check_resources
+
+    for name, shots in (("statevector", 0), ("aer_estimator", 0), ("fake:guadalupe", 100)):
+        spec = StudySpec.from_dict(
+            {"backend": {"name": name}, "circuit": {"qubits": [15]}, "sampling": {"shots": shots}}
+        )
+        with pytest.raises(SpecError, match=r"2\^15 Pauli terms"):
+            check_resources(spec)
+    check_resources(StudySpec.from_dict({"circuit": {"qubits": [15]}}))  # aer: native

@@ -21,7 +21,7 @@ import os
 
 from qiskit import QuantumCircuit
 
-from ..backends import parse_backend_name
+from ..backends import capabilities_of, parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.local import check_aer_device
 from ..backends.runtime import check_local_mode_width
@@ -158,7 +158,7 @@ def _check_dense_memory(
 def _check_pauli_terms(spec: StudySpec, n: int, cell: str) -> None:
     """Backends without native projectors expand the global one into 2^n Pauli terms."""
     if (
-        spec.backend.name in ("statevector", "aer_estimator")
+        not capabilities_of(spec.backend.name).native_projectors
         and spec.observable.kind == "global"
         and 2**n > MAX_PAULI_TERMS
     ):
