@@ -6,10 +6,10 @@ on Aer, puts the Pauli-propagation prediction beside each measured cell
 measured Var with its standard error, predicted Var with its method, and
 z from :meth:`~bp_qiskit.results.CellResult.z` (the Wilson-Hilferty distance that holds with
 heavy tails). Skipped, with the reason (listed under the table):
-the shot-budget study, and noisy_fake_device, which does not finish as shipped.
+the shot-budget study.
 
 Run: ``python docs/scripts/predicted_vs_measured.py`` (writes docs/predicted_vs_measured.md;
-about ten minutes on 2 cores).
+about one minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "predicted_vs_measured.md"
 SKIP = {
     "shot_budget": "a shot-budget study: it measures errors of the estimator, not a curve",
-    "noisy_fake_device": "as shipped it does not finish in 5 minutes (deep circuits on the "
-    "CX-basis FakeLagosV2 stall in transpilation, docs/hardware.md); the noise studies here "
-    "are noise_induced (exact depolarising noise, predicted with it) and ibm_hardware",
 }
 
 
