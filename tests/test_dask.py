@@ -168,6 +168,8 @@ def test_an_unreachable_scheduler_is_one_line_and_fails_fast(tmp_path, capsys):
     assert main([*args, "--store", str(tmp_path / "s.sqlite")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Dask scheduler answered within 5 s" in err
+    # Refused before anything is created: no store, no study left behind.
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_the_jobs_in_flight_follow_the_executors_width():

@@ -284,9 +284,9 @@ def check_executor(args: argparse.Namespace) -> None:
     """Refuse a bad ``--executor`` in one line, before anything is created."""
     executor = getattr(args, "executor", None)
     if executor not in (None, "local"):
-        from ..execution.executors import parse_executor
+        from ..execution.executors import check_reachable
 
-        parse_executor(executor)
+        check_reachable(executor)  # the form, and for an address a listening scheduler
 
 
 def finish_study(

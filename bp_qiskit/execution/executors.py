@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -70,6 +71,31 @@ def parse_executor(value: str, *, field: str = "--executor") -> str | None:
         raise UsageError(f"{field}: got {value!r}; allowed: {', '.join(EXECUTOR_FORMS)}") from None
 
 
+def _unreachable(address: str, exc: BaseException) -> str:
+    return (
+        f"--executor dask://{address.removeprefix('tcp://')}: no Dask scheduler "
+        f"answered within {CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}); start one "
+        "with `dask scheduler`, or use --executor dask for a local cluster"
+    )
+
+
+def check_reachable(value: str) -> None:
+    """Refuse a scheduler address nobody listens on, before a study is created for it.
+
+    A TCP connect to the address (at most ``CONNECT_TIMEOUT_S``): a refused or timed-out
+    connection is the one-line UsageError that joining the cluster would raise later.
+    """
+    address = parse_executor(value)
+    if address is None:
+        return
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as exc:
+        raise UsageError(_unreachable(address, exc)) from None
+
+
 @contextlib.contextmanager
 def dask_executor(value: str, *, workers: int = 2) -> Iterator[Executor]:
     """An executor on a Dask cluster (see the module docstring); closed on exit.
@@ -104,11 +130,7 @@ def dask_executor(value: str, *, workers: int = 2) -> Iterator[Executor]:
             # down, and waiting Dask's default 30 s to print a traceback helps nobody.
             client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
-            raise UsageError(
-                f"--executor dask://{address.removeprefix('tcp://')}: no Dask scheduler "
-                f"answered within {CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}); start one "
-                "with `dask scheduler`, or use --executor dask for a local cluster"
-            ) from None
+            raise UsageError(_unreachable(address, exc)) from None
     try:
         yield client.get_executor()
     finally:
