@@ -14,7 +14,7 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import Operator
 from qiskit.quantum_info import Pauli as QiskitPauli
 
-from bp_qiskit import gradient_variance, predict_variance
+from bp_qiskit import StudySpec, gradient_variance, predict_variance
 from bp_qiskit.core.propagation import Clifford, _conjugate, _conjugate_many
 from bp_qiskit.errors import SpecError
 
@@ -164,3 +164,26 @@ def test_the_device_noise_prediction_agrees_with_aers_noisy_simulation():
     last = result.cells[-1]
     clean = predict_cell(noiseless, last.num_qubits, last.num_layers).grad_var
     assert abs(last.grad_var - clean) > 3 * last.grad_var_se
+
+
+def test_every_fixed_rotation_preset_is_predicted_as_its_running_circuit_reads():
+    # The grammar's program (predict_cell) against the circuit the backend evaluates, read
+    # gate by gate (predict_variance): equal for every preset whose rotations are fixed, with
+    # every cost. A preset whose circuit and program drifted apart fails here. (Random
+    # rotations are U gates whose type the bound values choose: no circuit reader sees them.)
+    from bp_qiskit.core.grammar import PRESETS, RANDOM
+    from bp_qiskit.execution.families import family_for, gradient_indices
+    from bp_qiskit.execution.predict import predict_cell
+    from bp_qiskit.results import Cell
+
+    fixed = [name for name, g in PRESETS.items() if RANDOM not in g.rotations]
+    assert len(fixed) >= 3
+    for name in fixed:
+        for kind in ("local", "zz", "global"):
+            spec = StudySpec.from_dict({"circuit": {"ansatz": name, "layers": 2, "qubits": [4]},
+                                        "observable": {"kind": kind},
+                                        "gradient": {"parameter": "first"}})  # fmt: skip
+            family = family_for(spec, Cell(4, 2))
+            indices = [int(k) for k in gradient_indices(spec, family)]
+            (read,) = predict_variance(family.template, family.observable, parameters=indices)
+            assert read.grad_var == pytest.approx(predict_cell(spec, 4, 2).grad_var, rel=1e-12)
