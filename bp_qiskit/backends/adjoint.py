@@ -329,14 +329,20 @@ def gradients(
     return cost, grads
 
 
-def wants_adjoint(method: str, shots: int, backend: Backend) -> bool:
-    """Whether a job may take the adjoint pass; ``adjoint`` where it cannot is an error."""
+def wants_adjoint(
+    method: str, shots: int, backend: Backend, *, field: str = "gradient.method"
+) -> bool:
+    """Whether a job may take the adjoint pass; ``adjoint`` where it cannot is an error.
+
+    ``field`` names the setting in the error: the spec key, or ``gradient_variance``'s
+    ``method`` argument.
+    """
     if method == "shift":
         return False
     able = shots == 0 and backend.capabilities.adjoint
     if method == ADJOINT and not able:
         raise SpecError(
-            f"gradient.method: got 'adjoint'; allowed: 'auto' or 'shift' here, because "
+            f"{field}: got 'adjoint'; allowed: 'auto' or 'shift' here, because "
             f"backend {backend.name} with these options "
             + ("is not a noiseless CPU statevector" if shots == 0 else "samples shots")
         )

@@ -310,7 +310,9 @@ def gradient_variance(
         if isinstance(backend, str)
         else backend
     )
-    if wants_adjoint(method, shots, be) and (method == "adjoint" or len(touched) > 1):
+    if wants_adjoint(method, shots, be, field="method") and (
+        method == "adjoint" or len(touched) > 1
+    ):
         program = compile_circuit(expanded)
         if program is None and method == "adjoint":
             raise SpecError(
