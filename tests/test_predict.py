@@ -525,3 +525,21 @@ def test_a_cost_or_ansatz_the_predictor_cannot_read_is_an_error_not_a_default():
     # predict_cell (and so run's prediction column) says so instead of failing the run.
     p = predict_cell(spec, 3, 1)
     assert p.method == "none" and "circuit.ansatz: got 'new_ansatz'" in p.note
+
+
+def test_predict_prints_the_lie_algebra_limits_beside_the_deep_prediction(tmp_path, capsys):
+    from bp_qiskit.cli import main
+
+    spec = tmp_path / "matchgate.toml"
+    spec.write_text('[circuit]\nansatz = "matchgate"\nlayers = 64\nqubits = [3]\n'
+                    '[observable]\nkind = "pauli"\nterms = ["Z0"]\n'
+                    '[gradient]\nparameter = [32, 0]\n')  # fmt: skip
+    assert main(["predict", str(spec), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    # so(6): Var[C] -> (n - 1) / (n (2n - 1)) = 2/15, Var[dC] -> 4 (n - 1)^2 / (n (2n - 1))^2.
+    assert f"Var[C] -> {2 / 15:.4e}, Var[dC] -> {16 / 225:.4e} (the gate in layer 32 of 64)" in out
+    # Not for the first or last layer, where the limit's assumption (deep on both sides) fails.
+    spec.write_text(spec.read_text().replace("[32, 0]", "[0, 0]"))
+    assert main(["predict", str(spec), "--no-progress"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("deep-circuit"))
+    assert "Var[dC]" not in line

@@ -56,6 +56,8 @@ class PredictCommand(Command):
             print(json.dumps([p.to_dict() for p in rows], indent=2))
         else:
             print(format_predictions(rows))
+            for line in _lie_algebra_limits(spec, cells):
+                print(line)
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,33 @@ class PredictCommand(Command):
         for v, n, k in tqdm(todo, desc="predict", unit="cell", disable=not progress):
             rows.append(predict_cell(v, n, k, paths=paths, seed=spec.study.seed))
         return rows
+
+
+def _lie_algebra_limits(spec: StudySpec, cells: list[tuple[int, int]]) -> list[str]:
+    """The deep-circuit limits where the circuit's Lie algebra gives them (Pauli rotations only).
+
+    Var[C] for every n; Var[dC] where the differentiated gate is deep inside the circuit (an
+    explicit ``[layer, position]`` away from both ends), which the limit assumes.
+    """
+    from ..execution.predict_models import dla_cost_variance, dla_gradient_variance
+
+    lines = []
+    for n in sorted({n for n, _ in cells}):
+        try:
+            cost = dla_cost_variance(spec, n)
+        except ValueError:  # the algebra is too large to close
+            continue
+        if cost is None:
+            continue
+        text = f"deep-circuit limit (Lie algebra) at n = {n}: Var[C] -> {cost:.4e}"
+        p = spec.gradient.parameter
+        deepest = max(k for m, k in cells if m == n)
+        if isinstance(p, tuple) and 0 < p[0] % deepest < deepest - 1:
+            grad = dla_gradient_variance(spec, n, deepest)
+            if grad is not None:
+                text += f", Var[dC] -> {grad:.4e} (the gate in layer {p[0]} of {deepest})"
+        lines.append(text)
+    return lines
 
 
 def _layer_counts(spec: StudySpec, n: int) -> tuple[int, ...]:
