@@ -154,25 +154,21 @@ def predict_cell(
         return _predict_factory(spec, n, layers, paths, seed, note)
     try:
         g = _grammar(spec)
-        _program(spec, n, 1, None)  # the cost and the layers the predictor reads, or why not
+        indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
+        # The programs of the differentiated gates; one the predictor cannot read (a cost or
+        # a layer it does not know) is a SpecError naming the field: no prediction, and why.
+        programs = [_cell_program(spec, n, layers, int(k), device) for k in indices]
     except SpecError as exc:
         return Prediction(n, layers, kind, None, None, "none", note=str(exc))
-    indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
     moments: list[Moment] = []
     networks: list[NetworkMoment] = []
-    programs: list[Program] = []
-    used = 0
-    for k in indices:
-        program = _program(spec, n, layers, int(k), device, listed=False)
-        if not program.projector:
-            program = reduce_to_light_cone(program)
-        used = max(used, program.num_qubits)
-        programs.append(program)
+    for program in programs:
         moment, network = _second_moment(program, paths, rng)
         moments.append(moment)
         if network is not None:
             networks.append(network)
+    used = max(p.num_qubits for p in programs)
     cost_var = _cost_variance(spec, n, layers, device)
     base = Prediction(n, layers, kind, None, None, "none", cost_var=cost_var, qubits_used=used,
                       note=note)  # fmt: skip
@@ -184,6 +180,14 @@ def predict_cell(
 
 
 _VALUED = ("exact", "tensor_network", "monte_carlo")
+
+
+def _cell_program(
+    spec: StudySpec, n: int, layers: int, k: int, device: DeviceNoise | None
+) -> Program:
+    """Parameter k's program, reduced to its light cone (the projector kept whole)."""
+    program = _program(spec, n, layers, k, device, listed=False)
+    return program if program.projector else reduce_to_light_cone(program)
 
 
 def _contribution_sd(programs: list[Program], grad_var: float) -> float | None:

@@ -59,9 +59,10 @@ class CellResult:
         predicted_grad_var, predicted_grad_var_se, predicted_method, predicted_upper_bound:
             what Pauli propagation expects for the cell (``run`` predicts unless
             ``--no-predict``); None otherwise.
-        predicted_contribution_sd: the predicted sd of one circuit's squared gradient, where
-            the fourth moment is exact; the spread :func:`~bp_qiskit.core.statistics.prediction_z`
-            holds the measurement to (see :meth:`z`).
+        predicted_contribution_sd: the predicted sd of one circuit's squared gradient (exact
+            from the fourth moment, or the global projector's upper bound); the spread
+            :func:`~bp_qiskit.core.statistics.prediction_z` holds the measurement to
+            (see :meth:`z`).
         gradient_method: ``"adjoint"`` when the adjoint pass took the cell's gradients
             (``gradient.method``), ``"adjoint, shift"`` when some of its jobs did; None for
             parameter shift (left out of the JSON, so those results keep their bytes).

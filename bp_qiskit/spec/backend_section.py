@@ -124,6 +124,14 @@ def _check_executor(name: str, executor: str) -> None:
         )
 
 
+# Why the other backends do not take an option, where the list of takers alone does not say.
+_WHY_NOT = {
+    "depolarizing": " (a device brings its own noise)",
+    "optimization_level": " (the others have no device to transpile for)",
+    "layout": " (the others have no device to transpile for)",
+}
+
+
 def _check_options_for(name: str, options: Mapping[str, Any]) -> None:
     """Refuse an option that the named backend would ignore (its registry entry says which)."""
     takes = entry_of(name).options
@@ -132,11 +140,7 @@ def _check_options_for(name: str, options: Mapping[str, Any]) -> None:
             continue
         takers = backends_taking(key)
         forms = " and ".join(", ".join(f"'{f}'" for f in takers).rsplit(", ", 1))
-        why = {
-            "depolarizing": " (a device brings its own noise)",
-            "optimization_level": " (the others have no device to transpile for)",
-            "layout": " (the others have no device to transpile for)",
-        }.get(key, "")
+        why = _WHY_NOT.get(key, "")
         raise BackendNameError(
             f"backend.options.{key}: got it with backend {name!r}, which would ignore it; "
             f"allowed: backend{'s' if len(takers) > 1 else ''} {forms} only{why}"
