@@ -40,6 +40,7 @@ from qiskit.quantum_info import SparseObservable
 from qiskit_aer import AerSimulator
 
 from .aer_readout import (
+    ExactPlan,
     ShotGroup,
     counts_by_value,
     exact_plan,
@@ -48,9 +49,11 @@ from .aer_readout import (
     shot_groups,
     two_valued,
 )
-from .aer_reads import active_qubits, arrange, has_expressions, reads_for
+from .aer_reads import active_qubits, arrange, has_expressions, light_cone, reads_for
 from .batched import evaluate as evaluate_batched
 from .batched import worth_it as batched_worth_it
+from .fused import evaluate as evaluate_fused
+from .fused import worth_it as fused_worth_it
 from .protocol import precision_to_shots, shots_to_precision
 
 __all__ = ["AerEstimator"]
@@ -243,15 +246,10 @@ class AerEstimator(BaseEstimatorV2):
         base = self._prepare(circuit, sim)
         n = base.num_qubits
         plans = [exact_plan(o) for o in observables]  # once: both paths read them
-        if self._batched and batched_worth_it(base):
-            out = np.empty((len(observables), flat.shape[0]))
-            for chunk in self._chunks(flat.shape[0], n):
-                values = evaluate_batched(base, plans, flat[chunk])
-                if values is None:  # a gate or angle only Aer handles
-                    break
-                out[:, chunk] = values
-            else:
-                return out
+        if self._batched:
+            values = self._numpy_pass(base, plans, flat)
+            if values is not None:
+                return values
         # Saved on the observable's own qubits, not on all n, Aer drops the qubits outside the
         # observable's light cone (its truncation pass) and simulates fewer. Not on circuits
         # whose gates carry parameter expressions (ISA circuits: rz(theta + pi)): there Aer
@@ -278,6 +276,28 @@ class AerEstimator(BaseEstimatorV2):
         for i, plan in enumerate(plans):
             out[i] += plan.constant
         return out
+
+    def _numpy_pass(
+        self, base: QuantumCircuit, plans: list[ExactPlan], flat: NDArray[np.float64]
+    ) -> NDArray[np.float64] | None:
+        """The values by one of the numpy passes where it beats Aer; None where it does not."""
+        n = base.num_qubits
+        if batched_worth_it(base):
+            out = np.empty((len(plans), flat.shape[0]))
+            for chunk in self._chunks(flat.shape[0], n):
+                values = evaluate_batched(base, plans, flat[chunk])
+                if values is None:  # a gate or angle only Aer handles
+                    return None
+                out[:, chunk] = values
+            return out
+        # Only where the observables' light cones cover the register: Aer simulates no qubit
+        # outside them, and this pass simulates all.
+        if not fused_worth_it(base):
+            return None
+        read = {q for i, plan in enumerate(plans) for r in reads_for(plan, i, n) for q in r.qubits}
+        if len(light_cone(base, read)) == n:
+            return evaluate_fused(base, plans, flat)
+        return None
 
     def _sampled(
         self,
