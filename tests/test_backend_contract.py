@@ -72,3 +72,32 @@ def test_a_backend_that_returns_zeros_fails_the_value_check():
             check_values_match_an_independent_statevector(
                 BackendCase("broken", lambda how=how: Broken(how))
             )
+
+
+@pytest.mark.parametrize(
+    ("name", "dropped"),
+    [("aer", "depolarizing"), ("aer:manila", "layout"), ("fake:manila", "twirling"),
+     ("ibm:standin", "job_tags")],
+)  # fmt: skip
+def test_a_backend_that_drops_an_accepted_option_fails_the_contract(name, dropped):
+    """The factory takes the options and leaves one out, as a backend that ignores it would:
+    the check names that option."""
+    import dataclasses
+
+    from bp_qiskit.testing.backend_contract import check_accepted_options_take_effect
+
+    real = CASES[name]
+
+    def dropping(options):
+        return real.make_with({k: v for k, v in options.items() if k != dropped})
+
+    broken = dataclasses.replace(real, make_with=dropping)
+    with pytest.raises(AssertionError, match=rf"backend\.options\.{dropped} = "):
+        check_accepted_options_take_effect(broken)
+
+
+def test_every_option_is_probed_or_says_why_not():
+    from bp_qiskit.backends.options import OPTION_DOC, OPTION_PROBES, UNPROBED_OPTIONS
+
+    assert set(OPTION_PROBES) | set(UNPROBED_OPTIONS) == set(OPTION_DOC)
+    assert not set(OPTION_PROBES) & set(UNPROBED_OPTIONS)

@@ -138,3 +138,11 @@ def test_blas_threads_are_left_as_they_were():
     rows = np.zeros((4, qc.num_parameters))
     fused.evaluate(qc, [exact_plan(SparsePauliOp("Z" * N))], rows)
     assert setter(before) == before
+
+
+def test_a_worker_keeps_to_its_share_of_the_cores(monkeypatch):
+    """Pool and Dask workers get OMP_NUM_THREADS (execution/executors.py); the pass keeps to it."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert fused.thread_budget() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert fused.thread_budget() >= 1

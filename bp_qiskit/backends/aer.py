@@ -233,6 +233,8 @@ class AerEstimator(BaseEstimatorV2):
             "target_precision": shots_to_precision(shots),
             "shots": shots,
             "circuit_metadata": pub.circuit.metadata,
+            # how it was simulated: the contract checks that backend.options.method arrives
+            "simulator_method": self._sim.options.method,
         }
         return PubResult(data, metadata=meta)
 

@@ -41,7 +41,7 @@ from qiskit import QuantumCircuit
 from .aer_readout import ExactPlan
 from .batched import _FIXED, _PAIR, _PARAMETRIC, _angles, _apply_fixed, _apply_rotation, _read
 
-__all__ = ["MAX_QUBITS", "MIN_QUBITS", "evaluate", "worth_it"]
+__all__ = ["MAX_QUBITS", "MIN_QUBITS", "blocks", "evaluate", "thread_budget", "worth_it"]
 
 # Where this pass beats Aer's statevector (``python benchmarks/bench_fused.py``, McClean,
 # first parameter, both on 2 cores): 0.76x Aer's wall time at n = 8 (L = 50), 1.8x at 9,
@@ -80,7 +80,7 @@ def evaluate(
     chunks = [rows[i : i + per] for i in range(0, rows.shape[0], per)]
     columns = {p: j for j, p in enumerate(circuit.parameters)}
     local_threads = _blas_thread_setter()
-    threads = min(len(chunks), len(os.sched_getaffinity(0))) if local_threads else 1
+    threads = min(len(chunks), thread_budget()) if local_threads else 1
 
     def one(chunk: NDArray[np.float64]) -> NDArray[np.float64] | None:
         psi = _run(program, columns, chunk, n)
@@ -106,6 +106,18 @@ def evaluate(
     if any(p is None for p in parts):
         return None
     return np.concatenate([p for p in parts if p is not None], axis=1)
+
+
+def thread_budget() -> int:
+    """Threads this process may use.
+
+    ``OMP_NUM_THREADS`` where set (a pool or Dask worker gets its share of the cores that
+    way, as Aer does), else the cores it may run on.
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    return len(os.sched_getaffinity(0))
 
 
 @functools.cache

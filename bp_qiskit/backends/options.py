@@ -13,7 +13,10 @@ __all__ = [
     "DEFAULT_OPTIMIZATION_LEVEL",
     "DEVICE_OPTIONS",
     "OPTION_DOC",
+    "OPTION_PROBES",
     "RUNTIME_ONLY_OPTIONS",
+    "SERVICE_OPTIONS",
+    "UNPROBED_OPTIONS",
     "estimator_options",
     "validate_options",
 ]
@@ -76,6 +79,38 @@ RUNTIME_ONLY_OPTIONS = (
 # Transpilation for a device: the runtime backends and ``aer:<device>``.
 DEVICE_OPTIONS = ("optimization_level", "layout")
 AER_METHODS = ("statevector", "matrix_product_state")
+
+# For the backend contract's check that an accepted option is not ignored: per option, the
+# options it needs to matter at all, and a value that must then change what the backend does
+# (its values, its metadata, or what the service received), against the same run without it.
+OPTION_PROBES: dict[str, tuple[dict[str, Any], Any]] = {
+    "depolarizing": ({}, [0.05, 0.1]),
+    "method": ({}, "matrix_product_state"),
+    "optimization_level": ({}, 3),
+    "layout": ({}, [4, 3, 2]),
+    "resilience_level": ({}, 1),
+    "twirling": ({}, True),
+    "dynamical_decoupling": ({}, "XY4"),
+    "measure_mitigation": ({}, True),
+    "zne": ({}, True),
+    "zne_noise_factors": ({"zne": True}, [1, 2]),
+    "twirling_randomizations": ({"twirling": True}, 3),
+    "shots_per_randomization": ({"twirling": True}, 50),
+    "mode": ({}, "session"),
+    "job_tags": ({}, ["probe"]),
+    "max_execution_time": ({}, 300),
+}
+# What the contract does not probe, and why (every option of a backend is in one table).
+UNPROBED_OPTIONS = {
+    # the run loop reads these, not the backend: tests/test_remote_faults.py covers them
+    "poll_interval": "read by the remote run loop (execution/remote.py)",
+    "job_seconds": "read by the run loop and the dry run, which pack jobs by it",
+    "in_doubt_grace": "read by the remote run loop (execution/remote.py)",
+    "device": "'GPU' needs an NVIDIA GPU and qiskit-aer-gpu",
+}
+# Options a service acts on: a local run has none to send them to, so they are probed only
+# where the case has a (stand-in) service that records what it received.
+SERVICE_OPTIONS = ("mode", "job_tags", "max_execution_time")
 
 
 def _is_int(v: Any) -> bool:

@@ -23,6 +23,8 @@ from ..backends import (
     SharedTask,
     make_backend,
 )
+from ..backends.options import OPTION_PROBES, SERVICE_OPTIONS, UNPROBED_OPTIONS
+from ..backends.registry import entry_of
 from ..core.circuits import draw_samples, template_circuit, template_values
 from ..core.gradients import shift_parameters
 from ..core.observables import global_projector, local_cost, to_pauli_op, zz
@@ -45,28 +47,39 @@ class BackendCase:
         service: The stand-in service behind it, when there is one (counts submissions).
         noisy: The backend adds device noise, so a noiseless oracle does not apply; its
             values are checked against its own one-observable evaluations instead.
+        make_with: Builds a fresh backend with these ``[backend.options]``; the check that
+            every option the registry lists for ``name`` takes effect needs it.
     """
 
     name: str
     make: Callable[[], Backend]
     service: StandInService | None = None
     noisy: bool = False
+    make_with: Callable[[dict[str, Any]], Backend] | None = None
+
+
+def _with_options(name: str, options: dict[str, Any]) -> Backend:
+    return make_backend(name, options=options)
 
 
 def default_cases() -> list[BackendCase]:
     """Every backend form of the registry, the runtime path through the stand-in service."""
     cases = [
-        BackendCase(name, functools.partial(make_backend, name), noisy=":" in name)
+        BackendCase(
+            name,
+            functools.partial(make_backend, name),
+            noisy=":" in name,
+            make_with=functools.partial(_with_options, name),
+        )
         for name in ("aer", "statevector", "aer_estimator", "aer:manila", "fake:manila")
     ]
     service = StandInService()
-    cases.append(
-        BackendCase(
-            "ibm:standin",
-            lambda: make_backend("ibm:ibm_standin", options={"poll_interval": 0}, service=service),
-            service,
-        )
-    )
+
+    def remote(options: dict[str, Any]) -> Backend:
+        return make_backend("ibm:ibm_standin", options={"poll_interval": 0, **options},
+                            service=service)  # fmt: skip
+
+    cases.append(BackendCase("ibm:standin", lambda: remote({}), service, make_with=remote))
     return cases
 
 
@@ -231,6 +244,60 @@ def check_values_match_an_independent_statevector(case: BackendCase) -> None:
         backend.close()
 
 
+def _what_it_did(case: BackendCase, options: dict[str, Any]) -> tuple[Any, ...]:
+    """One probe run's values, its simulation method, and what the service received."""
+    assert case.make_with is not None
+    backend = case.make_with(options)
+    try:
+        task = make_task(_shots_for(backend), num_samples=2, num_qubits=3)
+        # Gates that cancel, so the transpiler's optimisation level has work to do: three
+        # pairs of CZs (a pair of Hadamards changed too little to move 1000 shots).
+        circuit = task.circuit.copy()
+        for _ in range(6):
+            circuit.cz(0, 1)
+        task = dataclasses.replace(task, circuit=circuit)
+        ids: list[str] = []
+        (ev,) = backend.evaluate([task], seed=SEED, on_submit=ids.append)
+        seen: tuple[Any, ...] = (ev.evs.tobytes(), ev.stds.tobytes(), ev.shots)
+        # Not the whole metadata: the runtime's carries the simulator's timings, which differ
+        # between any two runs.
+        seen += (ev.metadata.get("simulator_method"),)
+        if case.service is not None:
+            job = case.service.jobs[ids[0]]
+            received = {k: v for k, v in job.options.items() if k != "environment"}
+            tags = [t for t in job.tags if not t.startswith("bpq")]
+            seen += (repr(received), tags, job.mode, repr([p[0] for p in job.pubs]))
+        return seen
+    finally:
+        backend.close()
+
+
+def check_accepted_options_take_effect(case: BackendCase) -> None:
+    """Every ``[backend.options]`` key the registry lists for the backend takes effect.
+
+    Set to its probe value (``options.OPTION_PROBES``), it must change the values, the
+    simulation method, or what the service received (where the case has one). A backend
+    that accepts an option and drops it fails. The options not probed are listed in
+    ``options.UNPROBED_OPTIONS`` with the reason.
+    """
+    takes = entry_of(case.name).options
+    unlisted = [o for o in takes if o not in OPTION_PROBES and o not in UNPROBED_OPTIONS]
+    assert not unlisted, f"no probe for {unlisted}: add one to backends/options.py"
+    probed = [o for o in takes if o in OPTION_PROBES]
+    if case.service is None:
+        probed = [o for o in probed if o not in SERVICE_OPTIONS]
+    if not probed:
+        return
+    assert case.make_with is not None, f"{case.name}: the case cannot build with options"
+    for option in probed:
+        needs, value = OPTION_PROBES[option]
+        before = _what_it_did(case, dict(needs))
+        after = _what_it_did(case, {**needs, option: value})
+        assert before != after, (
+            f"{case.name}: accepted backend.options.{option} = {value!r} and did nothing with it"
+        )
+
+
 CHECKS: dict[str, Callable[[BackendCase], None]] = {
     "values_match_an_independent_statevector": check_values_match_an_independent_statevector,
     "result_shapes": check_result_shapes,
@@ -239,4 +306,5 @@ CHECKS: dict[str, Callable[[BackendCase], None]] = {
     "on_submit_before_result": check_on_submit_before_result,
     "same_seed_same_bytes": check_same_seed_same_bytes,
     "attach_never_resubmits": check_attach_never_resubmits,
+    "accepted_options_take_effect": check_accepted_options_take_effect,
 }

@@ -58,6 +58,7 @@ class _ServerJob:
     vanished: bool = False
     polls: int = 0
     result: Any = None
+    mode: str = "batch"  # the batch, session or single job the client opened
 
     @property
     def tags(self) -> list[str]:
@@ -107,6 +108,11 @@ class StandInJob:
     def options(self) -> dict[str, Any]:
         """The options the job was submitted with."""
         return self._server.options
+
+    @property
+    def mode(self) -> str:
+        """The batch, session or single job the client submitted it in."""
+        return self._server.mode
 
     @property
     def pubs(self) -> list[Any]:
@@ -325,6 +331,7 @@ class StandInService:
             self.events,
             fetch_fails=self.fetch_fails.get(n, 0),
             reason_in_state=self.reason_in_state,
+            mode=mode,
         )
         self.jobs[job_id] = StandInJob(server)
         self.listings[job_id] = 0
