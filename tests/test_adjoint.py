@@ -20,8 +20,9 @@ from test_batched import CIRCUITS, COSTS
 
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.backends import batched
-from bp_qiskit.backends.adjoint import compile_circuit, expectations, gradients, shift_columns
+from bp_qiskit.backends.adjoint import compile_circuit, expectations, gradients
 from bp_qiskit.errors import SpecError
+from bp_qiskit.execution.adjoint import shift_columns
 
 
 def _spec(circuit: dict, cost: dict, method: str, parameter="all", **sampling) -> StudySpec:
@@ -212,3 +213,28 @@ def test_gradient_variance_takes_the_pass_for_a_users_circuit():
     # The error names the argument the caller passed, not the spec key.
     with pytest.raises(SpecError, match=r"^method: got 'adjoint'; allowed: 'auto' or 'shift'"):
         gradient_variance(circuit, "ZZI", samples=6, seed=2, shots=100, method="adjoint")
+
+
+@pytest.mark.parametrize(
+    ("ansatz", "layers"), [("seed", 1), ("mcclean", 4), ("identity_blocks", 4)]
+)
+def test_a_random_ansatz_knows_its_layout_as_its_values_give_it(ansatz, layers):
+    """RandomAnsatz.adjoint_layout skips building the shift values; it must say what
+    shift_columns reads off them: the same columns, the same unshifted values."""
+    from bp_qiskit.execution.families import family_for
+    from bp_qiskit.results import Cell
+
+    spec = StudySpec.from_dict(
+        {
+            "circuit": {"ansatz": ansatz, "layers": layers, "qubits": [3]},
+            "gradient": {"parameter": "all"},
+        }
+    )
+    family = family_for(spec, Cell(3, layers))
+    samples = family.draw(np.random.default_rng(3), 5)
+    indices = np.arange(family.num_params)
+    base, cols = family.adjoint_layout(samples, indices)
+    generic = shift_columns(family.values(samples, indices), np.pi / 2)
+    assert generic is not None
+    np.testing.assert_array_equal(cols, generic[1])
+    np.testing.assert_allclose(base, generic[0], rtol=0, atol=1e-15)

@@ -36,6 +36,7 @@ from qiskit.quantum_info import SparseObservable
 
 from ..errors import SpecError
 from .batched import _FIXED, _PAIR, _PARAMETRIC, _apply_two, _pair, _u
+from .fused import apply_blocks, blocks
 from .protocol import Backend
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "compile_circuit",
     "expectations",
     "gradients",
-    "shift_columns",
     "wants_adjoint",
 ]
 
@@ -166,33 +166,6 @@ def _angle_slots(
     return tuple(cols), tuple(consts)
 
 
-def shift_columns(values: NDArray[np.float64], shift: float) -> tuple[Any, Any] | None:
-    """The unshifted bindings and the column each shifted pair moves, or None.
-
-    ``values`` is an ExpectationTask's (S, J, 2, P) layout: pair j of sample s is the
-    unshifted binding with +shift and -shift on one column. Returns ``(base (S, P), columns
-    (S, J))``, or None when a pair moves anything but one column by exactly +-shift (or the
-    pairs of a sample do not share their midpoint), since only then is the pair's half
-    difference the partial derivative that the adjoint pass computes.
-    """
-    if values.ndim != 4 or values.shape[2] != 2 or values.shape[1] == 0:
-        return None
-    plus, minus = values[:, :, 0, :], values[:, :, 1, :]
-    base = 0.5 * (plus[:, 0] + minus[:, 0])
-    step = plus - minus
-    cols = np.argmax(np.abs(step), axis=-1)
-    moved = np.take_along_axis(step, cols[..., None], axis=-1)[..., 0]
-    if not np.allclose(moved, 2 * shift, rtol=0, atol=1e-12):
-        return None
-    rest = step.copy()
-    np.put_along_axis(rest, cols[..., None], 0.0, axis=-1)
-    if np.any(np.abs(rest) > 1e-12):
-        return None
-    if np.any(np.abs(0.5 * (plus + minus) - base[:, None, :]) > 1e-12):
-        return None
-    return base, cols
-
-
 def _matrix(gate: _Gate, rows: NDArray[np.float64], slot: int | None = None) -> Any:
     """The gate's (B, 2, 2) or (B, 4, 4) matrices, or their derivative in one angle slot."""
     if gate.diagonal is not None:
@@ -278,17 +251,53 @@ def _observable_times(obs: SparseObservable, psi: Any, n: int) -> Any:
     return out
 
 
+# The pass runs over stages (:func:`_stages`): a run of one-qubit gates is applied as one
+# Kronecker product per block of qubits (the fused pass's kernel, backends/fused.py), and
+# each of its gradients read from a 2 x 2 transition matrix of that qubit; any other gate is
+# its own stage, as before. McClean at n = 10, L = 50, every parameter: the gate-by-gate
+# pass this replaced took 3.5x as long (benchmarks/bench_adjoint.py, docs/benchmarks.md).
+_Stage = tuple[str, Any]  # ("ones", {qubit: [gate, ...] in time order}) | ("gate", gate)
+
+
+def _stages(program: AdjointProgram) -> list[_Stage]:
+    stages: list[_Stage] = []
+    for gate in program.gates:
+        if gate.diagonal is None and len(gate.qubits) == 1:
+            if not stages or stages[-1][0] != "ones":
+                stages.append(("ones", {}))
+            stages[-1][1].setdefault(gate.qubits[0], []).append(gate)
+        else:
+            stages.append(("gate", gate))
+    return stages
+
+
+def _products(ones: dict[int, list[_Gate]], rows: NDArray[np.float64]) -> dict[int, list[Any]]:
+    """Per qubit: each gate's matrices, then (last) their product, later gates on the left."""
+    out: dict[int, list[Any]] = {}
+    for q, gates in ones.items():
+        mats = [_matrix(g, rows) for g in gates]
+        prod = mats[0]
+        for m in mats[1:]:
+            prod = np.matmul(m, prod)
+        out[q] = [*mats, prod]
+    return out
+
+
 def _forward(program: AdjointProgram, rows: NDArray[np.float64]) -> tuple[Any, list[Any]]:
-    """The final states and every gate's matrices (kept for the backward pass)."""
+    """The final states and every stage's matrices (kept for the backward pass)."""
     n = program.num_qubits
     psi = np.zeros((rows.shape[0], 2**n), dtype=complex)
     psi[:, 0] = 1.0
-    matrices = []
-    for gate in program.gates:
-        m = _matrix(gate, rows)
-        matrices.append(m)
-        psi = _apply(gate, psi, m, n)
-    return psi, matrices
+    kept: list[Any] = []
+    for kind, what in _stages(program):
+        if kind == "ones":
+            mats = _products(what, rows)
+            psi = apply_blocks(psi, {q: m[-1] for q, m in mats.items()}, n)
+        else:
+            mats = _matrix(what, rows)
+            psi = _apply(what, psi, mats, n)
+        kept.append(mats)
+    return psi, kept
 
 
 def expectations(
@@ -298,6 +307,79 @@ def expectations(
     psi, _ = _forward(program, rows)
     lam = _observable_times(observable, psi, program.num_qubits)
     return np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
+
+
+def _transitions(lam: Any, phi: Any, qubits: set[int], n: int) -> dict[int, Any]:
+    """T_q[b, i, j] = sum over the other qubits of conj(lam[.. i ..]) phi[.. j ..], per qubit.
+
+    One matrix product per block of qubits (the blocks of the fused pass): the block's
+    d x d transition matrix, then each of its qubits' 2 x 2 one by a partial trace. One
+    contraction per qubit instead took twice as long at n = 12.
+    """
+    b = phi.shape[0]
+    lc = np.conj(lam)
+    out: dict[int, Any] = {}
+    top = n
+    for size in blocks(n):
+        mine = [q for q in range(top - 1, top - 1 - size, -1) if q in qubits]  # highest first
+        top -= size
+        if not mine:
+            continue
+        d, trail = 2**size, 2 ** (top)
+        lv = lc.reshape(b, -1, d, trail).transpose(0, 2, 1, 3).reshape(b, d, -1)
+        pv = phi.reshape(b, -1, d, trail).transpose(0, 2, 1, 3).reshape(b, d, -1)
+        r = np.matmul(lv, pv.transpose(0, 2, 1))  # (b, d, d): R[I, J]
+        for q in mine:
+            k = top + size - 1 - q  # its axis in the block, highest qubit first
+            hi, lo = 2**k, 2 ** (size - 1 - k)
+            r6 = r.reshape(b, hi, 2, lo, hi, 2, lo)
+            out[q] = np.einsum("bxiyxjy->bij", r6)
+    return out
+
+
+def _ones_gradients(
+    ones: dict[int, list[_Gate]],
+    mats: dict[int, list[Any]],
+    lam: Any,
+    phi: Any,
+    rows: NDArray[np.float64],
+    n: int,
+    record: Any,
+) -> None:
+    """Each parameter's derivative in a stage of one-qubit gates (lam, phi: before it).
+
+    With V_q = G_m ... G_1 the stage's product on qubit q, the derivative of the stage in
+    gate j's angle is (x) V times V_q^-1 dV_q on q, and V_q^-1 dV_q = A^dag G_j^dag dG_j A
+    with A = G_(j-1) ... G_1: so dC = 2 Re tr(M T), T the qubit's transition matrix.
+    """
+    live = {q for q, gates in ones.items() if any(c is not None for g in gates for c in g.columns)}
+    ts = _transitions(lam, phi, live, n)
+    for q in live:
+        gates, t = ones[q], ts[q]
+        before = None  # A: the product of this stage's earlier gates on q
+        for gate, m in zip(gates, mats[q], strict=False):
+            for slot, column in enumerate(gate.columns):
+                if column is None or not record.wants(column):
+                    continue
+                local = np.matmul(_dagger(gate, m), _matrix(gate, rows, slot))
+                if before is not None:
+                    local = np.matmul(_dagger(gate, before), np.matmul(local, before))
+                record.put(column, 2 * np.real(np.einsum("bij,bij->b", local, t)))
+            before = m if before is None else np.matmul(m, before)
+
+
+class _Record:
+    """Where each wanted column's derivative goes."""
+
+    def __init__(self, b: int, wanted: Sequence[int] | NDArray[np.int64]) -> None:
+        self.where = {int(c): i for i, c in enumerate(wanted)}
+        self.grads = np.zeros((b, len(self.where)))
+
+    def wants(self, column: int) -> bool:
+        return column in self.where
+
+    def put(self, column: int, value: Any) -> None:
+        self.grads[:, self.where[column]] = value
 
 
 def gradients(
@@ -311,22 +393,26 @@ def gradients(
     ``rows`` holds one binding per row, its columns in ``circuit.parameters`` order.
     """
     n = program.num_qubits
-    b = rows.shape[0]
-    where = {int(c): i for i, c in enumerate(wanted)}
-    psi, matrices = _forward(program, rows)
+    record = _Record(rows.shape[0], wanted)
+    psi, kept = _forward(program, rows)
     lam = _observable_times(observable, psi, n)
     cost = np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
-    grads = np.zeros((b, len(wanted)))
     phi = psi
-    for gate, m in zip(reversed(program.gates), reversed(matrices), strict=True):
-        inverse = _dagger(gate, m)
-        phi = _apply(gate, phi, inverse, n)
-        for slot, column in enumerate(gate.columns):
-            if column is not None and column in where:
-                mu = _apply(gate, phi, _matrix(gate, rows, slot), n)
-                grads[:, where[column]] = 2 * np.real(np.einsum("bx,bx->b", np.conj(lam), mu))
-        lam = _apply(gate, lam, inverse, n)
-    return cost, grads
+    for (kind, what), mats in zip(reversed(_stages(program)), reversed(kept), strict=True):
+        if kind == "ones":
+            inverse = {q: _dagger(what[q][0], m[-1]) for q, m in mats.items()}
+            phi = apply_blocks(phi, inverse, n)
+            lam = apply_blocks(lam, inverse, n)
+            _ones_gradients(what, mats, lam, phi, rows, n, record)
+            continue
+        inverse = _dagger(what, mats)
+        phi = _apply(what, phi, inverse, n)
+        for slot, column in enumerate(what.columns):
+            if column is not None and record.wants(column):
+                mu = _apply(what, phi, _matrix(what, rows, slot), n)
+                record.put(column, 2 * np.real(np.einsum("bx,bx->b", np.conj(lam), mu)))
+        lam = _apply(what, lam, inverse, n)
+    return cost, record.grads
 
 
 def wants_adjoint(

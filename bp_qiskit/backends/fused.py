@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,7 +41,15 @@ from qiskit import QuantumCircuit
 from .aer_readout import ExactPlan
 from .batched import _FIXED, _PAIR, _PARAMETRIC, _angles, _apply_fixed, _apply_rotation, _read
 
-__all__ = ["MAX_QUBITS", "MIN_QUBITS", "blocks", "evaluate", "thread_budget", "worth_it"]
+__all__ = [
+    "MAX_QUBITS",
+    "MIN_QUBITS",
+    "apply_blocks",
+    "blocks",
+    "evaluate",
+    "thread_budget",
+    "worth_it",
+]
 
 # Where this pass beats Aer's statevector (``python benchmarks/bench_fused.py``, McClean,
 # first parameter, both on 2 cores): 0.76x Aer's wall time at n = 8 (L = 50), 1.8x at 9,
@@ -79,33 +87,44 @@ def evaluate(
     per = max(1, _CHUNK_AMPLITUDES >> n)
     chunks = [rows[i : i + per] for i in range(0, rows.shape[0], per)]
     columns = {p: j for j, p in enumerate(circuit.parameters)}
-    local_threads = _blas_thread_setter()
-    threads = min(len(chunks), thread_budget()) if local_threads else 1
 
     def one(chunk: NDArray[np.float64]) -> NDArray[np.float64] | None:
         psi = _run(program, columns, chunk, n)
         return None if psi is None else _read(psi, plans, n)
 
-    def pinned(chunk: NDArray[np.float64]) -> NDArray[np.float64] | None:
-        # One BLAS thread per worker thread: OpenBLAS would otherwise thread each product
-        # too, and the two levels fight over the cores (n = 14, 400 bindings on 2 cores:
-        # 5.6 s wall and 9.8 s CPU, against 3.5 s and 6.3 s pinned).
-        assert local_threads is not None
-        before = local_threads(1)
-        try:
-            return one(chunk)
-        finally:
-            local_threads(before)
-
-    # numpy's products and ufuncs release the GIL, so threads share the cores
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(pinned, chunks))
-    else:
-        parts = [one(c) for c in chunks]
+    parts = map_over_cores(one, chunks)
     if any(p is None for p in parts):
         return None
     return np.concatenate([p for p in parts if p is not None], axis=1)
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def map_over_cores(fn: Callable[[_T], _R], chunks: Sequence[_T]) -> list[_R]:
+    """``[fn(c) for c in chunks]``, the chunks shared out over this process's threads.
+
+    numpy's products and ufuncs release the GIL, so threads share the cores. Each worker
+    thread holds OpenBLAS to one thread of its own: otherwise OpenBLAS threads each product
+    too, and the two levels fight over the cores (n = 14, 400 bindings on 2 cores: 5.6 s wall
+    and 9.8 s CPU, against 3.5 s and 6.3 s pinned). Without a per-thread setter, one thread.
+    """
+    local_threads = _blas_thread_setter()
+    threads = min(len(chunks), thread_budget()) if local_threads else 1
+    if threads <= 1:
+        return [fn(c) for c in chunks]
+
+    def pinned(chunk: _T) -> _R:
+        assert local_threads is not None
+        before = local_threads(1)
+        try:
+            return fn(chunk)
+        finally:
+            local_threads(before)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(pinned, chunks))
 
 
 def thread_budget() -> int:
@@ -228,7 +247,7 @@ def _run(
             products = _products(stage[1], columns, rows)
             if products is None:
                 return None
-            psi = _apply_blocks(psi, products, n)
+            psi = apply_blocks(psi, products, n)
         elif stage[0] == "diag":
             psi *= stage[1]
         else:
@@ -250,7 +269,7 @@ def _kron(a: Any, b: Any) -> Any:
     return out.reshape(*shape[:-4], shape[-4] * shape[-3], shape[-2] * shape[-1])
 
 
-def _apply_blocks(psi: NDArray[np.complex128], ones: dict[int, Any], n: int) -> Any:
+def apply_blocks(psi: NDArray[np.complex128], ones: dict[int, Any], n: int) -> Any:
     """Apply the pending one-qubit matrices, one Kronecker product per block of qubits."""
     b = psi.shape[0]
     eye = np.eye(2, dtype=complex)

@@ -31,7 +31,13 @@ from numpy.typing import NDArray
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparseObservable
 
-from ..core.circuits import CircuitSamples, draw_samples, template_circuit, template_values
+from ..core.circuits import (
+    RZ,
+    CircuitSamples,
+    draw_samples,
+    template_circuit,
+    template_values,
+)
 from ..core.gradients import (
     SHIFT,
     combine_shifts,
@@ -165,6 +171,20 @@ class RandomAnsatz(_OneRotationPerParameter):
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """(s, K, 2, 3P) U-gate values: the gate type is chosen by the bound values."""
         return template_values(samples.gates, shift_parameters(samples.params, indices))
+
+    def adjoint_layout(
+        self, samples: CircuitSamples, indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """The unshifted (s, 3P) values and the (s, K) template column each shift moves.
+
+        What :func:`~bp_qiskit.backends.adjoint.shift_columns` reads off :meth:`values`,
+        without building the (s, K, 2, 3P) layout: rotation k's angle is its U gate's theta
+        (column 3k), or its lambda (3k + 2) for RZ. tests/test_adjoint.py checks the two
+        agree on every built-in random ansatz.
+        """
+        codes = samples.gates.reshape(samples.gates.shape[0], -1)[:, indices]
+        cols = 3 * np.asarray(indices)[None, :] + np.where(codes == RZ, 2, 0)
+        return template_values(samples.gates, samples.params), cols.astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
