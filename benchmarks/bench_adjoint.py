@@ -7,6 +7,8 @@ of the same gradients of the same circuits (bp_qiskit's draws):
 - ``adjoint``: ``run_study`` with ``gradient.method = "adjoint"`` (backends/adjoint.py);
 - ``shift``: ``run_study`` with ``gradient.method = "shift"`` (2 circuits per parameter and
   sample through the batched Aer estimator), the reference;
+- ``pass``: the adjoint pass alone (``backends.adjoint.gradients``) on the same bindings,
+  compiled and laid out beforehand;
 - ``lightning``: PennyLane's ``lightning.qubit`` ``compute_derivatives`` with the adjoint
   method and every rotation angle trainable (the strongest like-for-like peer), if installed
   (``pip install -e '.[benchmark]'``).
@@ -57,6 +59,31 @@ def _bp(n: int, layers: int, samples: int, method: str) -> Callable[[], Any]:
     return lambda: run_study(spec, progress=False).data[0]
 
 
+def _pass_alone(n: int, layers: int, samples: int) -> Callable[[], np.ndarray]:
+    """The adjoint pass alone (``backends.adjoint.gradients``) on the study's own bindings,
+    compiled and laid out beforehand: what lightning's ``compute_derivatives`` is to it."""
+    from bp_qiskit.backends.adjoint import compile_circuit, gradients
+    from bp_qiskit.core.circuits import CircuitSamples
+    from bp_qiskit.execution.families import family_for
+
+    spec = _spec(n, layers, samples, "adjoint")
+    draws = run_study(spec, progress=False).data[0]
+    family = family_for(spec, draws.cell)
+    program = compile_circuit(family.template)
+    indices = np.arange(family.num_params)
+    base, cols = family.adjoint_layout(  # type: ignore[attr-defined]
+        CircuitSamples(draws.gates, draws.params), indices
+    )
+    wanted = np.unique(cols)
+    where = np.searchsorted(wanted, cols)  # each sample's rotation k -> its column's slot
+
+    def run() -> np.ndarray:
+        grads = gradients(program, family.observable, base, wanted)[1]
+        return np.take_along_axis(grads, where, axis=1)
+
+    return run
+
+
 def _lightning(data: Any, n: int, layers: int) -> Callable[[], np.ndarray] | None:
     try:
         import pennylane as qml
@@ -95,6 +122,7 @@ def main() -> None:
         impls: dict[str, Callable[[], Any]] = {
             "adjoint": _bp(n, layers, samples, "adjoint"),
             "shift": _bp(n, layers, samples, "shift"),
+            "pass": _pass_alone(n, layers, samples),
         }
         peer = _lightning(reference, n, layers)
         if peer is not None:
