@@ -140,3 +140,36 @@ def test_prediction_z_is_left_out_where_the_circuits_are_too_few_for_the_tails()
     # r = (sd / v)^2 = 1e6 with S = 200: the variance's relative se would be 70.
     assert math.isnan(prediction_z(1e-9, 1e-9, 200, 1e-6, contribution_sd=1e-3))
     assert not math.isnan(prediction_z(1e-6, 1e-7, 200, 1e-6, contribution_sd=1e-6))
+
+
+def test_an_unknown_shot_noise_leaves_the_variance_out():
+    """An infinite standard error (the runtime's ZNE returns one when its extrapolation does
+    not converge) makes the floor unknown: the variance is NaN, not -inf, and unresolved."""
+    import math
+
+    from bp_qiskit.core.statistics import corrected_variance, summarize_gradients
+
+    grads = np.array([0.1, -0.2, 0.3, 0.05])
+    shot_var = np.array([0.01, np.inf, 0.01, 0.01])
+    st = summarize_gradients(grads, shot_var)
+    assert math.isnan(st.grad_var) and math.isnan(st.grad_var_se)
+    assert math.isinf(st.shot_noise_var) and not st.resolved
+    assert st.grad_var_raw == pytest.approx(np.var(grads, ddof=1))
+    assert all(math.isnan(x) for x in corrected_variance(grads, shot_var))
+
+
+def test_zne_that_does_not_converge_is_reported_not_printed_as_minus_infinity():
+    from bp_qiskit import StudySpec, run_study
+    from bp_qiskit.report.tables import format_table
+
+    spec = StudySpec.from_dict({
+        "study": {"seed": 1},
+        "circuit": {"ansatz": "seed", "qubits": [2]},
+        "observable": {"kind": "zz"},
+        "sampling": {"samples": 4, "shots": 100},
+        "backend": {"name": "fake:manila", "options": {"zne": True}},
+    })  # fmt: skip
+    outcome = run_study(spec, progress=False)
+    table = format_table(outcome.result)
+    assert "-inf" not in table
+    assert "shot noise: unknown at n=2 L=1" in table

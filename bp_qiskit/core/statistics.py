@@ -114,6 +114,13 @@ def summarize_gradients(
     g, y, v = _contributions(grads, shot_var)
     z = y - v
     s = len(z)
+    if not np.all(np.isfinite(v)):
+        # The estimator gave no finite standard error for some value (zero-noise
+        # extrapolation that did not converge returns inf): the shot noise to subtract is
+        # unknown, so is the variance. Not -inf, and not an interval around it.
+        nan = float("nan")
+        return CellStatistics(s, float(g.mean()), float(y.mean()), float("inf"), nan, nan,
+                              (nan, nan), False)  # fmt: skip
     corrected = float(z.mean())
     se = float(np.std(z, ddof=1) / math.sqrt(s))
     ci = bootstrap_t_interval(z, np.random.default_rng(seed), resamples=resamples)
@@ -153,6 +160,8 @@ def corrected_variance(
 ) -> tuple[float, float]:
     """Shot-noise-corrected variance and its standard error, without the interval (cheap)."""
     _, y, v = _contributions(grads, shot_var)
+    if not np.all(np.isfinite(v)):
+        return float("nan"), float("nan")  # as in summarize_gradients: the floor is unknown
     z = y - v
     return float(z.mean()), float(np.std(z, ddof=1) / math.sqrt(len(z)))
 

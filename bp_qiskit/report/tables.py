@@ -63,6 +63,14 @@ def format_table(result: StudyResult, adaptive: Sequence[AdaptiveCell] = ()) -> 
         )
     if reference is not None:
         lines.append(f"theory: {reference[0]}; z as for the prediction")
+    unknown = [c for c in result.cells if c.shots and math.isinf(c.shot_noise_var)]
+    if unknown:
+        where = ", ".join(f"n={c.num_qubits} L={c.num_layers}" for c in unknown)
+        lines.append(
+            f"shot noise: unknown at {where}: the estimator reported an infinite standard error "
+            "for some values (zero-noise extrapolation that did not converge does), so Var[grad] "
+            "is left out there"
+        )
     lines.append(format_gradient_method(result))
     lines.extend(format_limit_depths(result))  # a depth axis, predicted or not
     lines.extend(format_fits(result))
