@@ -48,3 +48,54 @@ def test_expanding_the_projector_is_refused_by_capability_not_by_name():
         with pytest.raises(SpecError, match=r"2\^15 Pauli terms"):
             check_resources(spec)
     check_resources(StudySpec.from_dict({"circuit": {"qubits": [15]}}))  # aer: native
+
+
+def test_a_kind_with_a_new_output_is_its_part_and_its_writer(tmp_path, monkeypatch, capsys):
+    """A new output needs its part type and one writer in report/parts.py: the output
+    folder, the console and both exports pick it up without asking which kind ran; a part
+    without a writer is refused by name, never silently left out."""
+    import csv
+    import dataclasses
+    import io
+    import json
+
+    from bp_qiskit.cli.base import print_outcome
+    from bp_qiskit.report import export_csv, export_json
+    from bp_qiskit.report.parts import WRITERS, PartWriter
+    from bp_qiskit.results import StudyOutcome
+
+    @dataclasses.dataclass(frozen=True)
+    class Scan:
+        spec: dict
+        values: tuple[float, ...]
+
+    class ScanWriter(PartWriter):
+        def files(self, part, outcome, out_dir, plots):
+            path = out_dir / "scan.json"
+            path.write_text(json.dumps(list(part.values)), encoding="utf-8")
+            return [path]
+
+        def table(self, part):
+            return "scan: " + ", ".join(f"{v:.2f}" for v in part.values)
+
+        def export(self, part):
+            return {"scan": list(part.values)}
+
+        def csv_rows(self, part, study_id, writer):
+            writer.writerow(["study_id", "value"])
+            writer.writerows([study_id, v] for v in part.values)
+            return True
+
+    outcome = StudyOutcome("s1", "scan", parts=(Scan({"study": {"name": "toy"}}, (0.5, 0.25)),))
+    with pytest.raises(TypeError, match="no writer for outcome part Scan"):
+        print_outcome(outcome, tmp_path / "refused", plots=False)
+    monkeypatch.setitem(WRITERS, Scan, ScanWriter())
+    assert print_outcome(outcome, tmp_path / "out", plots=False) == 0
+    assert "scan: 0.50, 0.25" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "scan.json").read_text()) == [0.5, 0.25]
+    stream = io.StringIO()
+    export_json(outcome, stream)
+    assert json.loads(stream.getvalue())["scan"] == [0.5, 0.25]
+    stream = io.StringIO()
+    export_csv(outcome, stream)
+    assert list(csv.reader(io.StringIO(stream.getvalue())))[1] == ["s1", "0.5"]

@@ -103,7 +103,7 @@ def test_honest_numbers_in_exports_and_adaptive_reports(tmp_path, capsys):
     import io
     import math
 
-    from bp_qiskit.results import AdaptiveCell, StudyOutcome
+    from bp_qiskit.results import AdaptiveCell, AdaptiveReport
 
     spec = str(tmp_path / "tiny.toml")
     (tmp_path / "tiny.toml").write_text(SPEC + '[gradient]\nparameter = "last"\n')
@@ -118,9 +118,7 @@ def test_honest_numbers_in_exports_and_adaptive_reports(tmp_path, capsys):
     assert {(r["num_qubits"], r["parameter"]) for r in rows} == {("2", "1"), ("3", "2")}
     # An unresolved adaptive cell: strict JSON (null), never Infinity.
     cell = AdaptiveCell(2, 1, 10, 20, 400, math.inf, False, 1)
-    text = StudyOutcome("x", "adaptive", adaptive=(cell,)).adaptive_json(
-        {"adaptive": {"target_rel_error": 0.1, "max_shots": 400}}
-    )
+    text = AdaptiveReport((cell,), 0.1, 400).to_json("x")
     assert json.loads(text, parse_constant=lambda c: 1 / 0)["cells"][0]["rel_error"] is None
 
 

@@ -22,7 +22,7 @@ from ..execution import collect, run_stored
 from ..execution.cost import DEFAULT_COST_LIMIT_S, CostEstimate
 from ..execution.studies import run_stored_group, study_spec
 from ..report import format_table, write_outputs
-from ..report.tables import format_adaptive, format_budget
+from ..report.parts import writer_for
 from ..results import StudyOutcome, StudyResult
 from ..store import BaseStore, open_store
 
@@ -217,16 +217,13 @@ def link_latest(out: Path, name: str) -> None:
 def print_outcome(outcome: StudyOutcome, out: Path, *, plots: bool = True) -> int:
     """Write the outcome's files, print its tables and where they went."""
     paths = write_outputs(out, outcome, plots=plots)
+    link_latest(out, str(outcome.spec["study"]["name"]))
     if outcome.result is not None:
-        link_latest(out, str(outcome.result.spec["study"]["name"]))
-    elif outcome.budget is not None:
-        link_latest(out, str(outcome.budget.spec["study"]["name"]))
-    if outcome.result is not None:
-        print(format_table(outcome.result, outcome.adaptive or ()))
-    if outcome.adaptive:
-        print(format_adaptive(outcome.adaptive))
-    if outcome.budget is not None:
-        print(format_budget(outcome.budget))
+        print(format_table(outcome.result, outcome.adaptive))
+    for part in outcome.parts:
+        table = writer_for(part).table(part)
+        if table is not None:
+            print(table)
     print("wrote " + ", ".join(str(p) for p in paths))
     print(f"study {outcome.study_id}")
     return 0

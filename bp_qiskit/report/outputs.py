@@ -2,11 +2,11 @@
 
 Each part of a :class:`~bp_qiskit.results.StudyOutcome` has its files: a gradient summary
 writes ``results.json``, ``samples.npz``, ``variance.png`` and ``resources.json`` (each
-cell's measured peak memory); adaptive reports add
-``adaptive.json``; a budget study writes ``budget.json`` and ``budget.png``; a QPU study
-adds ``jobs.json`` (every submission: id, state, usage, physical qubits, calibration time,
-options, shots). Exports are the
-per-sample rows (CSV) or everything (JSON).
+cell's measured peak memory); every other part writes its own through its writer
+(:mod:`bp_qiskit.report.parts`: ``adaptive.json``; ``budget.json`` and ``budget.png``);
+a QPU study adds ``jobs.json`` (every submission: id, state, usage, physical qubits,
+calibration time, options, shots). Exports are the per-sample rows (CSV) or everything
+(JSON).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from ..core.gradients import parameter_indices
 from ..results import StudyOutcome, cell_arrays, write_npz
+from .parts import writer_for
 from .render import draw_in_process, take
 
 __all__ = ["export_csv", "export_json", "write_outputs"]
@@ -40,19 +41,13 @@ def write_outputs(out_dir: Path, outcome: StudyOutcome, *, plots: bool = True) -
         if helper is not None:
             for figure in figures:
                 helper.draw(*figure)  # drawn in the helper while the rest is written
-        _write_extras(out_dir, outcome, paths)
+        _write_resources(out_dir, outcome, paths)
+    for part in outcome.parts:
+        paths += writer_for(part).files(part, outcome, out_dir, plots)
     if outcome.submissions:
         paths.append(out_dir / "jobs.json")
         payload = {"study_id": outcome.study_id, "submissions": list(outcome.submissions)}
         paths[-1].write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", "utf-8")
-    if outcome.budget is not None:
-        paths.append(out_dir / "budget.json")
-        paths[-1].write_text(outcome.budget.to_json(), encoding="utf-8")
-        if plots:
-            from .plots import plot_budget
-
-            paths.append(out_dir / "budget.png")
-            plot_budget(outcome.budget, paths[-1])
     drawn = helper is not None and helper.finish()
     if helper is not None and not drawn:
         helper.close()
@@ -82,8 +77,8 @@ def _write_result(
     return figures
 
 
-def _write_extras(out_dir: Path, outcome: StudyOutcome, paths: list[Path]) -> None:
-    """resources.json (measured, so kept out of results.json) and adaptive.json."""
+def _write_resources(out_dir: Path, outcome: StudyOutcome, paths: list[Path]) -> None:
+    """resources.json: measured, so kept out of results.json."""
     resources = outcome.resources()
     if resources:
         # Measured, so it differs between runs: kept out of results.json, which a killed
@@ -91,10 +86,6 @@ def _write_extras(out_dir: Path, outcome: StudyOutcome, paths: list[Path]) -> No
         paths.append(out_dir / "resources.json")
         payload = {"study_id": outcome.study_id, **resources}
         paths[-1].write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
-    if outcome.adaptive:
-        assert outcome.result is not None
-        paths.append(out_dir / "adaptive.json")
-        paths[-1].write_text(outcome.adaptive_json(outcome.result.spec), encoding="utf-8")
 
 
 def export_json(outcome: StudyOutcome, stream: TextIO) -> None:
@@ -111,11 +102,8 @@ def export_json(outcome: StudyOutcome, stream: TextIO) -> None:
             }
             for d in outcome.data
         }
-    if outcome.adaptive:
-        payload["adaptive"] = [r.to_dict() for r in outcome.adaptive]
-    if outcome.budget is not None:
-        payload.update(json.loads(outcome.budget.to_json()))
-        payload["estimates"] = outcome.budget.estimates
+    for part in outcome.parts:
+        payload.update(writer_for(part).export(part))
     if outcome.submissions:
         payload["submissions"] = list(outcome.submissions)
     json.dump(payload, stream, indent=1, sort_keys=True)
@@ -126,13 +114,7 @@ def export_csv(outcome: StudyOutcome, stream: TextIO) -> None:
     """One row per sample and parameter (sweeps), or per repetition and split (budgets)."""
     writer = csv.writer(stream)
     sid = outcome.study_id
-    if outcome.budget is not None:
-        shots = outcome.budget.spec["budget"]["shots"]
-        writer.writerow(["study_id", "num_qubits", "repetition", "shots", "grad_var_estimate"])
-        for n, table in outcome.budget.estimates.items():
-            for rep, row in enumerate(table):
-                for n_shots, est in zip(shots, row, strict=True):
-                    writer.writerow([sid, n, rep, n_shots, repr(float(est))])
+    if any(writer_for(part).csv_rows(part, sid, writer) for part in outcome.parts):
         return
     writer.writerow(
         ["study_id", "num_qubits", "num_layers", "sample", "parameter", "gates", "grad", "shot_var"]

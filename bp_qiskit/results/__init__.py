@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from .data import Cell, CellData
 from .files import cell_arrays, read_npz, write_npz
-from .outcome import AdaptiveCell, BudgetPoint, BudgetResult, StudyOutcome
+from .outcome import AdaptiveCell, AdaptiveReport, BudgetPoint, BudgetResult, StudyOutcome
 from .schema import CellResult, FitResult, SeriesFit, StudyResult, build_result
 
 __all__ = [
     "AdaptiveCell",
+    "AdaptiveReport",
     "BudgetPoint",
     "BudgetResult",
     "Cell",

@@ -1,9 +1,11 @@
 """What a finished study of any kind hands to reports and exports: :class:`StudyOutcome`.
 
-A plain sweep has a :class:`~bp_qiskit.results.schema.StudyResult` and per-sample data; an
-adaptive study has those plus one :class:`AdaptiveCell` per cell; a shot-budget study has a
-:class:`BudgetResult`. Reports write whichever parts are present, so a new study kind that
-produces the same parts needs no new report code.
+A sweep has a :class:`~bp_qiskit.results.schema.StudyResult` and per-sample data. What a
+kind adds beside them is a *part*: any frozen object in ``StudyOutcome.parts`` (an adaptive
+study adds an :class:`AdaptiveReport`, a shot-budget study a :class:`BudgetResult`).
+Reports find each part's writer by its type (:mod:`bp_qiskit.report.parts`) and never ask
+which kind ran, so a new kind with a new output is its kind module, its part here, and its
+writer there.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .data import CellData
 from .schema import StudyResult
 
-__all__ = ["AdaptiveCell", "BudgetPoint", "BudgetResult", "StudyOutcome"]
+_P = TypeVar("_P")
+
+__all__ = ["AdaptiveCell", "AdaptiveReport", "BudgetPoint", "BudgetResult", "StudyOutcome"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +44,25 @@ class AdaptiveCell:
         if not math.isfinite(d["rel_error"]):
             d["rel_error"] = None
         return d
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveReport:
+    """An adaptive study's part: its targets and what each cell reached."""
+
+    cells: tuple[AdaptiveCell, ...]
+    target_rel_error: float
+    max_shots: int
+
+    def to_json(self, study_id: str) -> str:
+        """``adaptive.json``: the targets and every cell's report."""
+        report = {
+            "study_id": study_id,
+            "target_rel_error": self.target_rel_error,
+            "max_shots_per_cell": self.max_shots,
+            "cells": [r.to_dict() for r in self.cells],
+        }
+        return json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +109,8 @@ class StudyOutcome:
         kind: The study kind's name (``plain``, ``adaptive``, ``budget``).
         result: The gradient-variance summary (sweeps).
         data: Per-cell sample data (sweeps).
-        adaptive: Per-cell allocation reports (adaptive studies).
-        budget: Achieved against predicted errors (budget studies).
+        parts: What the kind adds, one object per output (:class:`AdaptiveReport`,
+            :class:`BudgetResult`); reports look their writers up by type.
         submissions: What ran on a QPU, one JSON-ready row per submission (remote
             backends only): ids, states, causes, usage and provenance.
     """
@@ -96,9 +119,33 @@ class StudyOutcome:
     kind: str
     result: StudyResult | None = None
     data: tuple[CellData, ...] = ()
-    adaptive: tuple[AdaptiveCell, ...] = ()
-    budget: BudgetResult | None = None
+    parts: tuple[Any, ...] = ()
     submissions: tuple[dict[str, Any], ...] = ()
+
+    def part(self, kind: type[_P]) -> _P | None:
+        """The part of this type, or None."""
+        return next((p for p in self.parts if isinstance(p, kind)), None)
+
+    @property
+    def adaptive(self) -> tuple[AdaptiveCell, ...]:
+        """Per-cell allocation reports (adaptive studies; empty otherwise)."""
+        report = self.part(AdaptiveReport)
+        return report.cells if report is not None else ()
+
+    @property
+    def budget(self) -> BudgetResult | None:
+        """Achieved against predicted errors (budget studies; None otherwise)."""
+        return self.part(BudgetResult)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The resolved spec: the summary's, or that of a part that carries one."""
+        if self.result is not None:
+            return self.result.spec
+        for p in self.parts:
+            if isinstance(getattr(p, "spec", None), dict):
+                return dict(p.spec)
+        raise ValueError(f"study {self.study_id}: the outcome carries no spec")
 
     def to_pandas(self) -> Any:
         """One row per sample and differentiated column: n, L, sample, gradient, shot noise.
@@ -147,13 +194,3 @@ class StudyOutcome:
             "measured": "per job in the process that ran it (Linux: VmHWM reset before each "
             "job); differs between runs, unlike results.json",
         }
-
-    def adaptive_json(self, spec: dict[str, Any]) -> str:
-        """``adaptive.json``: the targets and every cell's report."""
-        report = {
-            "study_id": self.study_id,
-            "target_rel_error": spec["adaptive"]["target_rel_error"],
-            "max_shots_per_cell": spec["adaptive"]["max_shots"],
-            "cells": [r.to_dict() for r in self.adaptive],
-        }
-        return json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ...core.planning import model_from_samples, optimal_plan
 from ...core.statistics import corrected_variance
 from ...errors import SpecError, StudyFailedError
-from ...results import AdaptiveCell, Cell, CellData, StudyOutcome, build_result
+from ...results import AdaptiveCell, AdaptiveReport, Cell, CellData, StudyOutcome, build_result
 from ...spec import StudySpec
 from ...store import BaseStore, JobRecord, StoreError
 from ..context import RunContext
@@ -260,10 +260,17 @@ class AdaptiveKind(StudyKind):
 
         walked = [_walk_cell(spec, cell, round_fn) for cell in plan_cells(spec)]
         data = tuple(d for d, _ in walked)
+        assert spec.adaptive is not None  # this kind runs only specs with [adaptive]
         return StudyOutcome(
             study_id,
             self.name,
             result=build_result(spec.to_dict(), data),
             data=data,
-            adaptive=tuple(r for _, r in walked),
+            parts=(
+                AdaptiveReport(
+                    tuple(r for _, r in walked),
+                    spec.adaptive.target_rel_error,
+                    spec.adaptive.max_shots,
+                ),
+            ),
         )

@@ -167,7 +167,7 @@ class BudgetKind(StudyKind):
                     )
                 )
         result = BudgetResult(spec=spec.to_dict(), points=tuple(points), estimates=estimates)
-        return StudyOutcome(study_id, self.name, budget=result)
+        return StudyOutcome(study_id, self.name, parts=(result,))
 
     def progress(self, store: BaseStore, study_id: str, spec: StudySpec) -> list[CellProgress]:
         """Repetitions done per qubit count; budget jobs hold estimates, not gradients."""
