@@ -77,8 +77,11 @@ NETWORK_RELATIVE_ERROR = 1e-2
 # spend where the tensor network could take over (a chain).
 _CHAIN_EXACT_WORK = 50_000
 # Quadruples summed over gates the exact fourth moment may spend (dictionary steps of a few
-# microseconds each): about 0.2 s per cell, so that predicting stays faster than measuring.
-_FOURTH_WORK = 50_000
+# microseconds each). At 50,000 it took 5.5 of the 5.9 s of `bp-qiskit predict
+# jobs/cerezo2021.toml`, more than the run itself (2.4 s, since the fused pass); 10,000 still
+# covers McClean at n = 3, L = 2 (6,855: tests/test_predict.py), and the benchmark in
+# docs/predictions.md times the specs with it.
+_FOURTH_WORK = 10_000
 _FOURTH_STATES = 20_000
 
 
@@ -174,7 +177,7 @@ def predict_cell(
                       note=note)  # fmt: skip
     prediction = _combine(base, moments, networks, paths)
     if prediction.method in _VALUED and prediction.grad_var:
-        sd = _contribution_sd(programs, prediction.grad_var)
+        sd = _contribution_sd(programs, prediction.grad_var, prediction.method == "exact")
         prediction = dataclasses.replace(prediction, contribution_sd=sd)
     return prediction
 
@@ -190,7 +193,7 @@ def _cell_program(
     return program if program.projector else reduce_to_light_cone(program)
 
 
-def _contribution_sd(programs: list[Program], grad_var: float) -> float | None:
+def _contribution_sd(programs: list[Program], grad_var: float, exact: bool) -> float | None:
     """The sd of one circuit's g^2 (the mean over parameters), exact or an upper bound.
 
     For the global projector, an upper bound: its spectrum is {0, 1}, so a shifted
@@ -199,11 +202,15 @@ def _contribution_sd(programs: list[Program], grad_var: float) -> float | None:
     a product of rotations), so a sample's own spread says nothing about the tails it has
     not seen: at n = 50, 200 circuits measured 1.3e-23 against a prediction of 6.6e-18.
     For one differentiated parameter and a listed cost, exact by the four-copy propagation
-    within its budget; None otherwise (the z then rests on the sample's spread).
+    within its budget, where the second moment itself was exact; None otherwise (the z
+    then rests on the sample's spread).
     """
     if programs[0].projector:
         return math.sqrt(max(grad_var / 4 - grad_var**2, 0.0))
-    if len(programs) != 1:
+    # Four copies hold more strings than two: where the second moment was too large for
+    # exact propagation (``exact`` false), the fourth cannot fit its smaller budget either,
+    # and trying cost 0.1 s per cell (jobs/mcclean2018.toml at L = 50).
+    if len(programs) != 1 or not exact:
         return None
     fourth = exact_fourth_moment(programs[0], max_states=_FOURTH_STATES, max_work=_FOURTH_WORK)
     if fourth is None:
