@@ -75,6 +75,9 @@ def main() -> None:
     # Pinned: one Aer thread per worker, whatever the core count (the pool's initializer
     # and the cluster read this in the parent when they start their workers).
     executors.aer_threads = lambda workers: 1  # type: ignore[assignment]
+    # And k = 1, which runs in this process: the fused numpy pass shares its bindings over
+    # OMP_NUM_THREADS threads (all cores when unset), which made "one worker" two threads.
+    os.environ["OMP_NUM_THREADS"] = "1"
     ways = [(e, k) for e in ("local", "dask") for k in counts]
     times: dict[tuple[str, int], list[float]] = {w: [] for w in ways}
     results = set()
