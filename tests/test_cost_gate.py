@@ -243,3 +243,13 @@ def test_the_dry_run_prices_what_each_study_kind_submits():
         **{"adaptive.max_shots": 50_000, "adaptive.target_rel_error": 0.2}
     )
     assert {c.total_shots for c in dry_run(adaptive)} == {50_000}
+
+
+def test_the_cost_gate_refuses_a_backend_it_cannot_price():
+    """What it reads is a protocol (backends.remote.PricedBackend), not attributes of Any."""
+    from bp_qiskit import StudySpec
+    from bp_qiskit.backends import make_backend
+    from bp_qiskit.execution.cost import estimate_cost
+
+    with pytest.raises(TypeError, match="the cost gate prices a device backend"):
+        estimate_cost(StudySpec.from_dict({}), make_backend("aer"))

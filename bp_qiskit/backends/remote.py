@@ -35,6 +35,7 @@ __all__ = [
     "FINAL_STATES",
     "MAX_TRANSIENT_FAILURES",
     "JobVanishedError",
+    "PricedBackend",
     "RemoteBackend",
     "RemoteStatus",
     "SharedTask",
@@ -161,6 +162,24 @@ class RemoteBackend(Backend, Protocol):
 
     def execution_record(self, job_id: str) -> dict[str, Any]:
         """What the service says of a finished job's execution (provenance; never raises)."""
+        ...
+
+
+@runtime_checkable
+class PricedBackend(Protocol):
+    """What the cost gate reads of a device backend to price a run before anything is sent.
+
+    The device's timing (``target``), the transpiler that makes each ISA circuit (``isa``),
+    the PUBs a task becomes (``pubs``), and the service (its usage report and dry run, where
+    the account offers them). The runtime backends have all four, local mode included.
+    """
+
+    target: Any
+    isa: Any
+    service: Any
+
+    def pubs(self, tasks: Sequence[ExpectationTask | SharedTask]) -> list[Any]:
+        """The PUBs the tasks are submitted as."""
         ...
 
 

@@ -21,7 +21,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..backends import Backend
 from ..backends.options import estimator_options
+from ..backends.remote import PricedBackend
 from ..spec import StudySpec
 from ..store import BaseStore, JobRecord
 from .families import gradient_indices
@@ -73,7 +75,7 @@ def _remaining_allocation(service: Any) -> float | None:
 
 def estimate_cost(
     spec: StudySpec,
-    backend: Any,
+    backend: Backend,
     *,
     store: BaseStore | None = None,
     study_id: str | None = None,
@@ -86,7 +88,7 @@ def estimate_cost(
 
 def estimate_group_cost(
     specs: Sequence[StudySpec],
-    backend: Any,
+    backend: Backend,
     *,
     store: BaseStore | None = None,
     study_ids: Sequence[str] | None = None,
@@ -98,6 +100,11 @@ def estimate_group_cost(
     those that need it, run ``measurement_bases`` times (once for diagonal costs), and PUBs
     are packed into jobs as the run packs them (``backend.options.job_seconds``).
     """
+    if not isinstance(backend, PricedBackend):
+        raise TypeError(
+            f"backend {backend.name}: the cost gate prices a device backend (target, isa, pubs, "
+            "service); this one has none"
+        )
     spec = specs[0]
     overhead = mitigation_overhead(spec.backend.options)
     service = getattr(backend, "service", None)
@@ -173,7 +180,7 @@ def _needed(
 
 def _scaled_by_service(
     spec: StudySpec,
-    backend: Any,
+    backend: PricedBackend,
     service: Any,
     builders: Sequence[JobBuilder],
     needed: dict[tuple[str, int], list[tuple[int, JobRecord]]],
@@ -204,7 +211,7 @@ def _scaled_by_service(
 
 def _adaptive_cost(
     spec: StudySpec,
-    backend: Any,
+    backend: PricedBackend,
     store: BaseStore | None,
     study_id: str | None,
     overhead: float,
