@@ -77,8 +77,9 @@ NETWORK_RELATIVE_ERROR = 1e-2
 # spend where the tensor network could take over (a chain).
 _CHAIN_EXACT_WORK = 50_000
 # Quadruples summed over gates the exact fourth moment may spend (dictionary steps of a few
-# microseconds each). At 50,000 it took 5.5 of the 5.9 s of `bp-qiskit predict
-# jobs/cerezo2021.toml`, more than the run itself (2.4 s, since the fused pass); 10,000 still
+# microseconds each). At 50,000 it was 94% of `bp-qiskit predict jobs/cerezo2021.toml` under
+# cProfile, and the prediction (2.98 s) outlasted the run (2.43 s, since the fused pass,
+# benchmarks/bench_predict_vs_run.py); 10,000 still
 # covers McClean at n = 3, L = 2 (6,855: tests/test_predict.py), and the benchmark in
 # docs/predictions.md times the specs with it.
 _FOURTH_WORK = 10_000
