@@ -38,18 +38,24 @@ def _run(circuit: dict, cost: dict, shots: int = 0):
     return run_study(spec, progress=False).data
 
 
-@pytest.mark.parametrize("circuit", CIRCUITS, ids=lambda c: c["ansatz"])
-@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c["kind"])
-def test_the_batched_pass_gives_aers_values(circuit, cost, monkeypatch):
-    used = []
-    real = aer.evaluate_batched
+def spy_on(monkeypatch, name: str) -> list[bool]:
+    """Record, per call of the estimator's ``aer.<name>``, whether that pass took the PUB."""
+    used: list[bool] = []
+    real = getattr(aer, name)
 
     def spy(*args):
         out = real(*args)
         used.append(out is not None)
         return out
 
-    monkeypatch.setattr(aer, "evaluate_batched", spy)
+    monkeypatch.setattr(aer, name, spy)
+    return used
+
+
+@pytest.mark.parametrize("circuit", CIRCUITS, ids=lambda c: c["ansatz"])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c["kind"])
+def test_the_batched_pass_gives_aers_values(circuit, cost, monkeypatch):
+    used = spy_on(monkeypatch, "evaluate_batched")
     fast = _run(circuit, cost)
     assert used and all(used), "the batched pass was not taken"
     monkeypatch.setattr(batched, "MAX_QUBITS", 0)  # Aer for everything

@@ -7,10 +7,10 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import SparsePauliOp, Statevector
-from test_batched import CIRCUITS, COSTS
+from test_batched import CIRCUITS, COSTS, spy_on
 
 from bp_qiskit import StudySpec, run_study
-from bp_qiskit.backends import aer, fused
+from bp_qiskit.backends import blocks, fused
 from bp_qiskit.backends.aer_readout import exact_plan
 
 N = 9  # the narrowest register the pass takes
@@ -30,16 +30,7 @@ def _run(circuit: dict, cost: dict, qubits: int = N):
 
 
 def _spy(monkeypatch) -> list[bool]:
-    used: list[bool] = []
-    real = aer.evaluate_fused
-
-    def spy(*args):
-        out = real(*args)
-        used.append(out is not None)
-        return out
-
-    monkeypatch.setattr(aer, "evaluate_fused", spy)
-    return used
+    return spy_on(monkeypatch, "evaluate_fused")
 
 
 @pytest.mark.parametrize("circuit", CIRCUITS, ids=lambda c: c["ansatz"])
@@ -124,12 +115,12 @@ def test_a_narrow_light_cone_stays_with_aer(monkeypatch):
 
 def test_the_blocks_cover_the_register():
     for n in range(1, 25):
-        sizes = fused.blocks(n)
+        sizes = blocks.blocks(n)
         assert sum(sizes) == n and max(sizes) <= 4 and max(sizes) - min(sizes) <= 1
 
 
 def test_blas_threads_are_left_as_they_were():
-    setter = fused._blas_thread_setter()
+    setter = blocks._blas_thread_setter()
     if setter is None:
         pytest.skip("numpy here carries no OpenBLAS with per-thread counts")
     before = setter(3)
@@ -143,6 +134,6 @@ def test_blas_threads_are_left_as_they_were():
 def test_a_worker_keeps_to_its_share_of_the_cores(monkeypatch):
     """Pool and Dask workers get OMP_NUM_THREADS (execution/executors.py); the pass keeps to it."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert fused.thread_budget() == 1
+    assert blocks.thread_budget() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "")
-    assert fused.thread_budget() >= 1
+    assert blocks.thread_budget() >= 1

@@ -25,6 +25,7 @@ each parameter in one gate slot; and the fixed gates of the numpy pass.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from qiskit.quantum_info import SparseObservable
 
 from ..errors import SpecError
 from .batched import _FIXED, _PAIR, _PARAMETRIC, _apply_two, _pair, _u
-from .fused import apply_blocks, blocks
+from .blocks import apply_blocks, blocks
 from .protocol import Backend
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "AdjointProgram",
     "compile_circuit",
     "expectations",
+    "final_states",
     "gradients",
     "wants_adjoint",
 ]
@@ -88,7 +90,10 @@ class _Gate:
     columns: tuple[int | None, ...]  # per angle slot: the template column, or None if fixed
     constants: tuple[float, ...]  # per angle slot: the value when fixed (0.0 otherwise)
     matrix: NDArray[np.complex128] | None = None  # fixed gates only
-    diagonal: NDArray[np.complex128] | None = None  # a run of fixed diagonal gates, 2^n
+    diagonal: NDArray[Any] | None = None  # a run of fixed diagonal gates, 2^n (real if it can)
+
+
+_Stage = tuple[str, Any]  # ("ones", {qubit: [gate, ...] in time order}) | ("gate", gate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,13 +104,19 @@ class AdjointProgram:
     num_columns: int
     gates: tuple[_Gate, ...]
 
+    @functools.cached_property
+    def stages(self) -> list[_Stage]:
+        """The gates as the passes apply them (:func:`_stages`), grouped once per program."""
+        return _stages(self)
 
-def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
+
+def compile_circuit(circuit: QuantumCircuit, *, distinct: bool = True) -> AdjointProgram | None:
     """The circuit as gate records, or None where the adjoint pass cannot run it.
 
-    None for: a gate outside the table, an angle that is an expression, or a parameter in
-    two slots (its shift would then move two gates, and the shift pairs would not be single
-    columns).
+    None for: a gate outside the table, an angle that is an expression, or (``distinct``,
+    for gradients) a parameter in two slots (its shift would then move two gates, and the
+    shift pairs would not be single columns). The fused pass, which only evaluates, passes
+    ``distinct=False``.
     """
     n = circuit.num_qubits
     if n > MAX_QUBITS:
@@ -113,7 +124,7 @@ def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
     columns = {p: j for j, p in enumerate(circuit.parameters)}
     seen: set[int] = set()
     gates: list[_Gate] = []
-    index = np.arange(2**n)
+    run: list[tuple[str, tuple[int, ...]]] = []  # the fixed diagonal gates not yet placed
     for inst in circuit.data:
         op = inst.operation
         name = op.name
@@ -121,25 +132,49 @@ def compile_circuit(circuit: QuantumCircuit) -> AdjointProgram | None:
         if name == "barrier":
             continue
         if name in _DIAGONAL:
-            # A run of fixed diagonal gates (a CZ ladder) is one elementwise product.
-            d = np.ones(2**n, dtype=complex)
-            bits = [(index >> q) & 1 for q in qubits]
-            d *= _DIAGONAL[name](bits)
-            if gates and gates[-1].diagonal is not None:
-                d = d * gates[-1].diagonal
-                gates.pop()
-            gates.append(_Gate("diagonal", (), (), (), diagonal=d))
+            run.append((name, qubits))
             continue
+        if run:
+            gates.append(_Gate("diagonal", (), (), (), diagonal=_diagonal(run, n)))
+            run = []
         if name in _FIXED and not op.params:
             gates.append(_Gate(name, qubits, (), (), np.asarray(op.to_matrix(), dtype=complex)))
             continue
         if not ((name in _PARAMETRIC and len(qubits) == 1) or (name in _PAIR and len(qubits) == 2)):
             return None
-        slots = _angle_slots(op.params, columns, seen)
+        slots = _angle_slots(op.params, columns, seen if distinct else set())
         if slots is None:
             return None
         gates.append(_Gate(name, qubits, *slots))
+    if run:
+        gates.append(_Gate("diagonal", (), (), (), diagonal=_diagonal(run, n)))
     return AdjointProgram(n, len(columns), tuple(gates))
+
+
+def _diagonal(run: Sequence[tuple[str, tuple[int, ...]]], n: int) -> NDArray[Any]:
+    """A run of fixed diagonal gates as one 2^n diagonal: real signs for a CZ ladder.
+
+    Built once per run, not per gate: a ladder is the parity of its pairs' bits (one byte
+    per amplitude), and only phases (s, t) need complex numbers. Per gate in complex, the
+    diagonals of McClean's circuits at n = 20, L = 10 took longer than the pass itself.
+    """
+    index = np.arange(2**n)
+    bits: dict[int, NDArray[np.uint8]] = {}
+
+    def bit(q: int) -> NDArray[np.uint8]:
+        if q not in bits:
+            bits[q] = ((index >> q) & 1).astype(np.uint8)
+        return bits[q]
+
+    if all(name == "cz" for name, _ in run):
+        parity = np.zeros(2**n, dtype=np.uint8)
+        for _, (a, b) in run:
+            parity ^= bit(a) & bit(b)
+        return 1.0 - 2.0 * parity
+    d = np.ones(2**n, dtype=complex)
+    for name, qubits in run:
+        d *= _DIAGONAL[name]([bit(q) for q in qubits])
+    return d
 
 
 def _angle_slots(
@@ -256,7 +291,6 @@ def _observable_times(obs: SparseObservable, psi: Any, n: int) -> Any:
 # each of its gradients read from a 2 x 2 transition matrix of that qubit; any other gate is
 # its own stage, as before. McClean at n = 10, L = 50, every parameter: the gate-by-gate
 # pass this replaced took 3.5x as long (benchmarks/bench_adjoint.py, docs/benchmarks.md).
-_Stage = tuple[str, Any]  # ("ones", {qubit: [gate, ...] in time order}) | ("gate", gate)
 
 
 def _stages(program: AdjointProgram) -> list[_Stage]:
@@ -283,28 +317,36 @@ def _products(ones: dict[int, list[_Gate]], rows: NDArray[np.float64]) -> dict[i
     return out
 
 
-def _forward(program: AdjointProgram, rows: NDArray[np.float64]) -> tuple[Any, list[Any]]:
-    """The final states and every stage's matrices (kept for the backward pass)."""
+def _forward(
+    program: AdjointProgram, rows: NDArray[np.float64], *, keep: bool = True
+) -> tuple[Any, list[Any]]:
+    """The final states, and every stage's matrices if ``keep`` (for the backward pass)."""
     n = program.num_qubits
     psi = np.zeros((rows.shape[0], 2**n), dtype=complex)
     psi[:, 0] = 1.0
     kept: list[Any] = []
-    for kind, what in _stages(program):
+    for kind, what in program.stages:
         if kind == "ones":
             mats = _products(what, rows)
             psi = apply_blocks(psi, {q: m[-1] for q, m in mats.items()}, n)
         else:
             mats = _matrix(what, rows)
             psi = _apply(what, psi, mats, n)
-        kept.append(mats)
+        if keep:
+            kept.append(mats)
     return psi, kept
+
+
+def final_states(program: AdjointProgram, rows: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """The (B, 2^n) states at every binding: the forward pass alone (the fused pass's)."""
+    return _forward(program, rows, keep=False)[0]
 
 
 def expectations(
     program: AdjointProgram, observable: SparseObservable, rows: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """<O> at every binding (B,): the forward pass alone."""
-    psi, _ = _forward(program, rows)
+    psi = final_states(program, rows)
     lam = _observable_times(observable, psi, program.num_qubits)
     return np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
 
@@ -398,7 +440,7 @@ def gradients(
     lam = _observable_times(observable, psi, n)
     cost = np.real(np.einsum("bx,bx->b", np.conj(psi), lam))
     phi = psi
-    for (kind, what), mats in zip(reversed(_stages(program)), reversed(kept), strict=True):
+    for (kind, what), mats in zip(reversed(program.stages), reversed(kept), strict=True):
         if kind == "ones":
             inverse = {q: _dagger(what[q][0], m[-1]) for q, m in mats.items()}
             phi = apply_blocks(phi, inverse, n)
