@@ -2,8 +2,8 @@
 
 The numpy pass of :mod:`bp_qiskit.backends.batched` applies every gate to the whole batch,
 one gate at a time; past ten qubits its per-gate sweeps over 2^n amplitudes lose to Aer.
-This pass keeps the batch but applies far fewer, denser operations: it is the adjoint
-pass's forward sweep (:func:`~bp_qiskit.backends.adjoint.final_states`), in which
+This pass keeps the batch but applies far fewer, denser operations: it is the forward sweep
+that the adjoint pass also runs (:func:`~bp_qiskit.backends.program.final_states`), in which
 
 - each run of one-qubit gates is applied as one Kronecker product per block of at most
   four neighbouring qubits (:mod:`bp_qiskit.backends.blocks`);
@@ -23,15 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit import QuantumCircuit
 
-from .adjoint import compile_circuit, final_states
 from .aer_readout import ExactPlan
 from .batched import _read
 from .blocks import map_over_cores
+from .program import compile_circuit, final_states
 
 __all__ = ["MAX_QUBITS", "MIN_QUBITS", "evaluate", "worth_it"]
 
-# Where this pass beats Aer's statevector: from n = 9 (1.70x Aer's wall time, against 0.79x
-# at n = 8) to n = 20 (1.72x); 0.81x at 22, where one binding's state (64 MiB) is far
+# Where this pass beats Aer's statevector: from n = 9 (1.74x Aer's wall time, against 0.78x
+# at n = 8) to n = 20 (2.95x); 0.98x at 22, where one binding's state (64 MiB) is far
 # outside the caches (`python benchmarks/bench_fused.py`, quoted in docs/benchmarks.md).
 MIN_QUBITS = 9
 MAX_QUBITS = 20
