@@ -21,8 +21,8 @@ from test_batched import CIRCUITS, COSTS
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.backends import batched
 from bp_qiskit.backends.adjoint import compile_circuit, expectations, gradients
+from bp_qiskit.core.gradients import shift_columns
 from bp_qiskit.errors import SpecError
-from bp_qiskit.execution.adjoint import shift_columns
 
 
 def _spec(circuit: dict, cost: dict, method: str, parameter="all", **sampling) -> StudySpec:

@@ -20,6 +20,7 @@ __all__ = [
     "SHIFT",
     "combine_shifts",
     "parameter_indices",
+    "shift_columns",
     "shift_parameters",
     "shot_noise_variance",
     "spans_whole_turns",
@@ -116,3 +117,32 @@ def shot_noise_variance(stds: NDArray[np.float64]) -> NDArray[np.float64]:
     """
     stds = np.asarray(stds, dtype=float)
     return 0.25 * (stds[..., 0] ** 2 + stds[..., 1] ** 2)
+
+
+def shift_columns(
+    values: NDArray[np.float64], shift: float
+) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """The unshifted bindings and the column each shifted pair moves, or None.
+
+    ``values`` is an ExpectationTask's (S, J, 2, P) layout: pair j of sample s is the
+    unshifted binding with +shift and -shift on one column. Returns ``(base (S, P), columns
+    (S, J))``, or None when a pair moves anything but one column by exactly +-shift (or the
+    pairs of a sample do not share their midpoint), since only then is the pair's half
+    difference the partial derivative that the adjoint pass computes.
+    """
+    if values.ndim != 4 or values.shape[2] != 2 or values.shape[1] == 0:
+        return None
+    plus, minus = values[:, :, 0, :], values[:, :, 1, :]
+    base = 0.5 * (plus[:, 0] + minus[:, 0])
+    step = plus - minus
+    cols = np.argmax(np.abs(step), axis=-1)
+    moved = np.take_along_axis(step, cols[..., None], axis=-1)[..., 0]
+    if not np.allclose(moved, 2 * shift, rtol=0, atol=1e-12):
+        return None
+    rest = step.copy()
+    np.put_along_axis(rest, cols[..., None], 0.0, axis=-1)
+    if np.any(np.abs(rest) > 1e-12):
+        return None
+    if np.any(np.abs(0.5 * (plus + minus) - base[:, None, :]) > 1e-12):
+        return None
+    return base, cols

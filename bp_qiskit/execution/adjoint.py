@@ -15,8 +15,6 @@ the same chain rule (``family.chain_rule``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -35,11 +33,9 @@ from ..results import Cell
 from ..spec import StudySpec
 from .families import CircuitFamily, family_for
 
-__all__ = ["ADJOINT", "adjoint_gradients", "check_adjoint", "shift_columns", "wants_adjoint"]
+__all__ = ["ADJOINT", "adjoint_gradients", "check_adjoint", "wants_adjoint"]
 
 
-# Values of the shift layout built at once: (samples, pairs, 2, columns) float64 entries.
-_LAYOUT_ENTRIES = 1 << 22
 # Rows of (B, 2^n) states in one pass: three such arrays live at once.
 _STATE_ENTRIES = 1 << 22
 
@@ -61,49 +57,6 @@ def check_adjoint(spec: StudySpec) -> None:
 def _unsupported(method: str, why: str) -> None:
     if method == ADJOINT:
         raise SpecError(f"gradient.method: got 'adjoint'; allowed: 'auto' or 'shift' ({why})")
-
-
-def shift_columns(values: NDArray[np.float64], shift: float) -> tuple[Any, Any] | None:
-    """The unshifted bindings and the column each shifted pair moves, or None.
-
-    ``values`` is an ExpectationTask's (S, J, 2, P) layout: pair j of sample s is the
-    unshifted binding with +shift and -shift on one column. Returns ``(base (S, P), columns
-    (S, J))``, or None when a pair moves anything but one column by exactly +-shift (or the
-    pairs of a sample do not share their midpoint), since only then is the pair's half
-    difference the partial derivative that the adjoint pass computes.
-    """
-    if values.ndim != 4 or values.shape[2] != 2 or values.shape[1] == 0:
-        return None
-    plus, minus = values[:, :, 0, :], values[:, :, 1, :]
-    base = 0.5 * (plus[:, 0] + minus[:, 0])
-    step = plus - minus
-    cols = np.argmax(np.abs(step), axis=-1)
-    moved = np.take_along_axis(step, cols[..., None], axis=-1)[..., 0]
-    if not np.allclose(moved, 2 * shift, rtol=0, atol=1e-12):
-        return None
-    rest = step.copy()
-    np.put_along_axis(rest, cols[..., None], 0.0, axis=-1)
-    if np.any(np.abs(rest) > 1e-12):
-        return None
-    if np.any(np.abs(0.5 * (plus + minus) - base[:, None, :]) > 1e-12):
-        return None
-    return base, cols
-
-
-def _layout_from_values(
-    family: CircuitFamily, samples: CircuitSamples, indices: NDArray[np.int64], per_sample: int
-) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
-    """The shift layout's unshifted values and moved columns, read off ``family.values``."""
-    step = max(1, _LAYOUT_ENTRIES // max(1, per_sample))
-    bases, columns = [], []
-    for a in range(0, samples.params.shape[0], step):
-        part = CircuitSamples(samples.gates[a : a + step], samples.params[a : a + step])
-        layout = shift_columns(family.values(part, indices), SHIFT)
-        if layout is None:
-            return None
-        bases.append(layout[0])
-        columns.append(layout[1])
-    return np.concatenate(bases), np.concatenate(columns)
 
 
 def adjoint_gradients(
@@ -130,20 +83,14 @@ def adjoint_gradients(
     probe = family.values(
         CircuitSamples(samples.gates[:1], samples.params[:1]), indices
     )  # (1, J, 2, P)
-    pairs, width = probe.shape[1], probe.shape[-1]
+    pairs = probe.shape[1]
     if method != ADJOINT and pairs < 2:
         return None
-    # A family that knows its layout says it; any other is read off its shift values, in
-    # steps (at n = 12, L = 50 and every parameter, 2 million values per sample).
-    known = getattr(family, "adjoint_layout", None)
-    if known is not None:
-        base, cols = known(samples, indices)
-    else:
-        layout = _layout_from_values(family, samples, indices, pairs * 2 * width)
-        if layout is None:
-            _unsupported(method, "a shifted pair moves more than one angle of the circuit")
-            return None
-        base, cols = layout
+    layout = family.adjoint_layout(samples, indices)
+    if layout is None:
+        _unsupported(method, "a shifted pair moves more than one angle of the circuit")
+        return None
+    base, cols = layout
     wanted = np.unique(cols)
     # One thread: threads over chunks of these sizes (10 bindings of 2^10 amplitudes) made
     # McClean at n = 10 1.6x slower (benchmarks/bench_adjoint.py), unlike the fused pass.

@@ -42,6 +42,7 @@ from ..core.gradients import (
     SHIFT,
     combine_shifts,
     parameter_indices,
+    shift_columns,
     shift_parameters,
     shot_noise_variance,
     spans_whole_turns,
@@ -110,6 +111,37 @@ class CircuitFamily(Protocol):
         self, evs: NDArray[np.float64], stds: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """(s,) costs at random angles and their shot-noise variances, or None if unknown."""
+
+    def adjoint_layout(
+        self, samples: CircuitSamples, indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+        """The unshifted (s, P) values and the (s, J) template column each shifted pair moves.
+
+        What the adjoint pass differentiates instead of the shifted circuits; None where a
+        pair moves more than one column (the pass cannot take it). :func:`layout_from_values`
+        reads it off :meth:`values` for any family.
+        """
+
+
+# Values of the shift layout built at once: (samples, pairs, 2, columns) float64 entries.
+_LAYOUT_ENTRIES = 1 << 22
+
+
+def layout_from_values(
+    family: CircuitFamily, samples: CircuitSamples, indices: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """A family's adjoint layout read off its shift values (``shift_columns``), in steps."""
+    one = family.values(CircuitSamples(samples.gates[:1], samples.params[:1]), indices)
+    step = max(1, _LAYOUT_ENTRIES // max(1, one[0].size))
+    bases, columns = [], []
+    for a in range(0, samples.params.shape[0], step):
+        part = CircuitSamples(samples.gates[a : a + step], samples.params[a : a + step])
+        layout = shift_columns(family.values(part, indices), SHIFT)
+        if layout is None:
+            return None
+        bases.append(layout[0])
+        columns.append(layout[1])
+    return np.concatenate(bases), np.concatenate(columns)
 
 
 class _OneRotationPerParameter:
@@ -208,6 +240,12 @@ class GrammarAnsatz(_OneRotationPerParameter):
         shifted = shift_parameters(samples.params, indices)
         return self.grammar.values(samples.gates, shifted, self.cell.num_qubits)
 
+    def adjoint_layout(
+        self, samples: CircuitSamples, indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+        """Read off the shift values (:func:`layout_from_values`)."""
+        return layout_from_values(self, samples, indices)
+
 
 @dataclasses.dataclass(frozen=True)
 class FactoryCircuit:
@@ -241,6 +279,12 @@ class FactoryCircuit:
         phi = samples.params @ self.chain.T + self.offset
         occ = self._occurrences(indices)
         return shift_parameters(phi, occ, SHIFT)
+
+    def adjoint_layout(
+        self, samples: CircuitSamples, indices: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+        """Read off the shift values (:func:`layout_from_values`)."""
+        return layout_from_values(self, samples, indices)
 
     def gradients(
         self, evs: NDArray[np.float64], stds: NDArray[np.float64], indices: NDArray[np.int64]
