@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
 
 from bp_qiskit import StudySpec, run_study
 from bp_qiskit.backends import make_backend
+from bp_qiskit.backends.timing import measurement_bases, seconds_per_execution
 from bp_qiskit.cli import main
 from bp_qiskit.errors import CostLimitError
 from bp_qiskit.execution import create_study
@@ -15,7 +17,6 @@ from bp_qiskit.execution.cost import (
     check_cost,
     estimate_cost,
     mitigation_overhead,
-    seconds_per_execution,
 )
 from bp_qiskit.execution.jobs import JobBuilder
 from bp_qiskit.results import Cell
@@ -253,3 +254,57 @@ def test_the_cost_gate_refuses_a_backend_it_cannot_price():
 
     with pytest.raises(TypeError, match="the cost gate prices a device backend"):
         estimate_cost(StudySpec.from_dict({}), make_backend("aer"))
+
+
+def test_the_gate_prices_what_the_run_submits():
+    """The gate builds each PUB as the run does and packs by the run's function: with an
+    observable that needs 2 measurement bases and jobs of at most 3 s, its job count and
+    executions equal what the stand-in service is then sent, PUB by PUB."""
+    from bp_qiskit.execution.jobs import JobBuilder, job_of, plan_jobs, record_for
+
+    text = SPEC_TOML.replace('kind = "zz"', 'kind = "pauli"\nterms = ["Z0 Z1", "X0"]').replace(
+        "poll_interval = 0", "poll_interval = 0\njob_seconds = 3"
+    )
+    spec = spec_of(text)
+    service = StandInService()
+    backend = make_backend(spec.backend.name, options=spec.backend.options, service=service)
+    est = estimate_cost(spec, backend)
+    builder = JobBuilder(spec)
+    assert measurement_bases([builder.family(Cell(2, 1)).observable]) == 2
+    sent = [builder.build(job_of(record_for(spec, j))).task for j in plan_jobs(spec)]
+    # 4 PUBs of 10 samples x 2 shifts x 100 shots, each measured in 2 bases.
+    assert est.executions == sum(t.total_shots * 2 for t in sent) == 16_000
+    assert est.jobs > 1  # 3 s per job cannot hold all four PUBs
+    run_study(spec, service=service, progress=False, cost_limit_s=10_000.0)
+    assert service.created() == est.jobs
+    submitted = [
+        int(np.prod(np.shape(pub[2])[:-1])) * 100 * 2
+        for job in service.jobs.values()
+        for pub in job.pubs
+    ]
+    assert sum(submitted) == est.executions
+
+
+def test_gradient_variance_prices_every_measurement_basis():
+    """The Python API's one-call gate counts bases as the study gate does (it did not)."""
+    from qiskit.circuit.library import efficient_su2
+    from qiskit.quantum_info import SparsePauliOp
+
+    from bp_qiskit import gradient_variance
+
+    circuit = efficient_su2(2, reps=1)
+    backend = make_backend("ibm:ibm_standin", service=StandInService())
+    out = gradient_variance(
+        circuit,
+        SparsePauliOp(["ZZ", "XI"]),
+        samples=5,
+        seed=1,
+        shots=100,
+        parameters=[0],
+        backend=backend,
+        approve_cost=True,
+    )
+    per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
+    # 5 samples x (the cost + 2 shifts) x 100 shots x 2 bases, and one job.
+    assert out.qpu_seconds_estimate == pytest.approx(PER_JOB_S + 3000 * per_exec, rel=1e-12)
+    backend.close()

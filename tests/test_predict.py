@@ -48,8 +48,16 @@ def test_pauli_algebra_and_clifford_signs_match_matrices():
     cx = np.zeros((8, 8))
     for i in range(8):
         cx[i ^ 2 if i & 1 else i, i] = 1  # control 0, target 1
+    cx_back = np.zeros((8, 8))
+    for i in range(8):
+        cx_back[i ^ 1 if i & 4 else i, i] = 1  # control 2, target 0
+    gates = (
+        (pp.Clifford("cz", 0, 1), cz),
+        (pp.Clifford("cx", 0, 1), cx),
+        (pp.Clifford("cx", 2, 0), cx_back),
+    )
     for p in all_paulis(n):
-        for gate, m in ((pp.Clifford("cz", 0, 1), cz), (pp.Clifford("cx", 0, 1), cx)):
+        for gate, m in gates:
             sign, image = pp._conjugate(p, gate)
             np.testing.assert_allclose(m @ matrix(p, n) @ m, sign * matrix(image, n), atol=1e-12)
             x, z = np.array([p[0]], np.uint64), np.array([p[1]], np.uint64)
@@ -62,9 +70,13 @@ def test_pauli_algebra_and_clifford_signs_match_matrices():
         np.testing.assert_allclose(matrix(p, n) @ matrix(g, n), 1j**e * matrix(r, n), atol=1e-12)
         anti = not np.allclose(matrix(p, n) @ matrix(g, n), matrix(g, n) @ matrix(p, n))
         assert pp._anticommutes(p, g) == anti
+        x, z, gx, gz = (np.array([v], np.uint64) for v in (*p, *g))
+        assert bool(pp._anticommute_many(x, z, gx, gz)[0]) == anti
         if anti:
             s, q = pp._branch(p, g)
             np.testing.assert_allclose(-1j * matrix(p, n) @ matrix(g, n), s * matrix(q, n))
+            signs, nx, nz = pp._branch_many(x, z, gx, gz)
+            assert (signs[0], int(nx[0]), int(nz[0])) == (s, *q)
 
 
 @pytest.mark.slow

@@ -97,6 +97,16 @@ class ExpectationTask:
     values: NDArray[np.float64]
     shots: int = 0
 
+    @property
+    def observables(self) -> tuple[SparseObservable, ...]:
+        """The observables measured (one): what a PUB's price reads, as for a SharedTask."""
+        return (self.observable,)
+
+    @property
+    def total_shots(self) -> int:
+        """Shots over every binding of the PUB (0 in exact mode)."""
+        return int(np.prod(self.values.shape[:-1])) * self.shots
+
 
 @dataclasses.dataclass(frozen=True)
 class SharedTask:
@@ -112,6 +122,11 @@ class SharedTask:
     observables: tuple[SparseObservable, ...]
     values: NDArray[np.float64]
     shots: int = 0
+
+    @property
+    def total_shots(self) -> int:
+        """Shots over every binding of the PUB, each measured for every observable."""
+        return int(np.prod(self.values.shape[:-1])) * self.shots
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,8 +28,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparseObservable
+
 from ..errors import BPQiskitError
 from .protocol import Backend, Evaluation, ExpectationTask, SharedTask
+from .timing import PubPrice
 
 __all__ = [
     "FINAL_STATES",
@@ -132,10 +136,17 @@ class RemoteBackend(Backend, Protocol):
         """
         ...
 
-    def seconds(self, task: ExpectationTask | SharedTask) -> float:
-        """QPU seconds one PUB runs by the offline model (executions x per-execution time).
+    def price(
+        self,
+        circuit: QuantumCircuit,
+        observables: Sequence[SparseObservable],
+        shots: int,
+        *,
+        overhead: float = 1.0,
+    ) -> PubPrice:
+        """One PUB by the offline model: ``shots`` over its bindings, on its ISA circuit.
 
-        No per-job overhead and no mitigation factor: the caller adds those.
+        No per-job overhead: the caller adds that (:func:`~.timing.pub_price`).
         """
         ...
 
@@ -169,14 +180,25 @@ class RemoteBackend(Backend, Protocol):
 class PricedBackend(Protocol):
     """What the cost gate reads of a device backend to price a run before anything is sent.
 
-    The device's timing (``target``), the transpiler that makes each ISA circuit (``isa``),
-    the PUBs a task becomes (``pubs``), and the service (its usage report and dry run, where
-    the account offers them). The runtime backends have all four, local mode included.
+    The offline price of a PUB (``price``, the one the run packs jobs by), the PUBs a task
+    becomes (``pubs``, for the service's dry run) and the service (its usage report and dry
+    run, where the account offers them), with its ``target``. The runtime backends have all
+    of them, local mode included.
     """
 
     target: Any
-    isa: Any
     service: Any
+
+    def price(
+        self,
+        circuit: QuantumCircuit,
+        observables: Sequence[SparseObservable],
+        shots: int,
+        *,
+        overhead: float = 1.0,
+    ) -> PubPrice:
+        """One PUB by the offline model (as :meth:`RemoteBackend.price`)."""
+        ...
 
     def pubs(self, tasks: Sequence[ExpectationTask | SharedTask]) -> list[Any]:
         """The PUBs the tasks are submitted as."""

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparseObservable
 
 from ..core.observables import to_pauli_op
 from .ibm_errors import failure_cause, reason_code, submit_failure
@@ -50,7 +52,7 @@ from .runtime_records import (
     plain,
 )
 from .services import IBMService, LocalService, RuntimeJob, RuntimeService
-from .timing import measurement_bases, seconds_per_execution
+from .timing import PubPrice, pub_price
 
 __all__ = [
     "JobFailedError",
@@ -147,12 +149,17 @@ class RuntimeBackend:
             out.append((isa, to_pauli_op(one), t.values))
         return out
 
-    def seconds(self, task: ExpectationTask | SharedTask) -> float:
-        """QPU seconds one PUB runs by the offline model (no job overhead, no mitigation)."""
-        observables = task.observables if isinstance(task, SharedTask) else (task.observable,)
-        bindings = int(np.prod(task.values.shape[:-1]))
-        executions = bindings * task.shots * measurement_bases(observables)
-        return executions * seconds_per_execution(self.target, self.isa(task.circuit).circuit)
+    def price(
+        self,
+        circuit: QuantumCircuit,
+        observables: Sequence[SparseObservable],
+        shots: int,
+        *,
+        overhead: float = 1.0,
+    ) -> PubPrice:
+        """One PUB by the offline model (:func:`~.timing.pub_price`), on its ISA circuit."""
+        isa = self.isa(circuit).circuit
+        return pub_price(self.target, isa, observables, shots, overhead=overhead)
 
     @staticmethod
     def _shots(tasks: Sequence[ExpectationTask | SharedTask]) -> int:

@@ -1,12 +1,15 @@
-"""How long a circuit takes on a device, and how many measurement bases a PUB needs.
+"""The offline model of QPU time: what one PUB costs (:func:`pub_price`), and its parts.
 
-The offline model of QPU time (IBM's rule of thumb: about 2 s per job plus, per execution,
-rep_delay and the circuit's duration) needs both; the cost gate prices studies with them, and
-the runtime backend packs PUBs into jobs with them.
+IBM's rule of thumb: about 2 s per job plus, per execution, rep_delay and the circuit's
+duration. A PUB runs its shots once per measurement basis its observables need. The runtime
+backend packs PUBs into jobs by :func:`pub_price`, and the cost gate, the dry run and
+``gradient_variance`` price with the same function.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +18,13 @@ from qiskit.quantum_info import SparseObservable
 
 from ..core.observables import is_diagonal, to_pauli_op
 
-__all__ = ["measurement_bases", "reported_error", "seconds_per_execution"]
+__all__ = [
+    "PubPrice",
+    "measurement_bases",
+    "pub_price",
+    "reported_error",
+    "seconds_per_execution",
+]
 
 _DEFAULT_REP_DELAY_S = 2.5e-4
 
@@ -31,6 +40,34 @@ def seconds_per_execution(target: Any, isa_circuit: Any = None) -> float:
         except Exception:  # a target without durations: rep_delay alone
             duration = 0.0
     return float(rep) + duration
+
+
+@dataclasses.dataclass(frozen=True)
+class PubPrice:
+    """One PUB by the offline model: its executions and their QPU seconds (no job overhead)."""
+
+    executions: int
+    seconds: float
+
+
+def pub_price(
+    target: Any,
+    isa_circuit: Any,
+    observables: Sequence[SparseObservable],
+    shots: int,
+    *,
+    overhead: float = 1.0,
+) -> PubPrice:
+    """The offline model of one PUB, the only place it is written.
+
+    ``shots`` over every binding, measured once per basis the observables need, times the
+    mitigation's ``overhead`` (executions per requested shot), each execution taking
+    :func:`seconds_per_execution` on the ISA circuit. The runtime backend packs PUBs into jobs
+    by it, and the cost gate, the dry run and ``gradient_variance`` price with it, so what is
+    gated is what is packed.
+    """
+    executions = math.ceil(shots * measurement_bases(observables) * overhead)
+    return PubPrice(executions, executions * seconds_per_execution(target, isa_circuit))
 
 
 def measurement_bases(observables: Sequence[SparseObservable]) -> int:

@@ -37,7 +37,8 @@ Two algorithms:
 
 Pauli strings are Hermitian: (x, z) bit masks stand for i^(x.z) X^x Z^z, so (1, 1) on a
 qubit is Y, and a sign is carried separately. Clifford conjugation follows the
-Aaronson-Gottesman tableau rules.
+Aaronson-Gottesman tableau rules, written once (:func:`_clifford_rule`) for one string or a
+vector of them.
 """
 
 from __future__ import annotations
@@ -143,19 +144,60 @@ class Moment:
     upper_bound: float | None = None
 
 
-def _dot(a: int, b: int) -> int:
-    return (a & b).bit_count()
+# The Pauli algebra is written once, over bit masks: Python ints (any n: the exact and
+# tensor-network propagations) or uint64 arrays of many strings at once (n <= 64: path
+# sampling and the four-copy estimate), as NumPy 2 combines a uint64 array with a Python int
+# bitwise without casting. The scalar and vector functions below only wrap these rules.
+Bits = Any  # int, or NDArray[np.uint64] elementwise
+
+
+def _phase(x: Bits, z: Bits, gx: Bits, gz: Bits, count: Any) -> Bits:
+    """The phase e (mod 4) of (x, z)(gx, gz) = i^e (x ^ gx, z ^ gz); ``count``: a popcount."""
+    nx, nz = x ^ gx, z ^ gz
+    return (count(x & z) + count(gx & gz) + 2 * count(z & gx) - count(nx & nz)) % 4
+
+
+def _odd(x: Bits, z: Bits, gx: Bits, gz: Bits, count: Any) -> Bits:
+    """1 where the strings anticommute (odd symplectic product), else 0."""
+    return (count(x & gz) + count(z & gx)) & 1
+
+
+def _clifford_rule(x: Bits, z: Bits, gate: Clifford) -> tuple[Bits, Bits, Bits]:
+    """G p G for the self-inverse H, X, Y, Z, CX, CZ: (minus, x', z'), minus 1 for a sign flip.
+
+    The tableau rules (Aaronson-Gottesman); tests/test_predict.py and
+    tests/test_predict_circuit.py check both wrappers against the gates' matrices on every
+    Pauli string.
+    """
+    name = gate.name
+    if name in ONE_QUBIT_CLIFFORDS:
+        q = gate.a
+        xq, zq = (x >> q) & 1, (z >> q) & 1
+        if name == "h":
+            swap = (xq ^ zq) << q
+            return xq & zq, x ^ swap, z ^ swap
+        # X flips Z and Y, Z flips X and Y, Y flips X and Z.
+        return (zq if name == "x" else xq if name == "z" else xq ^ zq), x, z
+    a, b = gate.a, gate.b
+    xa, xb = (x >> a) & 1, (x >> b) & 1
+    za, zb = (z >> a) & 1, (z >> b) & 1
+    if name == "cx":  # control a, target b
+        return xa & zb & (xb ^ za ^ 1), x ^ (xa << b), z ^ (zb << a)
+    # CZ: z_a ^= x_b, z_b ^= x_a; minus where x_a x_b (z_a ^ z_b) (from H_b CX H_b).
+    return xa & xb & (za ^ zb), x, z ^ ((xb << a) | (xa << b))
+
+
+def _bit_count(v: int) -> int:
+    return v.bit_count()
 
 
 def _times(p: Pauli, g: Pauli) -> tuple[int, Pauli]:
     """The product p g as (e mod 4, r) with p g = i^e r and r Hermitian."""
-    x, z = p[0] ^ g[0], p[1] ^ g[1]
-    e = _dot(p[0], p[1]) + _dot(g[0], g[1]) + 2 * _dot(p[1], g[0]) - _dot(x, z)
-    return e % 4, (x, z)
+    return _phase(*p, *g, _bit_count), (p[0] ^ g[0], p[1] ^ g[1])
 
 
 def _anticommutes(p: Pauli, g: Pauli) -> bool:
-    return bool((_dot(p[0], g[1]) + _dot(p[1], g[0])) & 1)
+    return bool(_odd(*p, *g, _bit_count))
 
 
 def _branch(p: Pauli, g: Pauli) -> tuple[int, Pauli]:
@@ -165,41 +207,9 @@ def _branch(p: Pauli, g: Pauli) -> tuple[int, Pauli]:
 
 
 def _conjugate(p: Pauli, gate: Clifford) -> tuple[int, Pauli]:
-    """G p G (CZ and CX are self-inverse): a sign and the image, by the tableau rules."""
-    x, z = p
-    sign = 1
-    if gate.name in ONE_QUBIT_CLIFFORDS:
-        q = gate.a
-        xq, zq = x >> q & 1, z >> q & 1
-        if gate.name == "h":
-            return _hadamard(sign, p, q)
-        # X flips Z and Y, Z flips X and Y, Y flips X and Z (self-inverse: G p G).
-        flip = {"x": zq, "z": xq, "y": xq ^ zq}[gate.name]
-        return (-1 if flip else 1), p
-    if gate.name == "cx":
-        c, t = gate.a, gate.b
-        xc, zc, xt, zt = x >> c & 1, z >> c & 1, x >> t & 1, z >> t & 1
-        if xc & zt & (xt ^ zc ^ 1):
-            sign = -sign
-        x ^= xc << t
-        z ^= zt << c
-        return sign, (x, z)
-    # CZ(a, b) = H_b CX(a, b) H_b.
-    a, b = gate.a, gate.b
-    p1 = _hadamard(sign, (x, z), b)
-    s2, p2 = _conjugate(p1[1], Clifford("cx", a, b))
-    s3, p3 = _hadamard(p1[0] * s2, p2, b)
-    return s3, p3
-
-
-def _hadamard(sign: int, p: Pauli, q: int) -> tuple[int, Pauli]:
-    x, z = p
-    xq, zq = x >> q & 1, z >> q & 1
-    if xq & zq:
-        sign = -sign
-    x = (x & ~(1 << q)) | (zq << q)
-    z = (z & ~(1 << q)) | (xq << q)
-    return sign, (x, z)
+    """G p G (CZ and CX are self-inverse): a sign and the image."""
+    minus, x, z = _clifford_rule(p[0], p[1], gate)
+    return (-1 if minus else 1), (x, z)
 
 
 def _expectation(p: Pauli, bloch: Sequence[tuple[float, float, float]]) -> float:
@@ -355,47 +365,22 @@ def _popcount(v: NDArray[np.uint64]) -> NDArray[np.int64]:
 def _anticommute_many(
     x: NDArray[np.uint64], z: NDArray[np.uint64], gx: NDArray[np.uint64], gz: NDArray[np.uint64]
 ) -> NDArray[np.bool_]:
-    return ((_popcount(x & gz) + _popcount(z & gx)) & 1).astype(bool)
+    return np.asarray(_odd(x, z, gx, gz, _popcount), dtype=bool)
 
 
 def _branch_many(
     x: NDArray[np.uint64], z: NDArray[np.uint64], gx: NDArray[np.uint64], gz: NDArray[np.uint64]
 ) -> tuple[NDArray[np.float64], NDArray[np.uint64], NDArray[np.uint64]]:
-    nx, nz = x ^ gx, z ^ gz
-    e = (_popcount(x & z) + _popcount(gx & gz) + 2 * _popcount(z & gx) - _popcount(nx & nz)) % 4
-    return np.where(e == 1, 1.0, -1.0), nx, nz
+    e = _phase(x, z, gx, gz, _popcount)
+    return np.where(e == 1, 1.0, -1.0), x ^ gx, z ^ gz
 
 
 def _conjugate_many(
     x: NDArray[np.uint64], z: NDArray[np.uint64], gate: Clifford
 ) -> NDArray[np.float64]:
     """Conjugate in place by CZ, CX, H, X, Y or Z; returns the signs."""
-    one = np.uint64(1)
-    if gate.name in ONE_QUBIT_CLIFFORDS:
-        q = np.uint64(gate.a)
-        xq, zq = (x >> q) & one, (z >> q) & one
-        if gate.name == "h":
-            minus = (xq & zq).astype(bool)
-            x ^= (xq ^ zq) << q
-            z ^= (xq ^ zq) << q
-            return np.where(minus, -1.0, 1.0)
-        flip = {"x": zq, "z": xq, "y": xq ^ zq}[gate.name].astype(bool)
-        return np.where(flip, -1.0, 1.0)
-    if gate.name == "cx":
-        c, t = np.uint64(gate.a), np.uint64(gate.b)
-        xc, zc = (x >> c) & one, (z >> c) & one
-        xt, zt = (x >> t) & one, (z >> t) & one
-        minus = (xc & zt & (xt ^ zc ^ one)).astype(bool)
-        x ^= xc << t
-        z ^= zt << c
-        return np.where(minus, -1.0, 1.0)
-    a, b = np.uint64(gate.a), np.uint64(gate.b)
-    # CZ: z_a ^= x_b, z_b ^= x_a, sign -1 when x_a x_b (z_a ^ z_b) = 1 (from H CX H).
-    xa, xb = (x >> a) & one, (x >> b) & one
-    za, zb = (z >> a) & one, (z >> b) & one
-    minus = (xa & xb & (za ^ zb)).astype(bool)
-    z ^= (xb << a) | (xa << b)
-    return np.where(minus, -1.0, 1.0)
+    minus, x[...], z[...] = _clifford_rule(x, z, gate)
+    return np.where(np.asarray(minus, dtype=bool), -1.0, 1.0)
 
 
 def _expect_many(

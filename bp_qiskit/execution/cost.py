@@ -10,23 +10,25 @@ The estimate is the service's own where the account offers it (``Estimator.run(.
 dry_run=True)``), scaled from one job to all of them. Otherwise it is an *offline model*,
 and says so: IBM's documented rule of thumb, about 2 s per job plus (rep_delay + circuit
 duration) per execution, with the device's own rep_delay and gate durations, times the
-execution overhead of the mitigation asked for (:func:`mitigation_overhead`).
+execution overhead of the mitigation asked for (:func:`mitigation_overhead`). Each PUB left
+is built as the run builds it and priced by the backend's ``price``
+(:func:`~bp_qiskit.backends.timing.pub_price`), then packed into jobs by
+:func:`~bp_qiskit.execution.pricing.pack_pubs`, the function the run packs with: what
+the gate prices is what the run submits.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..backends import Backend
+from ..backends import Backend, ExpectationTask
 from ..backends.options import estimator_options
-from ..backends.remote import PricedBackend
+from ..backends.remote import PricedBackend, SharedTask
 from ..spec import StudySpec
 from ..store import BaseStore, JobRecord
-from .families import gradient_indices
 from .jobs import JobBuilder, job_of, plan_cells, plan_jobs, record_for
 from .pricing import (
     DEFAULT_COST_LIMIT_S,
@@ -34,10 +36,8 @@ from .pricing import (
     SERVICE_TIME_LIMIT_S,
     CostEstimate,
     check_cost,
-    measurement_bases,
     mitigation_overhead,
-    pack,
-    seconds_per_execution,
+    pack_pubs,
 )
 from .remote import DEFAULT_JOB_SECONDS
 
@@ -50,7 +50,6 @@ __all__ = [
     "estimate_cost",
     "estimate_group_cost",
     "mitigation_overhead",
-    "seconds_per_execution",
 ]
 
 
@@ -127,37 +126,38 @@ def estimate_group_cost(
     needed, timed_out = _needed(specs, store, ids)
     if not needed:
         return CostEstimate(0.0, "offline model", overhead, 0, 0, remaining)
+    # Each PUB left is built as the run builds it (its bindings, shots and observables), and
+    # priced and packed by the functions the run packs its jobs with.
+    tasks = [_task(builders, members) for members in needed.values()]
+    priced = [
+        backend.price(t.circuit, t.observables, t.total_shots, overhead=overhead) for t in tasks
+    ]
     # A job that ran past its time limit is priced at the limit it is sent with now: it has
     # already shown that it runs at least that long, whatever the model says.
-    limit = spec.backend.options.get("max_execution_time")
-    prices: list[float] = []
-    shots_of: list[int] = []
-    executions = 0
-    for members in needed.values():
-        i, rec = members[0]
-        cell = job_of(rec).cell
-        family = builders[i].family(cell)
-        k = len(gradient_indices(specs[i], family))
-        bases = measurement_bases([builders[j].family(cell).observable for j, _ in members])
-        n_exec = math.ceil((rec.stop - rec.start) * k * 2 * rec.shots_requested * overhead * bases)
-        per_exec = seconds_per_execution(backend.target, backend.isa(family.template).circuit)
-        price = n_exec * per_exec
-        if any((j, r.key) in timed_out for j, r in members):
-            price = max(price, float(limit or SERVICE_TIME_LIMIT_S))
-        prices.append(price)
-        shots_of.append(rec.shots_requested)
-        executions += n_exec
+    limit = float(spec.backend.options.get("max_execution_time") or SERVICE_TIME_LIMIT_S)
+    prices = [
+        max(p.seconds, limit) if any((j, r.key) in timed_out for j, r in members) else p.seconds
+        for p, members in zip(priced, needed.values(), strict=True)
+    ]
     job_seconds = float(spec.backend.options.get("job_seconds", DEFAULT_JOB_SECONDS))
-    jobs: list[list[int]] = []
-    order = list(range(len(prices)))
-    for _, run in itertools.groupby(order, key=lambda i: shots_of[i]):
-        idx = list(run)
-        jobs += [[idx[j] for j in job] for job in pack([prices[i] for i in idx], job_seconds)]
+    jobs = pack_pubs(tasks, prices, job_seconds)
     seconds = sum(PER_JOB_S + sum(prices[i] for i in job) for job in jobs)
     seconds, source = _scaled_by_service(
-        spec, backend, service, builders, needed, seconds, PER_JOB_S + prices[0]
+        spec, backend, service, tasks[0], seconds, PER_JOB_S + prices[0]
     )
+    executions = sum(p.executions for p in priced)
     return CostEstimate(seconds, source, overhead, len(jobs), executions, remaining)
+
+
+def _task(
+    builders: Sequence[JobBuilder], members: Sequence[tuple[int, JobRecord]]
+) -> ExpectationTask | SharedTask:
+    """The PUB the run submits for a job key: one task over every member study's cost."""
+    built = [builders[i].build(job_of(rec), shots=rec.shots_requested).task for i, rec in members]
+    if len(built) == 1:
+        return built[0]
+    first = built[0]
+    return SharedTask(first.circuit, tuple(t.observable for t in built), first.values, first.shots)
 
 
 def _needed(
@@ -182,8 +182,7 @@ def _scaled_by_service(
     spec: StudySpec,
     backend: PricedBackend,
     service: Any,
-    builders: Sequence[JobBuilder],
-    needed: dict[tuple[str, int], list[tuple[int, JobRecord]]],
+    first_task: ExpectationTask | SharedTask,
     seconds: float,
     first_model: float,
 ) -> tuple[float, str]:
@@ -194,13 +193,11 @@ def _scaled_by_service(
     estimate = getattr(service, "estimate", None)
     if not callable(estimate):
         return seconds, "offline model"
-    i, rec = next(iter(needed.values()))[0]
-    built = builders[i].build(job_of(rec), shots=rec.shots_requested)
     try:
         options = estimator_options(
-            spec.backend.options, seed=None, tags=[], shots=rec.shots_requested
+            spec.backend.options, seed=None, tags=[], shots=first_task.shots
         )
-        first = estimate(backend.target, backend.pubs([built.task]), options)
+        first = estimate(backend.target, backend.pubs([first_task]), options)
     except Exception:  # the service's dry run is optional; the model stands
         first = None
     if isinstance(first, (int, float)) and first > 0:
@@ -225,12 +222,11 @@ def _adaptive_cost(
     )
     shots_left = max(0, spec.adaptive.max_shots * len(plan_cells(spec)) - spent)  # type: ignore[union-attr]
     pilot = spec.adaptive.fixed_shots or spec.sampling.shots  # type: ignore[union-attr]
-    executions = math.ceil(shots_left * overhead)
     jobs = math.ceil(shots_left / max(1, 2 * pilot * spec.sampling.chunk))
-    circuit, _ = JobBuilder(spec).cell_objects(plan_cells(spec)[-1])
-    per_exec = seconds_per_execution(backend.target, backend.isa(circuit).circuit)
-    seconds = jobs * PER_JOB_S + executions * per_exec
-    return CostEstimate(seconds, "offline model", overhead, jobs, executions, remaining)
+    circuit, observable = JobBuilder(spec).cell_objects(plan_cells(spec)[-1])
+    price = backend.price(circuit, [observable], shots_left, overhead=overhead)
+    seconds = jobs * PER_JOB_S + price.seconds
+    return CostEstimate(seconds, "offline model", overhead, jobs, price.executions, remaining)
 
 
 def cost_siblings(specs: Sequence[StudySpec]) -> list[list[StudySpec]]:

@@ -37,15 +37,10 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
 from ..backends import Backend, ExpectationTask, make_backend
 from ..backends.adjoint import compile_circuit, gradients, wants_adjoint
+from ..backends.remote import PricedBackend
 from ..core.statistics import corrected_variance
 from ..errors import CostLimitError, SpecError
-from .pricing import (
-    PER_JOB_S,
-    CostEstimate,
-    check_cost,
-    mitigation_overhead,
-    seconds_per_execution,
-)
+from .pricing import PER_JOB_S, CostEstimate, check_cost, mitigation_overhead, price_of
 
 __all__ = [
     "GradientVariance",
@@ -393,13 +388,16 @@ def _summary(
     )
 
 
-def _qpu_gate(backend: Any, task: ExpectationTask, limit_s: float | None, approve: bool) -> float:
-    """Price one QPU call by the cost gate's model and refuse it where it is not allowed."""
+def _qpu_gate(
+    backend: Backend, task: ExpectationTask, limit_s: float | None, approve: bool
+) -> float:
+    """Price one QPU call as the cost gate does (one job) and refuse it where not allowed."""
+    if not isinstance(backend, PricedBackend):
+        raise TypeError(f"backend {backend.name}: the cost gate cannot price it; nothing was sent")
     overhead = mitigation_overhead(getattr(backend, "options", {}))
-    executions = math.ceil(int(np.prod(task.values.shape[:-1])) * task.shots * overhead)
-    isa = backend.isa(task.circuit).circuit
-    seconds = PER_JOB_S + executions * seconds_per_execution(backend.target, isa)
-    estimate = CostEstimate(seconds, "offline model", overhead, 1, executions, None)
+    price = price_of(backend, task, overhead)
+    seconds = PER_JOB_S + price.seconds
+    estimate = CostEstimate(seconds, "offline model", overhead, 1, price.executions, None)
     if limit_s is None and not approve:
         raise CostLimitError(
             f"gradient_variance on {backend.name}: {estimate.summary()}; nothing was "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,14 +10,14 @@ from ..backends import parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
+from ..backends.timing import pub_price
 from ..results import Cell
 from ..spec import StudySpec
 from .checks import check_resources
-from .cost import PER_JOB_S, mitigation_overhead, seconds_per_execution
 from .families import family_for, gradient_indices
 from .jobs import plan_cells
 from .kinds import kind_of
-from .pricing import measurement_bases, pack
+from .pricing import PER_JOB_S, mitigation_overhead, pack
 from .remote import DEFAULT_JOB_SECONDS
 
 __all__ = ["CellCost", "dry_run", "dry_run_group"]
@@ -59,45 +58,58 @@ def dry_run(spec: StudySpec, *, target: Any = None) -> list[CellCost]:
     the same name when one exists.
     """
     check_resources(spec)
+    target, isa = _target(spec, target)
+    return [_cell_cost(spec, cell, [spec], target, isa) for cell in plan_cells(spec)]
+
+
+def _target(spec: StudySpec, target: Any) -> tuple[Any, IsaTranspiler | None]:
+    """The device to transpile for (the named fake device by default) and its transpiler."""
     _, device = parse_backend_name(spec.backend.name)
     if target is None and device:
         target = fake_backend(device.removeprefix("ibm_"))
-    isa = None
-    if target is not None:
-        level = spec.backend.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
-        isa = IsaTranspiler(target, level, layout=spec.backend.options.get("layout", "noise_aware"))
-    overhead = mitigation_overhead(spec.backend.options)
-    kind = kind_of(spec)
-    out = []
-    for cell in plan_cells(spec):
-        family = family_for(spec, cell)
-        circuit = family.template
-        if isa is not None:
-            circuit = isa(circuit).circuit
-        two_q = sum(1 for inst in circuit.data if inst.operation.num_qubits == 2)
-        k = len(gradient_indices(spec, family))
-        # What the study's kind submits: a budget study spends its budget per repetition
-        # and shot count, not sampling.samples x sampling.shots.
-        subs = kind.submissions(spec, cell, k)
-        bindings = sum(b for b, _ in subs)
-        shots = sum(b * s for b, s in subs)
-        executions = math.ceil(shots * overhead)
-        pubs = len(subs)
-        per_exec = seconds_per_execution(target, circuit if isa is not None else None)
-        out.append(
-            CellCost(
-                num_qubits=cell.num_qubits,
-                num_layers=cell.num_layers,
-                depth=circuit.depth(),
-                two_qubit_gates=two_q,
-                pubs=pubs,
-                bindings=bindings,
-                total_shots=shots,
-                executions=executions,
-                qpu_seconds=pubs * PER_JOB_S + executions * per_exec,
-            )
-        )
-    return out
+    if target is None:
+        return None, None
+    level = spec.backend.options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL)
+    layout = spec.backend.options.get("layout", "noise_aware")
+    return target, IsaTranspiler(target, level, layout=layout)
+
+
+def _cell_cost(
+    spec: StudySpec,
+    cell: Cell,
+    siblings: Sequence[StudySpec],
+    target: Any,
+    isa: IsaTranspiler | None,
+) -> CellCost:
+    """What ``cell`` submits, each PUB measuring the observables of every sibling."""
+    family = family_for(spec, cell)
+    circuit = family.template
+    if isa is not None:
+        circuit = isa(circuit).circuit
+    two_q = sum(1 for inst in circuit.data if inst.operation.num_qubits == 2)
+    k = len(gradient_indices(spec, family))
+    # What the study's kind submits: a budget study spends its budget per repetition
+    # and shot count, not sampling.samples x sampling.shots.
+    subs = kind_of(spec).submissions(spec, cell, k)
+    shots = sum(b * s for b, s in subs)
+    price = pub_price(
+        target,
+        circuit if isa is not None else None,
+        [family_for(s, cell).observable for s in siblings],
+        shots,
+        overhead=mitigation_overhead(spec.backend.options),
+    )
+    return CellCost(
+        num_qubits=cell.num_qubits,
+        num_layers=cell.num_layers,
+        depth=circuit.depth(),
+        two_qubit_gates=two_q,
+        pubs=len(subs),
+        bindings=sum(b for b, _ in subs),
+        total_shots=shots,
+        executions=price.executions,
+        qpu_seconds=len(subs) * PER_JOB_S + price.seconds,
+    )
 
 
 def dry_run_group(specs: Sequence[StudySpec], *, target: Any = None) -> tuple[float, int]:
@@ -108,12 +120,11 @@ def dry_run_group(specs: Sequence[StudySpec], *, target: Any = None) -> tuple[fl
     to ``backend.options.job_seconds`` (:func:`~bp_qiskit.execution.pricing.pack`).
     """
     first = specs[0]
+    target, isa = _target(first, target)
     prices: list[float] = []
-    for c in dry_run(first, target=target):
-        cell = Cell(c.num_qubits, c.num_layers)
-        bases = measurement_bases([family_for(s, cell).observable for s in specs])
-        per_pub = (c.qpu_seconds - c.pubs * PER_JOB_S) * bases / max(1, c.pubs)
-        prices += [per_pub] * c.pubs
+    for cell in plan_cells(first):
+        c = _cell_cost(first, cell, specs, target, isa)
+        prices += [(c.qpu_seconds - c.pubs * PER_JOB_S) / max(1, c.pubs)] * c.pubs
     job_seconds = float(first.backend.options.get("job_seconds", DEFAULT_JOB_SECONDS))
     jobs = pack(prices, job_seconds)
     return sum(PER_JOB_S + sum(prices[i] for i in job) for job in jobs), len(jobs)

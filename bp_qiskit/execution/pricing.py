@@ -1,16 +1,21 @@
 """Pricing QPU work and refusing what is over the limit: the pure part of the cost gate.
 
-:mod:`bp_qiskit.execution.cost` prices whole studies with it; ``gradient_variance`` prices
-one call. Kept apart so that both can use it without importing each other.
+:mod:`bp_qiskit.execution.cost` prices whole studies with it, ``gradient_variance`` one
+call, and the remote run packs its jobs with it (:func:`price_of`, :func:`pack_pubs`), so
+what the gate prices is what the run submits. Kept apart so that all three can use it
+without importing each other.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..backends.timing import measurement_bases, seconds_per_execution
+from ..backends import ExpectationTask
+from ..backends.remote import PricedBackend, RemoteBackend, SharedTask
+from ..backends.timing import PubPrice, measurement_bases, seconds_per_execution
 from ..errors import CostLimitError
 
 __all__ = [
@@ -22,6 +27,8 @@ __all__ = [
     "measurement_bases",
     "mitigation_overhead",
     "pack",
+    "pack_pubs",
+    "price_of",
     "seconds_per_execution",
 ]
 
@@ -129,4 +136,26 @@ def pack(prices: Sequence[float], limit_s: float) -> list[list[int]]:
         else:
             jobs.append([i])
             spent = PER_JOB_S + price
+    return jobs
+
+
+def price_of(
+    backend: RemoteBackend | PricedBackend, task: ExpectationTask | SharedTask, overhead: float
+) -> PubPrice:
+    """The offline price of one PUB (``backend.price``: no job overhead)."""
+    return backend.price(task.circuit, task.observables, task.total_shots, overhead=overhead)
+
+
+def pack_pubs(
+    tasks: Sequence[ExpectationTask | SharedTask], prices: Sequence[float], job_seconds: float
+) -> list[list[int]]:
+    """PUBs (their indices) as jobs, as the run submits them and the cost gate prices them.
+
+    One job runs one shot count, so PUBs are packed (:func:`~.pricing.pack`) within each run
+    of equal shots, up to ``job_seconds`` of offline price per job.
+    """
+    jobs: list[list[int]] = []
+    for _, run in itertools.groupby(range(len(tasks)), key=lambda i: tasks[i].shots):
+        idx = list(run)
+        jobs += [[idx[j] for j in job] for job in pack([prices[i] for i in idx], job_seconds)]
     return jobs

@@ -10,7 +10,6 @@ price model. The state machine that submits and collects them is
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -22,7 +21,7 @@ from ..backends.remote import RemoteBackend, SharedTask
 from ..store import BaseStore, JobRecord, SubmissionRecord
 from .context import RunContext
 from .jobs import BuiltJob, JobBuilder
-from .pricing import mitigation_overhead, pack
+from .pricing import mitigation_overhead, pack_pubs, price_of
 from .remote_records import hold_message, job_state, parse_tag
 
 __all__ = [
@@ -128,13 +127,9 @@ def pack_members(
             where[key] = len(pubs)
             pubs.append([m])
     overhead = mitigation_overhead(options)
-    jobs: list[list[list[Member]]] = []
-    # One job runs one shot count: PUBs are packed within each run of equal shots.
-    for _, run in itertools.groupby(pubs, key=lambda g: g[0].built.task.shots):
-        groups = list(run)
-        prices = [backend.seconds(task_of(g)) * overhead for g in groups]
-        jobs += [[groups[i] for i in job] for job in pack(prices, job_seconds)]
-    return jobs
+    tasks = [task_of(g) for g in pubs]
+    prices = [price_of(backend, t, overhead).seconds for t in tasks]
+    return [[pubs[i] for i in job] for job in pack_pubs(tasks, prices, job_seconds)]
 
 
 def task_of(group: Sequence[Member]) -> ExpectationTask | SharedTask:

@@ -42,11 +42,10 @@ class CellResult:
         shots: Shots requested per shifted value (0 = exact).
         shots_executed: Shots the backend reports it executed per value.
         grad_mean: Mean gradient.
-        grad_var: Best estimate of Var(gradient): ``grad_var_corrected``.
+        grad_var: Best estimate of Var(gradient): ``grad_var_raw - shot_noise_var``.
         grad_var_se: Standard error of ``grad_var``.
         grad_var_raw: Sample variance of the measured gradients (ddof=1).
         shot_noise_var: Mean shot-noise variance per gradient (the floor).
-        grad_var_corrected: ``grad_var_raw - shot_noise_var``.
         grad_var_ci: 95% bootstrap-t interval of the corrected variance.
         resolved: Whether the interval excludes 0.
         cost_mean: Mean cost at random angles (None where not measured).
@@ -78,7 +77,6 @@ class CellResult:
     grad_var_se: float
     grad_var_raw: float
     shot_noise_var: float
-    grad_var_corrected: float
     grad_var_ci: tuple[float, float]
     resolved: bool
     cost_mean: float | None = None
@@ -92,6 +90,11 @@ class CellResult:
     predicted_upper_bound: float | None = None
     gradient_method: str | None = None
     predicted_contribution_sd: float | None = None
+
+    @property
+    def grad_var_corrected(self) -> float:
+        """``grad_var`` under its old name: kept in the JSON (the files' bytes), not as state."""
+        return self.grad_var
 
     def z(self) -> float | None:
         """The measurement's distance from a valued prediction (None for a bound or none)."""
@@ -110,6 +113,9 @@ class CellResult:
         """Plain-data form for JSON (per-parameter variances only when there are several)."""
         d = dataclasses.asdict(self)
         d["grad_var_ci"] = list(self.grad_var_ci)
+        # Written for readers of results.json from before it was a property (the file's keys
+        # are sorted, so its bytes do not change).
+        d["grad_var_corrected"] = self.grad_var
         for key in ("grad_var_params", "grad_var_params_se"):
             if d[key] is None:
                 del d[key]
@@ -128,6 +134,7 @@ class CellResult:
     def from_dict(cls, data: Mapping[str, Any]) -> CellResult:
         """Inverse of :meth:`to_dict`."""
         d = dict(data)
+        d.pop("grad_var_corrected", None)  # = grad_var, a property
         d["grad_var_ci"] = tuple(d["grad_var_ci"])
         for key in ("grad_var_params", "grad_var_params_se"):
             if d.get(key) is not None:
@@ -337,7 +344,6 @@ def build_result(spec: dict[str, Any], data: Sequence[CellData]) -> StudyResult:
                 grad_var_se=st.grad_var_se,
                 grad_var_raw=st.grad_var_raw,
                 shot_noise_var=st.shot_noise_var,
-                grad_var_corrected=st.grad_var,
                 grad_var_ci=st.grad_var_ci,
                 resolved=st.resolved,
                 cost_mean=cost_mean,
