@@ -19,10 +19,11 @@ the bindings of a PUB are shared over the cores by :func:`map_over_cores`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -30,7 +31,13 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["apply_blocks", "blocks", "map_over_cores", "thread_budget"]
+__all__ = [
+    "apply_blocks",
+    "blocks",
+    "map_over_cores",
+    "single_blas_thread",
+    "thread_budget",
+]
 
 _BLOCK = 4  # qubits per Kronecker block, at most
 
@@ -96,6 +103,24 @@ def map_over_cores(fn: Callable[[_T], _R], chunks: Sequence[_T]) -> list[_R]:
 
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(pinned, chunks))
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """OpenBLAS on one thread for the calling thread, inside the block (where it can be set).
+
+    A product's last bits can depend on how many threads OpenBLAS splits it over; work whose
+    bytes must not depend on the machine (the predictions) runs inside this.
+    """
+    local_threads = _blas_thread_setter()
+    if local_threads is None:
+        yield
+        return
+    before = local_threads(1)
+    try:
+        yield
+    finally:
+        local_threads(before)
 
 
 def thread_budget() -> int:

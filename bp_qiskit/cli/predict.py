@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
-from ..execution.predict import DEFAULT_PATHS, Prediction, predict_cell
+from ..execution.predict import DEFAULT_PATHS, Prediction, predict_cells
 from ..report.tables import format_predictions
 from ..spec import StudySpec, load_spec, parse_qubits
 from .base import Command, CommandContext, check_out, positive_int
@@ -77,12 +77,10 @@ class PredictCommand(Command):
     ) -> list[Prediction]:
         from tqdm.auto import tqdm
 
-        rows = []
         variants = spec.variants() if spec.more_observables else [spec]
         todo = [(v, n, k) for v in variants for n, k in cells]
-        for v, n, k in tqdm(todo, desc="predict", unit="cell", disable=not progress):
-            rows.append(predict_cell(v, n, k, paths=paths, seed=spec.study.seed))
-        return rows
+        with tqdm(total=len(todo), desc="predict", unit="cell", disable=not progress) as bar:
+            return predict_cells(todo, paths=paths, seed=spec.study.seed, progress=bar.update)
 
 
 def _lie_algebra_limits(spec: StudySpec, cells: list[tuple[int, int]]) -> list[str]:

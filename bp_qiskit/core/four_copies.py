@@ -7,9 +7,8 @@ strings.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import defaultdict
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,19 +17,13 @@ from .path_sampling import _term_table
 from .propagation import (
     Clifford,
     Moment,
-    Pauli,
     Program,
     Rotation,
     _anticommute_many,
-    _anticommutes,
-    _branch,
     _branch_many,
-    _conjugate,
     _conjugate_many,
     _depolarized,
     _expect_many,
-    _expectation,
-    gate_mask,
 )
 
 __all__ = ["exact_fourth_moment", "sampled_fourth_moment"]
@@ -38,7 +31,6 @@ __all__ = ["exact_fourth_moment", "sampled_fourth_moment"]
 # E over theta of a product of four factors cos or sin, by how many are sin (even counts only;
 # odd counts average to 0): E[cos^4] = E[sin^4] = 3/8, E[cos^2 sin^2] = 1/8.
 _FOUR = {0: 3 / 8, 2: 1 / 8, 4: 3 / 8}
-_Quad = tuple[Pauli, Pauli, Pauli, Pauli]
 
 
 def exact_fourth_moment(
@@ -51,82 +43,142 @@ def exact_fourth_moment(
     anticommuting, both stay or both branch (1/2 each); with four, each even pattern of
     branches has weight E[cos^(4-b) sin^b] (3/8, 1/8, 3/8 for b = 0, 2, 4). The derivative
     kills any quadruple with a commuting string and swaps cos and sin in the others, which
-    leaves these weights unchanged (an even number of sines, so the signs cancel). Held in a
-    dictionary: small programs only (the planner's Var(g^2) = E[g^4] - Var(g)^2). None when
-    more than ``max_states`` quadruples survive, or when the quadruples summed over gates pass
-    ``max_work`` (a deep circuit on few qubits holds few states for many gates).
+    leaves these weights unchanged (an even number of sines, so the signs cancel).
+
+    The quadruples are held as arrays (eight 64-bit masks and a weight each, n <= 64) and
+    merged after every rotation, as :func:`~bp_qiskit.core.propagation.exact_second_moment`
+    holds pairs. None when more than ``max_states`` quadruples survive, when the quadruples
+    summed over gates pass ``max_work`` (a deep circuit on few qubits holds few states for
+    many gates), or beyond 64 qubits.
     """
+    if program.num_qubits > 64 or program.projector:
+        return None
     state = _initial_quadruples(program, max_states)
     if state is None:
         return None
+    masks, w = state
     work = 0
     for gate in reversed(program.gates):
-        work += len(state)
+        work += len(w)
         if max_work is not None and work > max_work:
             return None
-        state = _four_copy_step(state, gate)
-        if len(state) > max_states:
+        masks, w = _step(masks, w, gate)
+        if len(w) > max_states:
             return None
-    return sum(
-        w * math.prod(_expectation(p, program.bloch) for p in quad) for quad, w in state.items()
-    )
+    values = w
+    for x, z in masks:
+        values = values * _expect_many(x, z, program.bloch)
+    return float(np.sum(values))
 
 
-def _initial_quadruples(program: Program, max_states: int) -> dict[_Quad, float] | None:
-    """The observable's four copies: every quadruple of its terms, by its coefficients."""
-    state: dict[_Quad, float] = defaultdict(float)
-    for quad in itertools.product(program.terms, repeat=4):
-        key = (quad[0].pauli, quad[1].pauli, quad[2].pauli, quad[3].pauli)
-        state[key] += quad[0].coeff * quad[1].coeff * quad[2].coeff * quad[3].coeff
-        if len(state) > max_states:
-            return None
-    return state
+_Masks = list[tuple[NDArray[np.uint64], NDArray[np.uint64]]]
+
+# The even branch patterns of four anticommuting strings (bit i: string i branches) and
+# their weights E[cos^(4-b) sin^b].
+_EVEN = [
+    (pattern, _FOUR[pattern.bit_count()]) for pattern in range(16) if pattern.bit_count() % 2 == 0
+]
 
 
-def _four_copy_step(state: dict[_Quad, float], gate: Rotation | Clifford) -> dict[_Quad, float]:
+def _step(
+    masks: _Masks, w: NDArray[np.float64], gate: Rotation | Clifford
+) -> tuple[_Masks, NDArray[np.float64]]:
     """One gate in the Heisenberg picture, on the four-copy distribution."""
-    new: dict[_Quad, float] = defaultdict(float)
-    mask = gate_mask(gate)
-    for quad, w in state.items():
-        if gate.noise:
-            for p in quad:
-                if (p[0] | p[1]) & mask:
-                    w *= 1.0 - gate.noise
-        if isinstance(gate, Clifford):
-            images = [_conjugate(p, gate) for p in quad]
-            sign = math.prod(s for s, _ in images)
-            new[(images[0][1], images[1][1], images[2][1], images[3][1])] += sign * w
-            continue
-        share = w / len(gate.generators)
-        for gen in gate.generators:
-            _rotate_quadruple(new, quad, share, gen, gate)
-    return {k: v for k, v in new.items() if v != 0.0}
+    if gate.noise:
+        for x, z in masks:
+            w = w * _depolarized(x, z, gate)
+    if isinstance(gate, Clifford):
+        # A Clifford maps strings one to one: no two quadruples meet, nothing to merge.
+        for x, z in masks:
+            w = w * _conjugate_many(x, z, gate)
+        return masks, w
+    return _merge_quadruples(*_rotate(masks, w, gate))
 
 
-def _rotate_quadruple(
-    new: dict[_Quad, float], quad: _Quad, share: float, gen: Pauli, gate: Rotation
-) -> None:
-    """Add one quadruple's images under a rotation about ``gen`` (averaged over its angle)."""
-    odd = [_anticommutes(p, gen) for p in quad]
-    count = sum(odd)
-    if count % 2 or (gate.differentiated and count < 4) or (gate.averaged and count):
-        return
-    if count == 0:
-        new[quad] += share
-        return
-    branched = [_branch(p, gen) if o else (1, p) for p, o in zip(quad, odd, strict=True)]
-    idx = [i for i in range(4) if odd[i]]
-    for pattern in range(1 << count):
-        flips = pattern.bit_count()
-        if flips % 2:
-            continue
-        weight = (0.5 if count == 2 else _FOUR[flips]) * share
-        out = list(quad)
-        for j, i in enumerate(idx):
-            if pattern >> j & 1:
-                weight *= branched[i][0]
-                out[i] = branched[i][1]
-        new[(out[0], out[1], out[2], out[3])] += weight
+def _initial_quadruples(
+    program: Program, max_states: int
+) -> tuple[_Masks, NDArray[np.float64]] | None:
+    """The observable's four copies: every quadruple of its terms, by its coefficients."""
+    m = len(program.terms)
+    if m**4 > 16 * max_states:  # merging cannot bring so many under the limit in practice
+        return None
+    px = np.array([t.pauli[0] for t in program.terms], dtype=np.uint64)
+    pz = np.array([t.pauli[1] for t in program.terms], dtype=np.uint64)
+    c = np.array([t.coeff for t in program.terms])
+    index = np.indices((m,) * 4).reshape(4, -1)
+    masks = [(px[i], pz[i]) for i in index]
+    w = c[index[0]] * c[index[1]] * c[index[2]] * c[index[3]]
+    masks, w = _merge_quadruples(masks, w)
+    return None if len(w) > max_states else (masks, w)
+
+
+def _rotate(
+    masks: _Masks, w: NDArray[np.float64], gate: Rotation
+) -> tuple[_Masks, NDArray[np.float64]]:
+    """The quadruples' images under an averaged rotation, unmerged."""
+    share = 1.0 / len(gate.generators)
+    parts: list[tuple[_Masks, NDArray[np.float64]]] = []
+    for gx_, gz_ in gate.generators:
+        gx = np.full(len(w), gx_, dtype=np.uint64)
+        gz = np.full(len(w), gz_, dtype=np.uint64)
+        anti = [_anticommute_many(x, z, gx, gz) for x, z in masks]
+        count = np.sum(anti, axis=0)
+        branched = [_branch_many(x, z, gx, gz) for x, z in masks]
+        if not gate.differentiated:
+            keep = count == 0
+            parts.append(([(x[keep], z[keep]) for x, z in masks], share * w[keep]))
+        if gate.averaged:
+            continue  # only quadruples that commute throughout survive
+        if not gate.differentiated:
+            two = count == 2  # both stay or both branch, 1/2 each
+            parts.append(([(x[two], z[two]) for x, z in masks], 0.5 * share * w[two]))
+            parts.append(_flipped(masks, branched, anti, two, 0.5 * share * w[two]))
+        four = count == 4
+        for pattern, weight in _EVEN:
+            flips = [np.full(int(four.sum()), bool(pattern >> i & 1)) for i in range(4)]
+            parts.append(_flipped(masks, branched, flips, four, weight * share * w[four]))
+    columns = [
+        (np.concatenate([m[i][0] for m, _ in parts]), np.concatenate([m[i][1] for m, _ in parts]))
+        for i in range(4)
+    ]
+    return columns, np.concatenate([v for _, v in parts])
+
+
+def _flipped(
+    masks: _Masks,
+    branched: list[tuple[NDArray[np.float64], NDArray[np.uint64], NDArray[np.uint64]]],
+    flips: list[NDArray[np.bool_]],
+    rows: NDArray[np.bool_],
+    w: NDArray[np.float64],
+) -> tuple[_Masks, NDArray[np.float64]]:
+    """The ``rows`` with copy i replaced by its branch where ``flips[i]`` (signs into w)."""
+    out: _Masks = []
+    for (x, z), (sign, nx, nz), flip in zip(masks, branched, flips, strict=True):
+        f = flip[rows] if len(flip) == len(rows) else flip
+        out.append((np.where(f, nx[rows], x[rows]), np.where(f, nz[rows], z[rows])))
+        w = np.where(f, w * sign[rows], w)
+    return out, w
+
+
+def _merge_quadruples(masks: _Masks, w: NDArray[np.float64]) -> tuple[_Masks, NDArray[np.float64]]:
+    """Sum the weights of equal quadruples and drop the zeros."""
+    if len(w) == 0:
+        return masks, w
+    columns = [v for pair in masks for v in pair]
+    flat: NDArray[Any]
+    if max(int(c.max()) for c in columns) < 1 << 8:
+        # Up to 8 qubits the eight masks pack into one 64-bit integer: an integer sort.
+        flat = columns[0].copy()
+        for k, c in enumerate(columns[1:], start=1):
+            flat |= c << np.uint64(8 * k)
+    else:
+        # One 64-byte opaque key per quadruple: a 1-D unique, not unique(axis=0).
+        keys = np.ascontiguousarray(np.stack(columns, axis=1))
+        flat = keys.view(np.dtype((np.void, 64))).ravel()
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(first))
+    kept = first[summed != 0.0]
+    return [(x[kept], z[kept]) for x, z in masks], summed[summed != 0.0]
 
 
 # With four anticommuting strings, the even branch patterns (bit i: string i branches) and

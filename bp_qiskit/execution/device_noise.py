@@ -27,8 +27,12 @@ from ..backends.devices import fake_backend
 from ..backends.isa import IsaTranspiler
 from ..backends.options import DEFAULT_OPTIMIZATION_LEVEL
 from ..backends.timing import reported_error
+from ..errors import SpecError
+from ..results import Cell
+from ..spec import StudySpec
+from .families import family_for
 
-__all__ = ["DeviceNoise", "device_noise"]
+__all__ = ["DeviceNoise", "cell_device_noise", "device_noise"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,3 +76,23 @@ def device_noise(device: str, circuit: Any, options: dict[str, Any]) -> DeviceNo
         pair.append(1.0 - (1.0 - 4.0 * r / 3.0) * (1.0 - 2.0 * sx[i + 1]) ** 2)
     readout = tuple(reported_error(target, "measure", (q,)) for q in physical)
     return DeviceNoise(physical, rotation, tuple(pair), readout, type(backend).__name__)
+
+
+def cell_device_noise(spec: StudySpec, n: int, layers: int) -> tuple[DeviceNoise | None, str]:
+    """The named device's noise on the qubits a cell's circuit runs on, and the note saying so.
+
+    (None, why) where the device has no calibration snapshot.
+    """
+    _, name = spec.backend.name.split(":", 1)
+    if spec.backend.kind == "ibm":
+        name = name.removeprefix("ibm_")
+    try:
+        template = family_for(spec, Cell(n, layers)).template
+        noise = device_noise(name, template, dict(spec.backend.options))
+    except SpecError:
+        return None, "noiseless prediction: no calibration snapshot of this device"
+    qubits = ", ".join(str(q) for q in noise.physical)
+    return noise, (
+        f"with the noise of {noise.device} on qubits {qubits}: depolarising channels from "
+        "the reported gate and readout errors (thermal relaxation's pull to |0> left out)"
+    )

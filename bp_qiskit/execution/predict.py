@@ -21,10 +21,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..backends.blocks import map_over_cores, single_blas_thread
 from ..core.four_copies import exact_fourth_moment
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
@@ -45,7 +47,7 @@ from ..core.tensor_network import (
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
-from .device_noise import DeviceNoise, device_noise
+from .device_noise import DeviceNoise, cell_device_noise
 from .families import call_factory, family_for, gradient_indices
 from .predict_bound import projector_bound
 from .predict_circuit import DEFAULT_PATHS, predict_variance
@@ -59,6 +61,7 @@ __all__ = [
     "DEFAULT_PATHS",
     "Prediction",
     "predict_cell",
+    "predict_cells",
     "unsupported",
 ]
 
@@ -76,13 +79,12 @@ NETWORK_RELATIVE_ERROR = 1e-2
 # Pair-merges (pairs summed over gates, about 4 microseconds each) the exact propagation may
 # spend where the tensor network could take over (a chain).
 _CHAIN_EXACT_WORK = 50_000
-# Quadruples summed over gates the exact fourth moment may spend (dictionary steps of a few
-# microseconds each). At 50,000 it was 94% of `bp-qiskit predict jobs/cerezo2021.toml` under
-# cProfile, and the prediction (2.98 s) outlasted the run (2.43 s, since the fused pass,
-# benchmarks/bench_predict_vs_run.py); 10,000 still
-# covers McClean at n = 3, L = 2 (6,855: tests/test_predict.py), and the benchmark in
-# docs/predictions.md times the specs with it.
-_FOURTH_WORK = 10_000
+# Quadruples summed over gates the exact fourth moment may spend (array steps of about a
+# microsecond each, so a failed try costs some 0.03 s). Over the 135 cells of the shipped
+# specs (benchmarks/bench_fourth_budget.py), 30,000 gives an exact fourth moment to 65 in the
+# compute time 10,000 took (61 cells); 100,000 gives 68 for 8% more. McClean at L = 50 needs
+# some 300,000 at n = 2, and more beyond.
+_FOURTH_WORK = 30_000
 _FOURTH_STATES = 20_000
 
 
@@ -134,6 +136,37 @@ class Prediction:
         return dataclasses.asdict(self)
 
 
+def predict_cells(
+    todo: Sequence[tuple[StudySpec, int, int]],
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int | None = None,
+    progress: Callable[[], None] | None = None,
+) -> list[Prediction]:
+    """:func:`predict_cell` of every (spec, n, layers), in order, over this process's cores.
+
+    The cells are independent, and most of a cell's time is numpy's SVDs and products, which
+    release the GIL, so threads share the cores (:func:`~bp_qiskit.backends.blocks.map_over_cores`).
+    Every cell runs with one BLAS thread, however many there are, so its bytes do not depend
+    on the machine. The largest cells start first. ``seed``: each spec's study seed by
+    default; ``progress`` is called once per finished cell.
+    """
+    order = sorted(range(len(todo)), key=lambda i: -todo[i][1] * todo[i][2])
+
+    def one(i: int) -> Prediction:
+        spec, n, layers = todo[i]
+        with single_blas_thread():
+            out = predict_cell(
+                spec, n, layers, paths=paths, seed=spec.study.seed if seed is None else seed
+            )
+        if progress is not None:
+            progress()
+        return out
+
+    done = dict(zip(order, map_over_cores(one, order), strict=True))
+    return [done[i] for i in range(len(todo))]
+
+
 def predict_cell(
     spec: StudySpec,
     num_qubits: int,
@@ -151,7 +184,7 @@ def predict_cell(
     note = ""
     device = None
     if ":" in spec.backend.name and spec.backend.kind in ("aer", "fake", "ibm"):
-        device, note = _device(spec, n, layers)
+        device, note = cell_device_noise(spec, n, layers)
     elif "depolarizing" in spec.backend.options:
         note = "with the synthetic depolarising noise of backend.options.depolarizing"
     if spec.circuit.factory:
@@ -384,23 +417,6 @@ def _exact_budget(program: Program) -> int:
     if program.num_qubits <= 6:
         return _MAX_PAIRS
     return min(_MAX_PAIRS, max(_MAX_PAIRS // 200, int(_PAIR_GATES / max(len(program.gates), 1))))
-
-
-def _device(spec: StudySpec, n: int, layers: int) -> tuple[DeviceNoise | None, str]:
-    """The device's noise on the cell's qubits, and the note that says what it is."""
-    _, name = spec.backend.name.split(":", 1)
-    if spec.backend.kind == "ibm":
-        name = name.removeprefix("ibm_")
-    try:
-        template = family_for(spec, Cell(n, layers)).template
-        noise = device_noise(name, template, dict(spec.backend.options))
-    except SpecError:
-        return None, "noiseless prediction: no calibration snapshot of this device"
-    qubits = ", ".join(str(q) for q in noise.physical)
-    return noise, (
-        f"with the noise of {noise.device} on qubits {qubits}: depolarising channels from "
-        "the reported gate and readout errors (thermal relaxation's pull to |0> left out)"
-    )
 
 
 def _cost_variance(

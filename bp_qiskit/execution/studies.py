@@ -36,7 +36,7 @@ from .executors import executor_width, open_executor, pooled
 from .jobs import BuiltJob, JobBuilder, job_of
 from .kinds import StudyKind, kind_of
 from .memory import peak_memory
-from .predict import predict_cell
+from .predict import predict_cells
 from .provenance import submission_rows
 from .remote import run_remote_group
 
@@ -365,8 +365,8 @@ def collect(
 def with_predictions(result: StudyResult, spec: StudySpec) -> StudyResult:
     """The result with each cell's predicted Var[dC] (:mod:`bp_qiskit.execution.predict`)."""
     cells = []
-    for cell in result.cells:
-        p = predict_cell(spec, cell.num_qubits, cell.num_layers, seed=spec.study.seed)
+    todo = [(spec, cell.num_qubits, cell.num_layers) for cell in result.cells]
+    for cell, p in zip(result.cells, predict_cells(todo), strict=True):
         cells.append(
             dataclasses.replace(
                 cell,
