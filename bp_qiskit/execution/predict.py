@@ -81,8 +81,8 @@ NETWORK_RELATIVE_ERROR = 1e-2
 _CHAIN_EXACT_WORK = 50_000
 # Quadruples summed over gates the exact fourth moment may spend (array steps of about a
 # microsecond each, so a failed try costs some 0.03 s). Over the 135 cells of the shipped
-# specs (benchmarks/bench_fourth_budget.py), 30,000 gives an exact fourth moment to 65 in the
-# compute time 10,000 took (61 cells); 100,000 gives 68 for 8% more. McClean at L = 50 needs
+# specs (benchmarks/bench_fourth_budget.py), 30,000 gives an exact fourth moment to 65 for 2%
+# more compute than 10,000 (61 cells); 100,000 gives 68 for another 13%. McClean at L = 50 needs
 # some 300,000 at n = 2, and more beyond.
 _FOURTH_WORK = 30_000
 _FOURTH_STATES = 20_000
