@@ -277,6 +277,26 @@ def test_the_predict_command_prints_json_per_cell_and_cost_and_writes_a_plot(tmp
     assert "--qubits: got 0" in capsys.readouterr().err
 
 
+def test_predicting_many_cells_says_how_many_first(capsys, monkeypatch):
+    """A range such as --qubits 10-1000 is hundreds of cells: one line to stderr says so
+    before the work starts, and the rows still come back in the order asked."""
+    import json
+    from pathlib import Path
+
+    from bp_qiskit.cli import main
+    from bp_qiskit.cli import predict as command
+
+    monkeypatch.setattr(command, "MANY_CELLS", 2)
+    spec = Path(__file__).resolve().parent.parent / "jobs" / "seed_tutorial.toml"
+    assert main(["predict", str(spec), "--qubits", "2-4", "--json", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "predicting 3 cells" in captured.err
+    assert "--qubits 10,100,1000" in captured.err
+    assert [r["num_qubits"] for r in json.loads(captured.out)] == [2, 3, 4]
+    assert main(["predict", str(spec), "--qubits", "2,3", "--json", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_run_predict_puts_the_prediction_beside_every_cell(tmp_path, capsys):
     import json
     from pathlib import Path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -16,6 +17,7 @@ from .run import _layers
 __all__ = ["PredictCommand"]
 
 MAX_PREDICTED_QUBITS = 100_000
+MANY_CELLS = 200  # more than this many cells to predict: say how many, and how to ask fewer
 
 
 class PredictCommand(Command):
@@ -79,6 +81,15 @@ class PredictCommand(Command):
 
         variants = spec.variants() if spec.more_observables else [spec]
         todo = [(v, n, k) for v in variants for n, k in cells]
+        if len(todo) > MANY_CELLS:
+            # A range such as 10-1000 is 991 qubit counts, each with every layer count and
+            # cost: say so before the minutes start, not after.
+            print(
+                f"predicting {len(todo):,} cells ({len(cells):,} (n, L) x {len(variants)} "
+                "cost(s)); the progress bar estimates the time left. For a curve, a few sizes "
+                "do: --qubits 10,100,1000",
+                file=sys.stderr,
+            )
         with tqdm(total=len(todo), desc="predict", unit="cell", disable=not progress) as bar:
             return predict_cells(todo, paths=paths, seed=spec.study.seed, progress=bar.update)
 
