@@ -89,3 +89,18 @@ def test_an_interrupted_process_ends_even_with_a_thread_still_running():
     assert done.returncode == 143
     ok = "import sys; from bp_qiskit.cli import exit_after_interrupt as e; sys.exit(e(0))"
     assert subprocess.run([sys.executable, "-c", ok], timeout=60).returncode == 0
+
+
+def test_sigterm_stops_a_long_prediction_with_its_own_line():
+    """predict shares its cells over threads: a SIGTERM drops the cells not started (it
+    does not wait for hundreds), and says nothing of jobs or resume (it keeps none)."""
+    spec = str(ROOT / "jobs" / "cerezo2021.toml")
+    cmd = [sys.executable, "-m", "bp_qiskit.cli", "predict", spec, "--qubits", "10-1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()  # "predicting ... cells": the work has started
+    assert line.startswith("predicting "), line
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "resume" not in err and "Traceback" not in err

@@ -101,8 +101,16 @@ def map_over_cores(fn: Callable[[_T], _R], chunks: Sequence[_T]) -> list[_R]:
         finally:
             local_threads(before)
 
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(pinned, chunks))
+    pool = ThreadPoolExecutor(threads)
+    try:
+        out = list(pool.map(pinned, chunks))
+    except BaseException:
+        # Ctrl-C or SIGTERM in the caller: drop the chunks not started, rather than waiting
+        # for all of them as leaving a ``with`` block does (the running ones finish).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return out
 
 
 @contextlib.contextmanager

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None, *, service: Any = None) -> int:
     try:
         return int(args.command_obj.run(args, CommandContext(service=service)))
     except Terminated:
-        print("terminated (SIGTERM); finished jobs are kept; continue with resume", file=sys.stderr)
+        print(args.command_obj.on_terminate, file=sys.stderr)
         return 143
     except StudyFailedError as exc:
         # Messages can quote a service's reason: credentials are masked before printing.

@@ -69,6 +69,8 @@ class Command(abc.ABC):
     name: ClassVar[str]
     help: ClassVar[str]
     parents: ClassVar[tuple[str, ...]] = ()
+    # What is left after a SIGTERM: only the commands that run studies keep finished jobs.
+    on_terminate: ClassVar[str] = "terminated (SIGTERM)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027
         """Declare the command's own flags (shared ones come from ``parents``)."""

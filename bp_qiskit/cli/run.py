@@ -164,6 +164,8 @@ def cost_gate(spec: StudySpec, args: argparse.Namespace, service: Any) -> None:
 class RunCommand(Command):
     """Run a study spec (TOML) of any kind."""
 
+    on_terminate = "terminated (SIGTERM); finished jobs are kept; continue with resume"
+
     name = "run"
     help = "run a study spec (TOML)"
     parents = ("store", "out", "progress", "workers", "cost")

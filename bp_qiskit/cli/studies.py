@@ -41,6 +41,8 @@ __all__ = [
 class ResumeCommand(Command):
     """Finish what is not finished in a stored study, of any kind."""
 
+    on_terminate = "terminated (SIGTERM); finished jobs are kept; continue with resume"
+
     name = "resume"
     help = "finish the unfinished jobs of a study"
     parents = ("study", "store", "out", "progress", "workers", "cost")
