@@ -1,3 +1,4 @@
+import json
 import math
 from pathlib import Path
 
@@ -168,3 +169,54 @@ def test_several_costs_are_variants_on_the_same_circuits():
         StudySpec.from_dict({**data, "observable": [{"kind": "zz"}, {"kind": "zz"}]})
     with pytest.raises(SpecError, match="one cost in budget and adaptive studies"):
         StudySpec.from_dict({**data, "adaptive": {"target_rel_error": 0.1}})
+
+
+def test_the_json_schema_takes_every_shipped_spec_and_refuses_what_load_spec_refuses(
+    tmp_path, capsys
+):
+    """`bp-qiskit schema` (for editors) is generated from the sections: every spec in jobs/
+    validates, and an unknown table, an unknown key, an option no backend takes and an
+    unknown ansatz are refused by the schema as load_spec refuses them."""
+    import jsonschema
+    import tomllib
+
+    from bp_qiskit.cli import main
+
+    assert main(["schema", "--out", str(tmp_path / "schema.json")]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")
+    schema = json.loads((tmp_path / "schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "jobs").glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        assert not list(validator.iter_errors(data)), path.name
+    base = tomllib.loads((root / "jobs" / "seed_tutorial.toml").read_text())
+    bad = [
+        {**base, "sampler": {"samples": 3}},
+        {**base, "sampling": {**base["sampling"], "sample": 3}},
+        {**base, "backend": {"name": "aer", "options": {"zne_factor": 3}}},
+        {**base, "circuit": {**base["circuit"], "ansatz": "mclean"}},
+    ]
+    for data in bad:
+        assert list(validator.iter_errors(data)), data
+        path = tmp_path / "bad.toml"
+        path.write_text(_toml(data))
+        with pytest.raises(SpecError):
+            load_spec(path)
+    names = schema["properties"]["backend"]["properties"]["options"]["properties"]
+    assert {"depolarizing", "resilience_level", "job_seconds"} <= set(names)
+    assert main(["schema"]) == 0 and json.loads(capsys.readouterr().out) == schema
+
+
+def _toml(data):
+    """A TOML text of nested tables of scalars and lists (enough for the specs above)."""
+    lines = []
+    for table, keys in data.items():
+        scalars = {k: v for k, v in keys.items() if not isinstance(v, dict)}
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in scalars.items()]
+        for sub, inner in ((k, v) for k, v in keys.items() if isinstance(v, dict)):
+            lines.append(f"[{table}.{sub}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in inner.items()]
+    return "\n".join(lines) + "\n"

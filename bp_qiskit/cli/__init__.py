@@ -21,6 +21,7 @@ from .base import Command, CommandContext, parents
 from .planning import BudgetCommand, DevicesCommand
 from .predict import PredictCommand
 from .run import RunCommand
+from .schema import SchemaCommand
 from .studies import (
     CompareCommand,
     DeleteCommand,
@@ -45,6 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     DevicesCommand(),
     BudgetCommand(),
     PredictCommand(),
+    SchemaCommand(),
 )
 
 
