@@ -99,3 +99,42 @@ def test_a_kind_with_a_new_output_is_its_part_and_its_writer(tmp_path, monkeypat
     stream = io.StringIO()
     export_csv(outcome, stream)
     assert list(csv.reader(io.StringIO(stream.getvalue())))[1] == ["s1", "0.5"]
+
+
+def test_a_new_cost_kind_is_its_observable_and_is_measured_and_predicted(monkeypatch):
+    """A cost kind is its name in OBSERVABLES and its branch of make_observable (both in
+    core/observables.py): the spec accepts it, the backend measures it and the predictor
+    reads it from that same observable, with nothing else edited. (The test patches the
+    names each module imported; the edit itself is one file.)"""
+    import math
+
+    from qiskit.quantum_info import SparseObservable
+
+    from bp_qiskit.core import observables
+    from bp_qiskit.execution import families, predict_program
+    from bp_qiskit.execution.predict import predict_cell
+    from bp_qiskit.spec import sections
+
+    kinds = (*observables.OBSERVABLES, "x_first")
+    real = observables.make_observable
+
+    def make(spec, n):  # the new branch: X on qubit 0
+        if spec.kind == "x_first":
+            return SparseObservable.from_sparse_list([("X", [0], 1.0)], n)
+        return real(spec, n)
+
+    monkeypatch.setattr(sections, "OBSERVABLES", kinds)
+    for module in (observables, families, predict_program):
+        monkeypatch.setattr(module, "make_observable", make)
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "product", "layers": 1, "qubits": [2]},
+                                "observable": {"kind": "x_first"},
+                                "gradient": {"parameter": "first"},
+                                "sampling": {"samples": 400}})  # fmt: skip
+    # RY(pi/4) gives the Bloch vector (a, 0, a), a = 1/sqrt(2); then a random rotation by t
+    # on qubit 0, and <X>: RX leaves it a (derivative 0), RY makes it a (cos t + sin t)
+    # (mean square derivative a^2 = 1/2), RZ makes it a cos t (a^2 / 2 = 1/4): Var[dC] = 1/4.
+    predicted = predict_cell(spec, 2, 1)
+    assert predicted.method == "exact"
+    assert predicted.grad_var == pytest.approx(1 / 4, rel=1e-12)
+    (cell,) = run_study(spec, progress=False).result.cells
+    assert abs(cell.grad_var - 1 / 4) <= 3 * cell.grad_var_se and not math.isnan(cell.grad_var)

@@ -9,9 +9,9 @@ import itertools
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
+from qiskit.circuit import Parameter, ParameterVector
 from qiskit.circuit.library import efficient_su2
-from qiskit.quantum_info import Operator
+from qiskit.quantum_info import Operator, SparseObservable, SparsePauliOp
 from qiskit.quantum_info import Pauli as QiskitPauli
 
 from bp_qiskit import StudySpec, gradient_variance, predict_variance
@@ -170,7 +170,8 @@ def test_every_fixed_rotation_preset_is_predicted_as_its_running_circuit_reads()
     # The grammar's program (predict_cell) against the circuit the backend evaluates, read
     # gate by gate (predict_variance): equal for every preset whose rotations are fixed, with
     # every cost. A preset whose circuit and program drifted apart fails here. (Random
-    # rotations are U gates whose type the bound values choose: no circuit reader sees them.)
+    # rotations are U gates whose type the bound values choose: the next test reads them
+    # from the circuits a sample can be.)
     from bp_qiskit.core.grammar import PRESETS, RANDOM
     from bp_qiskit.execution.families import family_for, gradient_indices
     from bp_qiskit.execution.predict import predict_cell
@@ -187,3 +188,130 @@ def test_every_fixed_rotation_preset_is_predicted_as_its_running_circuit_reads()
             indices = [int(k) for k in gradient_indices(spec, family)]
             (read,) = predict_variance(family.template, family.observable, parameters=indices)
             assert read.grad_var == pytest.approx(predict_cell(spec, 4, 2).grad_var, rel=1e-12)
+
+
+def _ry_then_cz_ladder(n: int, step: int = 1) -> QuantumCircuit:
+    theta = ParameterVector("t", n)
+    qc = QuantumCircuit(n)
+    for q in range(n):
+        qc.ry(theta[q], q)
+    for q in range(n - step):
+        qc.cz(q, q + step)
+    return qc
+
+
+def test_a_users_own_chain_circuit_takes_the_global_cost_at_any_n_by_the_tensor_network():
+    # RY(t_q) on every qubit, then a CZ ladder; the global projector. CZ|0..0> = |0..0>, so
+    # C = prod_q cos^2(t_q / 2) and dC/dt_0 = -(sin t_0 / 2) prod_{q > 0} cos^2(t_q / 2):
+    # Var[dC] = E[sin^2 / 4] E[cos^4(t / 2)]^(n - 1) = (1/8) (3/8)^(n - 1) (E[dC] = 0), and
+    # Var[C] = (3/8)^n - (1/4)^n. The CZs act on the pair chain; only the total cancels.
+    for n in (8, 16, 100):
+        (p,) = predict_variance(_ry_then_cz_ladder(n), SparseObservable("0" * n), parameters=[0])
+        assert p.method == "tensor_network" and p.truncation is not None and p.max_bond
+        assert p.grad_var == pytest.approx(0.125 * 0.375 ** (n - 1), rel=1e-9)
+        if n <= 64:
+            assert p.cost_var == pytest.approx(0.375**n - 0.25**n, rel=1e-9)
+        else:
+            assert p.cost_var is None  # not computed beyond 64 qubits: None, never a guess
+    # The same cost as 2^n listed strings (what it was read as before) agrees at n = 8.
+    listed = SparsePauliOp.from_sparse_list(
+        [("Z" * bin(z).count("1"), [q for q in range(8) if z >> q & 1], 2.0**-8)
+         for z in range(2**8)], 8,
+    )  # fmt: skip
+    (exact,) = predict_variance(_ry_then_cz_ladder(8), listed, parameters=[0])
+    assert exact.method == "exact"
+    assert exact.grad_var == pytest.approx(0.125 * 0.375**7, rel=1e-12)
+
+
+def test_a_circuit_no_method_reaches_is_one_error_naming_the_parameter():
+    # CZ(q, q + 2) is off a chain, and Z on all 70 qubits keeps the whole light cone: past
+    # path sampling's 64 qubits, with no tensor network to fall back on.
+    qc = _ry_then_cz_ladder(70, step=2)
+    with pytest.raises(SpecError, match=r"parameter t\[0\]: its light cone holds 70 qubits"):
+        predict_variance(qc, "Z" * 70, parameters=[0])
+
+
+def test_a_preset_at_sixteen_qubits_reads_as_its_running_circuit_by_the_same_method():
+    # Both ways in (the spec's cell and the circuit the backend evaluates) reach the shared
+    # method selection: beyond exact propagation, the same tensor network and the same value.
+    from bp_qiskit.execution.families import family_for, gradient_indices
+    from bp_qiskit.execution.predict import predict_cell
+    from bp_qiskit.results import Cell
+
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "alternating_layered", "layers": 2,
+                                            "qubits": [16]},
+                                "observable": {"kind": "global"},
+                                "gradient": {"parameter": "first"}})  # fmt: skip
+    family = family_for(spec, Cell(16, 2))
+    indices = [int(k) for k in gradient_indices(spec, family)]
+    (read,) = predict_variance(family.template, family.observable, parameters=indices)
+    cell = predict_cell(spec, 16, 2)
+    assert read.method == cell.method == "tensor_network"
+    assert read.grad_var == pytest.approx(cell.grad_var, rel=1e-12) and read.grad_var > 0
+
+
+def _draw_program(circuits, observable, k):
+    """The program of a random-rotation draw, read from the circuits it can produce.
+
+    One circuit per letter of the random set, every random position that letter (the
+    sample's literal circuit): each rotation's choices are what the circuits hold there,
+    which is the draw when the positions are drawn independently and uniformly.
+    """
+    import dataclasses
+
+    from bp_qiskit.core.light_cone import reduce_to_light_cone
+    from bp_qiskit.core.propagation import Program, Rotation
+    from bp_qiskit.execution.predict_circuit import projector_terms, read_program
+
+    reads = [read_program(c, observable) for c in circuits]
+    gates = []
+    for column in zip(*(r.program.gates for r in reads), strict=True):
+        if isinstance(column[0], Rotation):
+            choices = tuple(dict.fromkeys(p for g in column for p in g.generators))
+            gates.append(Rotation(choices))
+        else:
+            assert all(g == column[0] for g in column)  # the draw changes rotations only
+            gates.append(column[0])
+    index = reads[0].rotation_of[f"theta[{k}]"]
+    gates[index] = dataclasses.replace(gates[index], differentiated=True)
+    base = reads[0].program
+    program = Program(base.num_qubits, tuple(gates), base.bloch, base.terms, base.projector)
+    if program.projector:
+        return Program(program.num_qubits, program.gates, program.bloch,
+                       projector_terms(program.num_qubits))  # fmt: skip
+    return reduce_to_light_cone(program)
+
+
+@pytest.mark.parametrize("ansatz", ["seed", "mcclean", "product"])
+def test_every_random_rotation_preset_is_predicted_as_the_circuits_it_draws_read(ansatz):
+    # The grammar's program (predict_cell) against the literal circuits a sample can be,
+    # read gate by gate: equal for every random-rotation preset, cost and parameter.
+    from bp_qiskit.core.circuits import build_circuit
+    from bp_qiskit.core.grammar import PRESETS
+    from bp_qiskit.core.observables import make_observable
+    from bp_qiskit.core.propagation import exact_second_moment
+    from bp_qiskit.execution.predict import predict_cell
+
+    n, layers = 4, 1 if ansatz == "seed" else 2
+    grammar = PRESETS.get(ansatz)
+    circuits = [
+        grammar.literal(np.full((layers, n), c, dtype=np.int8))
+        if grammar is not None
+        else build_circuit(np.full((layers, n), c, dtype=np.int8), ansatz=ansatz)
+        for c in range(3)
+    ]
+    values = []
+    for kind in ("local", "zz", "global"):
+        for parameter in ("first", "last"):
+            spec = StudySpec.from_dict({"circuit": {"ansatz": ansatz, "layers": layers,
+                                                    "qubits": [n]},
+                                        "observable": {"kind": kind},
+                                        "gradient": {"parameter": parameter}})  # fmt: skip
+            k = 0 if parameter == "first" else n * layers - 1
+            program = _draw_program(circuits, make_observable(spec.observable, n), k)
+            read = exact_second_moment(program)
+            assert read is not None
+            assert read == pytest.approx(predict_cell(spec, n, layers).grad_var, rel=1e-12)
+            values.append(read)
+    # Not an all-zero comparison (zz's last parameter is outside Z0 Z1's light cone: 0).
+    assert sum(v > 1e-4 for v in values) >= 3, values

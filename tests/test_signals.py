@@ -24,7 +24,9 @@ def start(tmp_path, *extra, qubits="2-9", samples="3000"):
 
 
 def test_sigterm_behaves_like_ctrl_c_and_resume_finishes(tmp_path):
-    proc, study = start(tmp_path)
+    # 3000 samples at n = 2..9 now finish in about a second: the signal then lands after the
+    # run, in the report. 20,000 keep the study running when it arrives.
+    proc, study = start(tmp_path, samples="20000")
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)

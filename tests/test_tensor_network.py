@@ -15,8 +15,11 @@ from bp_qiskit import StudySpec
 from bp_qiskit.core.propagation import exact_first_moment, exact_second_moment
 from bp_qiskit.core.references import seed_exact_variance
 from bp_qiskit.core.tensor_network import diagonal, network_first_moment, network_second_moment
-from bp_qiskit.execution.predict import NETWORK_RELATIVE_ERROR, _network, predict_cell
-from bp_qiskit.execution.predict_program import _program, _projector_terms
+from bp_qiskit.execution.predict import predict_cell
+from bp_qiskit.execution.predict_circuit import projector_terms as _projector_terms
+from bp_qiskit.execution.predict_methods import NETWORK_RELATIVE_ERROR
+from bp_qiskit.execution.predict_methods import network_moment as _network
+from bp_qiskit.execution.predict_program import _program
 
 
 @pytest.mark.parametrize(

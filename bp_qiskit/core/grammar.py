@@ -187,11 +187,23 @@ class Grammar:
         return np.stack(columns, axis=-1)
 
     def literal(
-        self, codes: NDArray[np.int8], angles: NDArray[np.float64], num_qubits: int
+        self,
+        codes: NDArray[np.int8],
+        angles: NDArray[np.float64] | None = None,
+        num_qubits: int | None = None,
     ) -> QuantumCircuit:
-        """One sample as a plain circuit (RX/RY/RZ for random positions); for export."""
-        n = num_qubits
-        layers = len(angles) // self.params_per_layer(n)
+        """One sample's gate choices as a plain circuit (RX/RY/RZ at random positions).
+
+        ``codes``: (L, n) indices into ``random_set`` (width 0 without ``"random"``). With
+        ``angles``, the bound circuit; without, a ``theta`` ParameterVector in parameter
+        order: the circuit the predictor can read (the template's U gates are chosen by
+        their bound values, which no circuit reader sees).
+        """
+        layers = codes.shape[0]
+        n = num_qubits if num_qubits is not None else codes.shape[1]
+        theta: Any = (
+            ParameterVector("theta", self.num_params(n, layers)) if angles is None else angles
+        )
         qc = QuantumCircuit(n)
         self._initial(qc)
         k = 0
@@ -199,7 +211,8 @@ class Grammar:
             for g in self.rotations:
                 for q, qubits in enumerate(self.positions(g, n)):
                     gen = self.random_set[int(codes[layer, q])] if g == RANDOM else g
-                    _rotation(qc, gen, float(angles[k]), qubits)
+                    angle = theta[k] if angles is None else float(theta[k])
+                    _rotation(qc, gen, angle, qubits)
                     k += 1
             self._entangle(qc, layer)
         return qc

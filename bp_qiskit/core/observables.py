@@ -29,6 +29,7 @@ __all__ = [
     "make_observable",
     "parse_pauli_term",
     "pauli_sum",
+    "pauli_term_count",
     "to_pauli_op",
     "zz",
 ]
@@ -128,13 +129,18 @@ def is_diagonal(obs: SparseObservable) -> bool:
     return all(set(label) <= _DIAGONAL_LETTERS for label, _, _ in obs.to_sparse_list())
 
 
+def pauli_term_count(obs: SparseObservable) -> int:
+    """How many Pauli strings the observable expands into: 2 per projector letter per term."""
+    return sum(1 << sum(ch in "01+-rl" for ch in label) for label, _, _ in obs.to_sparse_list())
+
+
 def to_pauli_op(obs: SparseObservable) -> SparsePauliOp:
     """Expand projector letters into Pauli strings (``0`` = (I+Z)/2, ``1`` = (I-Z)/2).
 
     Raises:
         ValueError: if the expansion would exceed :data:`MAX_EXPANSION_TERMS` terms.
     """
-    total = sum(1 << sum(ch in "01+-rl" for ch in label) for label, _, _ in obs.to_sparse_list())
+    total = pauli_term_count(obs)
     if total > MAX_EXPANSION_TERMS:
         raise ValueError(
             f"observable: expanding projectors gives {total} Pauli terms "

@@ -12,7 +12,8 @@ retried, and the message never suggests ``resume``.
   ``max_memory_mb``, by default half the machine's memory, so that is the limit.
 - ``backend.options.device = "GPU"`` needs an Aer built for GPUs.
 - Qiskit's reference estimators (``statevector``, ``aer_estimator``) need the global
-  projector as 2^n Pauli terms: above :data:`MAX_PAULI_TERMS` they would take hours.
+  projector as 2^n Pauli terms (counted on the observable): above :data:`MAX_PAULI_TERMS`
+  they would take hours.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..backends import capabilities_of, parse_backend_name
 from ..backends.devices import fake_backend
 from ..backends.local import check_aer_device
 from ..backends.runtime import check_local_mode_width
+from ..core.observables import make_observable, pauli_term_count
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
@@ -156,14 +158,18 @@ def _check_dense_memory(
 
 
 def _check_pauli_terms(spec: StudySpec, n: int, cell: str) -> None:
-    """Backends without native projectors expand the global one into 2^n Pauli terms."""
-    if (
-        not capabilities_of(spec.backend.name).native_projectors
-        and spec.observable.kind == "global"
-        and 2**n > MAX_PAULI_TERMS
-    ):
+    """Backends without native projectors expand projector letters into Pauli terms.
+
+    Counted on the observable the backend would measure, not by the cost's name: the global
+    projector is 2^n terms, and so is any cost with a projector letter on every qubit.
+    """
+    if capabilities_of(spec.backend.name).native_projectors:
+        return
+    count = pauli_term_count(make_observable(spec.observable, n))
+    if count > MAX_PAULI_TERMS:
+        size = f"2^{count.bit_length() - 1}" if count & (count - 1) == 0 else str(count)
         raise SpecError(
-            f"circuit.qubits: the cell {cell} needs the global projector as 2^{n} Pauli "
-            f"terms on {spec.backend.name} (at most {MAX_PAULI_TERMS}); use backend 'aer', "
-            "which measures projectors natively"
+            f"circuit.qubits: the cell {cell} needs the observable as {size} Pauli terms on "
+            f"{spec.backend.name} (at most {MAX_PAULI_TERMS}); use backend 'aer', which "
+            "measures projectors natively"
         )

@@ -30,27 +30,20 @@ from ..backends.blocks import map_over_cores, single_blas_thread
 from ..core.four_copies import exact_fourth_moment
 from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
-from ..core.path_sampling import sampled_second_moment
 from ..core.propagation import (
     Moment,
     Program,
-    exact_first_moment,
-    exact_second_moment,
 )
 from ..core.tensor_network import (
     NetworkMoment,
-    diagonal,
-    network_first_moment,
-    network_second_moment,
-    supported,
 )
 from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
 from .device_noise import DeviceNoise, cell_device_noise
 from .families import call_factory, family_for, gradient_indices
-from .predict_bound import projector_bound
-from .predict_circuit import DEFAULT_PATHS, predict_variance
+from .predict_circuit import DEFAULT_PATHS, parameter_moments
+from .predict_methods import SAMPLED_QUBITS, cost_variance, second_moment
 from .predict_program import (
     _grammar,
     _program,
@@ -65,20 +58,6 @@ __all__ = [
     "unsupported",
 ]
 
-_MAX_PAIRS = 4_000_000
-_PAIR_GATES = 5e7
-# The tensor network is taken when no SVD discards more than this share of the state's
-# weight, at bond dimensions up to NETWORK_MAX_BOND (an SVD of 16 chi x 16 chi each).
-NETWORK_TOLERANCE = 1e-10
-NETWORK_MAX_BOND = 32
-# A one-string observable runs on the 4 diagonal pairs per qubit (tensor_network.diagonal),
-# an SVD of 4 chi x 4 chi: bonds doubling from the first to the converged one (see _network).
-NETWORK_FIRST_BOND = 16
-NETWORK_CONVERGED_BOND = 64
-NETWORK_RELATIVE_ERROR = 1e-2
-# Pair-merges (pairs summed over gates, about 4 microseconds each) the exact propagation may
-# spend where the tensor network could take over (a chain).
-_CHAIN_EXACT_WORK = 50_000
 # Quadruples summed over gates the exact fourth moment may spend (array steps of about a
 # microsecond each, so a failed try costs some 0.03 s). Over the 135 cells of the shipped
 # specs (benchmarks/bench_fourth_budget.py), 30,000 gives an exact fourth moment to 65 for 2%
@@ -201,7 +180,7 @@ def predict_cell(
     moments: list[Moment] = []
     networks: list[NetworkMoment] = []
     for program in programs:
-        moment, network = _second_moment(program, paths, rng)
+        moment, network = second_moment(program, paths, rng)
         moments.append(moment)
         if network is not None:
             networks.append(network)
@@ -209,7 +188,7 @@ def predict_cell(
     cost_var = _cost_variance(spec, n, layers, device)
     base = Prediction(n, layers, kind, None, None, "none", cost_var=cost_var, qubits_used=used,
                       note=note)  # fmt: skip
-    prediction = _combine(base, moments, networks, paths)
+    prediction = _combine(base, moments, networks, paths, projector=programs[0].projector)
     if prediction.method in _VALUED and prediction.grad_var:
         sd = _contribution_sd(programs, prediction.grad_var, prediction.method == "exact")
         prediction = dataclasses.replace(prediction, contribution_sd=sd)
@@ -257,10 +236,13 @@ def _combine(
     moments: list[Moment],
     networks: list[NetworkMoment],
     paths: int,
+    *,
+    projector: bool,
 ) -> Prediction:
     """One prediction from the per-parameter moments (their mean), named by its method.
 
-    ``base`` carries the cell, its Var[C], the qubits used and the note.
+    ``base`` carries the cell, its Var[C], the qubits used and the note; ``projector``: the
+    cost is the global projector (which no method reaching says why).
     """
     note = base.note
     replace = functools.partial(dataclasses.replace, base)
@@ -269,6 +251,9 @@ def _combine(
         why = (
             "the global projector beyond 64 qubits: the differentiated gate's light cone is "
             "too wide for the light-cone bound"
+            if projector
+            else "a listed cost whose light cone holds over 64 qubits, off a chain: neither "
+            "exact propagation, the tensor network nor path sampling takes it"
         )
         return replace(cost_var=None, note=f"{why}; {note}" if note else why)
     mean = float(np.mean([m.value for m in moments]))
@@ -301,148 +286,32 @@ def _predict_factory(
 ) -> Prediction:
     """A ``circuit.factory`` cell, read from the circuit the factory builds.
 
-    The same circuit the backend evaluates (:func:`~.predict_circuit.predict_variance`);
-    one it cannot read gets ``none`` and the reason, naming the instruction.
+    The same circuit the backend evaluates, read and its moments chosen as for
+    :func:`~.predict_circuit.predict_variance`, then combined as a preset's cell is; one
+    it cannot read gets ``none`` and the reason, naming the instruction.
     """
     kind = spec.observable.kind
     family = family_for(spec, Cell(n, layers))
     indices = [int(k) for k in gradient_indices(spec, family)]
     # The user's own, unexpanded circuit: the factory's errors are its own.
     circuit, observable = call_factory(str(spec.circuit.factory), n, layers)
+    cost = observable if observable is not None else family.observable
     try:
-        predicted = predict_variance(
-            circuit,
-            observable if observable is not None else family.observable,
-            parameters=indices,
-            paths=paths,
-            seed=seed,
-        )
+        moments, cost_var = parameter_moments(circuit, cost, indices, paths, seed)
     except SpecError as exc:
         return Prediction(n, layers, kind, None, None, "none", note=str(exc))
-    methods = {p.method for p in predicted}
-    mean = float(np.mean([p.grad_var for p in predicted]))
-    se = math.sqrt(sum(p.grad_var_se**2 for p in predicted)) / len(predicted)
-    method = "exact" if methods == {"exact"} else "monte_carlo"
-    return Prediction(
-        n,
-        layers,
-        kind,
-        mean,
-        se if method != "exact" else None,
-        method,
-        cost_var=predicted[0].cost_var,
-        paths=max(p.paths for p in predicted),
-        qubits_used=n,
-        note=note,
-    )
-
-
-def _second_moment(
-    program: Program, paths: int, rng: np.random.Generator
-) -> tuple[Moment, NetworkMoment | None]:
-    """The second moment by the first method that fits.
-
-    Exact propagation where it is small, the tensor network where its bonds stay bounded and
-    it discards nothing that matters, a converged network for one Pauli string where it does
-    cut, then sampled paths, and a bound last.
-    """
-    chain = supported(program)
-    if not program.projector and program.num_qubits <= 64:
-        # Where the diagonal network is there to fall back on, exact propagation gets a
-        # small budget of pair-merges: a deep circuit merges tens of thousands of pairs a
-        # thousand times (McClean at n = 8, L = 50: 16 s) where the network's bonds stay at
-        # tens (0.2 s, equal to 1e-12).
-        exact = exact_second_moment(
-            program,
-            max_pairs=_exact_budget(program),
-            max_work=_CHAIN_EXACT_WORK if chain and diagonal(program) else None,
-        )
-        if exact is not None:
-            return Moment(exact, 0.0, "exact"), None
-    if chain:
-        network = _network(program)
-        if network is not None:
-            return network
-    if program.projector:
-        if program.num_qubits > 64:
-            return projector_bound(program), None
-        return sampled_second_moment(program, paths, rng), None
-    if program.num_qubits > 64:
-        return Moment(0.0, 0.0, "none"), None
-    return sampled_second_moment(program, paths, rng), None
-
-
-def _network(program: Program) -> tuple[Moment, NetworkMoment] | None:
-    """The tensor network's moment, when the circuit is a chain and its value holds.
-
-    On all 16 pairs: one run at NETWORK_MAX_BOND, taken only if nothing above
-    NETWORK_TOLERANCE of the weight is cut. On the diagonal pairs of a one-string cost
-    (4 per qubit, so larger bonds are cheap): runs at bond 16, 32, ... up to
-    NETWORK_CONVERGED_BOND, stopping at the first that cut nothing, or whose value changed
-    by at most NETWORK_RELATIVE_ERROR from the run at half its bond. The discarded weight
-    does not bound the value's error usefully (the initial state's norm in pair space is
-    2^n), so the error is estimated as DMRG estimates it, by that change; it is the Moment's
-    se, an estimate and not a bound.
-    """
-    if not diagonal(program):
-        full = network_second_moment(
-            program, max_bond=NETWORK_MAX_BOND, tolerance=NETWORK_TOLERANCE
-        )
-        return None if full is None else (Moment(full.value, 0.0, "tensor_network"), full)
-    previous: NetworkMoment | None = None
-    bond = NETWORK_FIRST_BOND
-    while bond <= NETWORK_CONVERGED_BOND:
-        run = network_second_moment(program, max_bond=bond)
-        if run is None:
-            return None
-        if run.truncation <= NETWORK_TOLERANCE:
-            return Moment(run.value, 0.0, "tensor_network"), run
-        if previous is not None and run.value > 0.0:
-            error = abs(run.value - previous.value)
-            if error <= NETWORK_RELATIVE_ERROR * run.value:
-                return Moment(run.value, error, "tensor_network"), run
-        previous, bond = run, 2 * bond
-    return None
-
-
-def _exact_budget(program: Program) -> int:
-    """How many pairs the exact propagation may hold before sampling takes over.
-
-    The distribution can reach 4^n strings in each copy, and each gate costs a merge of all
-    pairs. Up to 6 qubits it stays small. Beyond, the budget is in pair-gates, about a
-    minute of merging: McClean at L = 50 (1150 gates) took 280 s exactly at n = 9, where
-    200 000 sampled paths take 10 s with a 2% standard error. A listed projector (one
-    layer, 4^n pairs at the start) keeps room to propagate.
-    """
-    if program.num_qubits <= 6:
-        return _MAX_PAIRS
-    return min(_MAX_PAIRS, max(_MAX_PAIRS // 200, int(_PAIR_GATES / max(len(program.gates), 1))))
+    used = max(pm.qubits_used for pm in moments)
+    base = Prediction(n, layers, kind, None, None, "none", cost_var=cost_var, qubits_used=used,
+                      note=note)  # fmt: skip
+    networks = [pm.network for pm in moments if pm.network is not None]
+    projector = moments[0].projector
+    return _combine(base, [pm.moment for pm in moments], networks, paths, projector=projector)
 
 
 def _cost_variance(
     spec: StudySpec, n: int, layers: int, device: DeviceNoise | None = None
 ) -> float | None:
-    """Var[C] = E[C^2] - E[C]^2, where both are exact or a network's (else None)."""
-    if n > 64:
+    """The cell's Var[C] (:func:`~.predict_methods.cost_variance`), None beyond 64 qubits."""
+    if n > SAMPLED_QUBITS:
         return None
-    program = _program(spec, n, layers, None, device, listed=False)
-    if supported(program) and (program.projector or diagonal(program)):
-        # The projector as a product, or one string: both moments by the network.
-        second = None if program.projector else exact_second_moment(
-            program, max_pairs=_exact_budget(program), max_work=_CHAIN_EXACT_WORK
-        )  # fmt: skip
-        if second is None:  # uncut only: cost_var is exact or absent
-            network = network_second_moment(
-                program, max_bond=NETWORK_CONVERGED_BOND, tolerance=NETWORK_TOLERANCE
-            )
-            second = None if network is None else network.value
-        first = network_first_moment(program)
-        if second is None or first is None:
-            return None
-        return second - first**2
-    if program.projector or len(program.terms) ** 2 > _MAX_PAIRS:
-        return None
-    second = exact_second_moment(program, max_pairs=_exact_budget(program))
-    if second is None:
-        return None
-    return second - exact_first_moment(program) ** 2
+    return cost_variance(_program(spec, n, layers, None, device, listed=False))

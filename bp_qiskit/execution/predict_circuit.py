@@ -2,10 +2,12 @@
 
 :func:`predict_variance` reads a ``QuantumCircuit`` (the one ``gradient_variance`` measures)
 into a :class:`~bp_qiskit.core.propagation.Program` and propagates the second moment of each
-derivative, averaged over independent uniform angles, exactly or by sampled Pauli paths
-(:mod:`bp_qiskit.core.propagation`). Nothing is rebuilt from names: what the circuit holds is
-what is predicted, and what the propagation cannot represent is refused, naming the first
-offending instruction.
+derivative, averaged over independent uniform angles, by the method a spec's cell would get
+(:func:`~.predict_methods.second_moment`: exact, the tensor network on a chain, sampled
+paths, a bound). Nothing is rebuilt from names: what the circuit holds is what is predicted,
+and what the propagation cannot represent is refused, naming the first offending
+instruction. :func:`read_observable` reads the cost the same way for every prediction, a
+spec's cells included: its Pauli strings, or the global projector kept as one product.
 
 What it reads, after decomposing until nothing else is left:
 
@@ -35,7 +37,6 @@ from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.quantum_info import Operator, Pauli, SparseObservable
 
 from ..core.light_cone import reduce_to_light_cone
-from ..core.path_sampling import sampled_second_moment
 from ..core.propagation import (
     ONE_QUBIT_CLIFFORDS,
     Clifford,
@@ -44,19 +45,21 @@ from ..core.propagation import (
     Rotation,
     Term,
     exact_first_moment,
-    exact_second_moment,
     pauli,
 )
+from ..core.tensor_network import NetworkMoment, network_first_moment, supported
 from ..errors import SpecError
 from .custom import as_observable, chosen_parameters
+from .predict_methods import SAMPLED_QUBITS, cost_variance, second_moment
 
-__all__ = ["CircuitPrediction", "predict_variance", "read_program"]
+__all__ = ["CircuitPrediction", "predict_variance", "read_observable", "read_program"]
 
 _GENERATORS = {"rx": "X", "ry": "Y", "rz": "Z", "p": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
 _CLIFFORDS = {"cx", "cz", "swap", *ONE_QUBIT_CLIFFORDS}
 _MAX_DECOMPOSE = 8
-_MAX_PAIRS = 2_000_000
 DEFAULT_PATHS = 200_000
+# The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
+EXACT_PROJECTOR_QUBITS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,19 +68,43 @@ class CircuitPrediction:
 
     Attributes:
         parameter: The parameter's name.
-        grad_var: Predicted Var[dC/dtheta] (the mean derivative is 0 over whole turns).
-        grad_var_se: Its standard error (0 when exact).
-        cost_var: Predicted Var[C] (the same for every parameter).
-        method: ``exact`` (full pair propagation) or ``monte_carlo`` (sampled Pauli paths).
-        paths: Sampled paths (0 when exact).
+        grad_var: Predicted Var[dC/dtheta] (the mean derivative is 0 over whole turns; 0
+            with ``method == "bound"``).
+        grad_var_se: Its error: the standard error of ``monte_carlo``; for a
+            ``tensor_network`` that had to cut, the change when its bond dimension is halved
+            (an estimate); 0 when exact.
+        cost_var: Predicted Var[C] (the same for every parameter): exact or a network's
+            uncut value, else the sampled estimate up to 64 qubits, else None.
+        method: ``exact``, ``tensor_network``, ``monte_carlo`` or ``bound``
+            (:mod:`.predict_methods`, the same choice as for a spec's cells).
+        paths: Sampled paths (0 unless sampled).
+        upper_bound: With ``bound``, a rigorous upper bound on Var[dC/dtheta].
+        truncation: With ``tensor_network``, the largest relative weight one SVD discarded.
+        max_bond: With ``tensor_network``, the largest bond dimension it needed.
+        qubits_used: Qubits in the parameter's light cone.
     """
 
     parameter: str
     grad_var: float
     grad_var_se: float
-    cost_var: float
+    cost_var: float | None
     method: str
     paths: int = 0
+    upper_bound: float | None = None
+    truncation: float | None = None
+    max_bond: int | None = None
+    qubits_used: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterMoment:
+    """One differentiated parameter's second moment, as the method selection returned it."""
+
+    name: str
+    moment: Moment
+    network: NetworkMoment | None
+    qubits_used: int
+    projector: bool
 
 
 def predict_variance(
@@ -95,17 +122,61 @@ def predict_variance(
             one-qubit gates that prepare the initial state (see the module docstring). The
             initial state is |0...0>.
         observable: ``SparsePauliOp``, ``SparseObservable`` or a Pauli label (as for
-            :func:`~bp_qiskit.execution.custom.gradient_variance`).
+            :func:`~bp_qiskit.execution.custom.gradient_variance`). The global projector
+            ``SparseObservable("0" * n)`` is kept as one product, so a chain circuit takes
+            it at any n by the tensor network.
         parameters: Which parameters to differentiate (objects or indices into
             ``circuit.parameters``); all by default.
-        paths: Sampled Pauli paths where exact propagation is too large.
+        paths: Sampled Pauli paths where neither exact propagation nor the tensor network
+            fits.
         seed: Seed of the path sampling.
 
     Returns:
         One :class:`CircuitPrediction` per differentiated parameter, in the order asked.
 
     Raises:
-        SpecError: naming the first instruction that cannot be predicted.
+        SpecError: naming the first instruction that cannot be predicted, or the parameter
+            no method reaches (a listed cost whose light cone holds over 64 qubits, off a
+            chain).
+    """
+    moments, cost_var = parameter_moments(circuit, observable, parameters, paths, seed)
+    out = []
+    for pm in moments:
+        m, net = pm.moment, pm.network
+        if m.method == "none":
+            raise SpecError(
+                f"circuit: parameter {pm.name}: its light cone holds {pm.qubits_used} qubits "
+                "and the circuit is not a chain: neither exact propagation, the tensor "
+                "network nor path sampling (at most 64 qubits) takes it"
+            )
+        out.append(
+            CircuitPrediction(
+                pm.name,
+                m.value,
+                m.se,
+                cost_var,
+                m.method,
+                m.paths,
+                upper_bound=m.upper_bound,
+                truncation=None if net is None else net.truncation,
+                max_bond=None if net is None else net.max_bond,
+                qubits_used=pm.qubits_used,
+            )
+        )
+    return out
+
+
+def parameter_moments(
+    circuit: QuantumCircuit,
+    observable: Any,
+    parameters: Sequence[Parameter | int] | None,
+    paths: int,
+    seed: int,
+) -> tuple[list[ParameterMoment], float | None]:
+    """Each chosen parameter's second moment (:func:`~.predict_methods.second_moment`), Var[C].
+
+    What :func:`predict_variance` reports, and what a ``circuit.factory`` cell combines as a
+    preset's cell does (:mod:`.predict`).
     """
     originals = list(circuit.parameters)
     if not originals:
@@ -114,9 +185,7 @@ def predict_variance(
     obs = as_observable(observable, circuit.num_qubits)
     base = read_program(circuit, obs)
     rng = np.random.default_rng(seed)
-    mean = exact_first_moment(base.program)
-    second = _moment(base.program, paths, rng)
-    cost_var = max(0.0, second.value - mean**2)
+    cost_var = _cost_variance(base.program, paths, rng)
     out = []
     for k in chosen:
         name = originals[k].name
@@ -125,22 +194,29 @@ def predict_variance(
         gate = gates[index]
         assert isinstance(gate, Rotation)
         gates[index] = dataclasses.replace(gate, differentiated=True)
-        program = reduce_to_light_cone(dataclasses.replace(base.program, gates=tuple(gates)))
-        m = _moment(program, paths, rng) if program.terms else Moment(0.0, 0.0, "exact")
-        out.append(CircuitPrediction(name, m.value, m.se, cost_var, m.method, m.paths))
-    return out
+        program = dataclasses.replace(base.program, gates=tuple(gates))
+        if not program.projector:  # the projector stays whole (a product)
+            program = reduce_to_light_cone(program)
+        if program.terms or program.projector:
+            moment, network = second_moment(program, paths, rng)
+        else:
+            moment, network = Moment(0.0, 0.0, "exact"), None
+        out.append(ParameterMoment(name, moment, network, program.num_qubits, program.projector))
+    return out, cost_var
 
 
-def _moment(program: Program, paths: int, rng: np.random.Generator) -> Moment:
-    exact = exact_second_moment(program, max_pairs=_MAX_PAIRS) if program.num_qubits <= 64 else None
-    if exact is not None:
-        return Moment(exact, 0.0, "exact")
-    if program.num_qubits > 64:
-        raise SpecError(
-            f"circuit: {program.num_qubits} qubits in the light cone and too many Pauli pairs "
-            "for exact propagation; path sampling handles at most 64"
-        )
-    return sampled_second_moment(program, paths, rng)
+def _cost_variance(program: Program, paths: int, rng: np.random.Generator) -> float | None:
+    """Var[C]: exact or an uncut network's; else sampled, up to 64 qubits; else None."""
+    if not program.terms and not program.projector:
+        return 0.0
+    exact = cost_variance(program)
+    if exact is not None or program.num_qubits > SAMPLED_QUBITS:
+        return exact
+    second = second_moment(program, paths, rng)[0]
+    if second.method == "bound":
+        return None
+    first = network_first_moment(program) if program.projector else exact_first_moment(program)
+    return None if first is None else max(0.0, second.value - first**2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,9 +257,12 @@ def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadP
             f"circuit: {where}: a fixed gate that is not a Clifford (cx, cz, swap, h, x, y, z) "
             "after the circuit's first entangler or rotation on that qubit cannot be predicted"
         )
-    terms = _terms(observable)
+    terms, projector = read_observable(observable)
     states = tuple((float(b[0]), float(b[1]), float(b[2])) for b in bloch)
-    program = Program(n, tuple(gates), states, terms)
+    program = Program(n, tuple(gates), states, terms, projector=projector)
+    if projector and n <= EXACT_PROJECTOR_QUBITS and not supported(program):
+        # Off a chain the network cannot take the product; exact propagation takes it listed.
+        program = Program(n, tuple(gates), states, projector_terms(n))
     return ReadProgram(program, rotation_of)
 
 
@@ -278,11 +357,28 @@ def _bloch(op: Any, vector: np.ndarray, where: str) -> np.ndarray:
     return np.array([np.trace(rho @ Pauli(p).to_matrix()).real for p in "XYZ"])
 
 
-def _terms(observable: SparseObservable) -> tuple[Term, ...]:
-    """The observable as Hermitian Pauli terms (projector letters expanded)."""
+def read_observable(observable: SparseObservable) -> tuple[tuple[Term, ...], bool]:
+    """The observable as Hermitian Pauli terms, or True for the global projector.
+
+    ``|0...0><0...0|`` on every qubit, coefficient 1, is kept as one product (its 2^n Pauli
+    strings are never listed); anything else is expanded into Pauli strings, repeated strings
+    summed, and constants dropped (they shift C, not its variance or its derivatives).
+    """
+    n = observable.num_qubits
+    if n and observable.num_terms == 1:
+        ((label, qubits, coeff),) = observable.to_sparse_list()
+        if label == "0" * n and complex(coeff) == 1:
+            return (), True
     out = []
-    for label, qubits, coeff in observable.as_paulis().to_sparse_list():
+    for label, qubits, coeff in observable.as_paulis().simplify(tol=0.0).to_sparse_list():
         if abs(complex(coeff).imag) > 1e-12:
             raise SpecError(f"observable: term {label} has a complex coefficient {coeff}")
+        if not label.strip("I"):
+            continue
         out.append(Term(float(complex(coeff).real), pauli(label, qubits)))
-    return tuple(out)
+    return tuple(out), False
+
+
+def projector_terms(n: int) -> tuple[Term, ...]:
+    """``|0...0><0...0|`` as its 2^n Z-strings, 2^-n each: for exact propagation."""
+    return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))

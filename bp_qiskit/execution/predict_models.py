@@ -23,8 +23,9 @@ from ..core.propagation import (
     exact_second_moment,
 )
 from ..spec import StudySpec
-from .predict import _MAX_PAIRS, predict_cell
+from .predict import predict_cell
 from .predict_circuit import DEFAULT_PATHS
+from .predict_methods import MAX_PAIRS
 from .predict_program import _grammar, _program, _terms, unsupported
 
 __all__ = ["dla_cost_variance", "dla_gradient_variance", "noise_model"]
@@ -38,13 +39,15 @@ def dla_cost_variance(spec: StudySpec, num_qubits: int) -> float | None:
     matchgate algebra so(2n) is, for n >= 3).
     """
     g = _grammar(spec)
-    if unsupported(spec) or g.entangler != "none" or spec.observable.kind == "global":
+    if unsupported(spec) or g.entangler != "none":
+        return None
+    terms, projector = _terms(spec, num_qubits)
+    if projector:
         return None
     program = _program(spec, num_qubits, 1, None)
     generators = {
         p for gate in program.gates if isinstance(gate, Rotation) for p in gate.generators
     }
-    terms, _ = _terms(spec, num_qubits)
     return limit_cost_variance(closure(generators), terms, program.bloch)
 
 
@@ -56,15 +59,17 @@ def dla_gradient_variance(spec: StudySpec, num_qubits: int, num_layers: int) -> 
     parameters for several. The same scope as :func:`dla_cost_variance`; None outside it.
     """
     g = _grammar(spec)
-    if unsupported(spec) or g.entangler != "none" or spec.observable.kind == "global":
-        return None
     n = num_qubits
+    if unsupported(spec) or g.entangler != "none":
+        return None
+    terms, projector = _terms(spec, n)
+    if projector:
+        return None
     generators = {
         p for gate in _program(spec, n, 1, None).gates if isinstance(gate, Rotation)
         for p in gate.generators
     }  # fmt: skip
     algebra = closure(generators)
-    terms, _ = _terms(spec, n)
     limits = []
     for k in parameter_indices(spec.gradient.parameter, g.num_params(n, num_layers), num_layers):
         program = _program(spec, n, num_layers, int(k))
@@ -112,9 +117,9 @@ def noise_model(
         why = "the cost is not measured in the Z basis, or is the projector beyond 8 qubits"
         return None, f"n={num_qubits}: {why}"
     program = reduce_to_light_cone(program)
-    if len(program.terms) ** 2 > _MAX_PAIRS or program.num_qubits > 64:
+    if len(program.terms) ** 2 > MAX_PAIRS or program.num_qubits > 64:
         return None, f"n={num_qubits}: the cost has too many terms for its shot-noise moments"
-    second = exact_second_moment(program, max_pairs=_MAX_PAIRS)
+    second = exact_second_moment(program, max_pairs=MAX_PAIRS)
     if second is None:
         return None, f"n={num_qubits}: E[C^2] is beyond exact propagation"
     square: dict[int, float] = {}

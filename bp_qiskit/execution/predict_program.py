@@ -13,7 +13,7 @@ import math
 from ..core.gradients import spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
 from ..core.light_cone import qubits_of
-from ..core.observables import parse_pauli_term
+from ..core.observables import make_observable
 from ..core.propagation import (
     Clifford,
     Program,
@@ -27,13 +27,12 @@ from ..core.tensor_network import (
 from ..errors import SpecError
 from ..spec import StudySpec
 from .device_noise import DeviceNoise
+from .predict_circuit import EXACT_PROJECTOR_QUBITS, projector_terms, read_observable
 
 __all__ = ["unsupported"]
 
 _BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
           "none": (0.0, 0.0, 1.0)}  # fmt: skip
-# The projector as 2^n listed Z-strings: 4^n pairs to start with; beyond this, sampled.
-_EXACT_PROJECTOR_QUBITS = 8
 
 
 def unsupported(spec: StudySpec) -> str | None:
@@ -66,29 +65,13 @@ def _grammar(spec: StudySpec) -> Grammar:
 
 
 def _terms(spec: StudySpec, n: int) -> tuple[tuple[Term, ...], bool]:
-    """The cost's Pauli terms (constants dropped); True for the global projector."""
-    kind = spec.observable.kind
-    if kind == "zz":
-        return (Term(1.0, pauli("ZZ", (0, 1))),), False
-    if kind == "local":
-        # (1/n) sum_j (I + Z_j) / 2 = const + (1/(2n)) sum_j Z_j
-        return tuple(Term(1 / (2 * n), pauli("Z", (j,))) for j in range(n)), False
-    if kind == "pauli":
-        coeffs = spec.observable.coeffs or (1.0,) * len(spec.observable.terms)
-        out = []
-        for label, c in zip(spec.observable.terms, coeffs, strict=True):
-            letters = [(p, q) for p, q in parse_pauli_term(label) if p != "I"]
-            out.append(
-                Term(float(c), pauli("".join(p for p, _ in letters), [q for _, q in letters]))
-            )
-        return tuple(out), False
-    if kind == "global":  # |0..0><0..0| = 2^-n sum over all Z-strings
-        return (), True
-    # A new cost kind must say here what its Pauli terms are, not pass for the projector.
-    raise SpecError(
-        f"observable.kind: got {kind!r}, which the predictor cannot read; allowed: zz, local, "
-        "pauli, global"
-    )
+    """The cost's Pauli terms (constants dropped); True for the global projector.
+
+    Read from the observable the backend measures (:func:`~.predict_circuit.read_observable`),
+    as a user's own circuit's is: nothing here knows a cost by its kind's name, and an
+    unknown kind is :func:`~bp_qiskit.core.observables.make_observable`'s SpecError.
+    """
+    return read_observable(make_observable(spec.observable, n))
 
 
 def _program(
@@ -104,7 +87,7 @@ def _program(
 
     ``device``: the device's noise on the cell's physical qubits (:mod:`.device_noise`)
     instead of ``backend.options.depolarizing``. The global projector is listed as 2^n
-    Z-strings up to _EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False``
+    Z-strings up to EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False``
     a chain keeps it as a product, for the tensor network (microseconds, not seconds, at
     n = 8).
     """
@@ -132,9 +115,9 @@ def _program(
         )  # fmt: skip
     bloch = _initial_bloch(g.initial, n, p1, device)
     program = Program(n, tuple(gates), bloch, terms, projector=projector)
-    if projector and n <= _EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
+    if projector and n <= EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
         # Off a chain the network cannot take the product; exact propagation takes it listed.
-        return Program(n, tuple(gates), bloch, _projector_terms(n))
+        return Program(n, tuple(gates), bloch, projector_terms(n))
     return program
 
 
@@ -217,7 +200,3 @@ def _bricks(n: int) -> list[int]:
     of running down the whole ladder.
     """
     return [*range(0, n - 1, 2), *range(1, n - 1, 2)]
-
-
-def _projector_terms(n: int) -> tuple[Term, ...]:
-    return tuple(Term(2.0**-n, (0, z)) for z in range(2**n))
