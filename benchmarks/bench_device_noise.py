@@ -5,7 +5,10 @@ Runs ``jobs/noisy_fake_device.toml``'s noisy study (McClean circuits, L = 2n, on
 expectations) with the given number of circuits, and prints for each cell the measured
 Var[dC], the prediction with the device's noise (``bp_qiskit/execution/device_noise.py``) and
 the noiseless one, each with z (:func:`bp_qiskit.core.statistics.prediction_z`).
-Run: ``python benchmarks/bench_device_noise.py [--samples 200]``.
+With ``--factory``, a user's own circuit instead: ``jobs/efficient_su2.toml``'s
+efficient_su2 (RY, RZ, a CX chain) on ``aer:lagos`` at L = 8, n = 2..5, its noise read gate
+by gate (:func:`~bp_qiskit.execution.device_noise.with_device_noise`).
+Run: ``python benchmarks/bench_device_noise.py [--samples 200] [--factory]``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--factory", action="store_true", help="efficient_su2 on aer:lagos")
     args = ap.parse_args()
-    spec = load_spec(ROOT / "jobs" / "noisy_fake_device.toml").variants()[0]
+    if args.factory:
+        spec = load_spec(ROOT / "jobs" / "efficient_su2.toml").with_overrides(
+            **{"backend.name": "aer:lagos", "circuit.qubits": [2, 3, 4, 5], "circuit.layers": 8}
+        )
+    else:
+        spec = load_spec(ROOT / "jobs" / "noisy_fake_device.toml").variants()[0]
     spec = spec.with_overrides(**{"sampling.samples": args.samples})
     noiseless = spec.with_overrides(**{"backend.name": "aer"})
     result = run_study(spec, progress=False).result

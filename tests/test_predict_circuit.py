@@ -166,6 +166,63 @@ def test_the_device_noise_prediction_agrees_with_aers_noisy_simulation():
     assert abs(last.grad_var - clean) > 3 * last.grad_var_se
 
 
+@pytest.mark.slow
+def test_a_factory_circuit_on_a_device_is_predicted_with_that_devices_noise():
+    """efficient_su2 (RY, RZ, a CX chain) on aer:lagos, L = 8: each cell's device-noise
+    prediction, gate by gate on the ISA's qubits, within 3 SE of Aer's noisy simulation with
+    the same device's model; the noiseless prediction is not (the device matters here)."""
+    from pathlib import Path
+
+    from bp_qiskit import load_spec, run_study
+    from bp_qiskit.execution.predict import predict_cell
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "jobs" / "efficient_su2.toml")
+    spec = spec.with_overrides(**{"backend.name": "aer:lagos", "circuit.qubits": [2, 3, 4],
+                                  "circuit.layers": 8, "sampling.samples": 1000})  # fmt: skip
+    noiseless = spec.with_overrides(**{"backend.name": "aer"})
+    result = run_study(spec, progress=False).result
+    for c in result.cells:
+        p = predict_cell(spec, c.num_qubits, c.num_layers)
+        assert p.method == "exact" and "FakeLagosV2" in p.note
+        assert abs(c.grad_var - p.grad_var) <= 3 * c.grad_var_se, (c.num_qubits, p.grad_var)
+    last = result.cells[-1]
+    clean = predict_cell(noiseless, last.num_qubits, last.num_layers).grad_var
+    assert abs(last.grad_var - clean) > 3 * last.grad_var_se
+
+
+def test_a_device_the_circuit_does_not_run_on_as_read_gets_the_noiseless_prediction_and_why(
+    tmp_path, monkeypatch
+):
+    # CX(0, 2) is not on the chain of qubits the circuit runs on: the gate-by-gate noise
+    # would be made up, so the prediction is the noiseless one, and the note says why.
+    import sys
+
+    from bp_qiskit.execution.predict import predict_cell
+
+    (tmp_path / "far_gates.py").write_text(
+        "from qiskit import QuantumCircuit\n"
+        "from qiskit.circuit import ParameterVector\n"
+        "def build(n):\n"
+        "    t = ParameterVector('t', n)\n"
+        "    qc = QuantumCircuit(n)\n"
+        "    for q in range(n):\n"
+        "        qc.ry(t[q], q)\n"
+        "    qc.cx(0, 2)\n"
+        "    return qc\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "far_gates", raising=False)
+    spec = StudySpec.from_dict({"circuit": {"factory": "far_gates:build", "qubits": [3]},
+                                "observable": {"kind": "zz"},
+                                "gradient": {"parameter": "first"},
+                                "backend": {"name": "aer:lagos"}})  # fmt: skip
+    clean = spec.with_overrides(**{"backend.name": "aer"})
+    p = predict_cell(spec, 3, 1)
+    assert p.grad_var == predict_cell(clean, 3, 1).grad_var > 0
+    assert p.note.startswith("noiseless prediction: backend.name:"), p.note
+    assert "not neighbours" in p.note or "routed" in p.note, p.note
+
+
 def test_every_fixed_rotation_preset_is_predicted_as_its_running_circuit_reads():
     # The grammar's program (predict_cell) against the circuit the backend evaluates, read
     # gate by gate (predict_variance): equal for every preset whose rotations are fixed, with

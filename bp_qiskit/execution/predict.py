@@ -167,7 +167,7 @@ def predict_cell(
     elif "depolarizing" in spec.backend.options:
         note = "with the synthetic depolarising noise of backend.options.depolarizing"
     if spec.circuit.factory:
-        return _predict_factory(spec, n, layers, paths, seed, note)
+        return _predict_factory(spec, n, layers, paths, seed, note, device)
     try:
         g = _grammar(spec)
         indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
@@ -282,13 +282,21 @@ def _combine(
 
 
 def _predict_factory(
-    spec: StudySpec, n: int, layers: int, paths: int, seed: int, note: str
+    spec: StudySpec,
+    n: int,
+    layers: int,
+    paths: int,
+    seed: int,
+    note: str,
+    device: DeviceNoise | None,
 ) -> Prediction:
     """A ``circuit.factory`` cell, read from the circuit the factory builds.
 
     The same circuit the backend evaluates, read and its moments chosen as for
     :func:`~.predict_circuit.predict_variance`, then combined as a preset's cell is; one
-    it cannot read gets ``none`` and the reason, naming the instruction.
+    it cannot read gets ``none`` and the reason, naming the instruction. With a device, its
+    noise gate by gate (:func:`~.device_noise.with_device_noise`); where the circuit does not
+    run as read there, the noiseless prediction and the reason in the note.
     """
     kind = spec.observable.kind
     family = family_for(spec, Cell(n, layers))
@@ -296,8 +304,17 @@ def _predict_factory(
     # The user's own, unexpanded circuit: the factory's errors are its own.
     circuit, observable = call_factory(str(spec.circuit.factory), n, layers)
     cost = observable if observable is not None else family.observable
+    measured = bool(spec.sampling.shots)
     try:
-        moments, cost_var = parameter_moments(circuit, cost, indices, paths, seed)
+        try:
+            moments, cost_var = parameter_moments(
+                circuit, cost, indices, paths, seed, device, measured=measured
+            )
+        except SpecError as exc:
+            if device is None or not str(exc).startswith("backend.name"):
+                raise
+            note = f"noiseless prediction: {exc}"
+            moments, cost_var = parameter_moments(circuit, cost, indices, paths, seed)
     except SpecError as exc:
         return Prediction(n, layers, kind, None, None, "none", note=str(exc))
     used = max(pm.qubits_used for pm in moments)

@@ -50,6 +50,7 @@ from ..core.propagation import (
 from ..core.tensor_network import NetworkMoment, network_first_moment, supported
 from ..errors import SpecError
 from .custom import as_observable, chosen_parameters
+from .device_noise import DeviceNoise, device_noise, with_device_noise
 from .predict_methods import SAMPLED_QUBITS, cost_variance, second_moment
 
 __all__ = ["CircuitPrediction", "predict_variance", "read_observable", "read_program"]
@@ -114,6 +115,8 @@ def predict_variance(
     parameters: Sequence[Parameter | int] | None = None,
     paths: int = DEFAULT_PATHS,
     seed: int = 0,
+    device: str | None = None,
+    measured: bool = False,
 ) -> list[CircuitPrediction]:
     """Predicted Var[dC] and Var[C] of ``circuit`` and ``observable``, angles uniform in [0, 2pi).
 
@@ -130,6 +133,9 @@ def predict_variance(
         paths: Sampled Pauli paths where neither exact propagation nor the tensor network
             fits.
         seed: Seed of the path sampling.
+        device: A fake device's name (``"lagos"``): predict with its noise, gate by gate on
+            the qubits the circuit's ISA version uses (:func:`~.device_noise.with_device_noise`).
+        measured: With ``device``: the cost is measured with shots, so readout error counts.
 
     Returns:
         One :class:`CircuitPrediction` per differentiated parameter, in the order asked.
@@ -139,7 +145,10 @@ def predict_variance(
             no method reaches (a listed cost whose light cone holds over 64 qubits, off a
             chain).
     """
-    moments, cost_var = parameter_moments(circuit, observable, parameters, paths, seed)
+    noise = None if device is None else device_noise(device, circuit, {})
+    moments, cost_var = parameter_moments(
+        circuit, observable, parameters, paths, seed, noise, measured=measured
+    )
     out = []
     for pm in moments:
         m, net = pm.moment, pm.network
@@ -172,29 +181,36 @@ def parameter_moments(
     parameters: Sequence[Parameter | int] | None,
     paths: int,
     seed: int,
+    device: DeviceNoise | None = None,
+    *,
+    measured: bool = False,
 ) -> tuple[list[ParameterMoment], float | None]:
     """Each chosen parameter's second moment (:func:`~.predict_methods.second_moment`), Var[C].
 
     What :func:`predict_variance` reports, and what a ``circuit.factory`` cell combines as a
-    preset's cell does (:mod:`.predict`).
+    preset's cell does (:mod:`.predict`). ``device``: the noise of the device it runs on
+    (:func:`~.device_noise.with_device_noise`; ``measured``: with shots, so readout counts).
     """
     originals = list(circuit.parameters)
     if not originals:
         raise SpecError("circuit: has no parameters to differentiate")
     chosen = chosen_parameters(originals, parameters)
     obs = as_observable(observable, circuit.num_qubits)
-    base = read_program(circuit, obs)
+    read = read_program(circuit, obs)
+    base = read.program
+    if device is not None:
+        base = with_device_noise(base, read.prep, device, measured=measured)
     rng = np.random.default_rng(seed)
-    cost_var = _cost_variance(base.program, paths, rng)
+    cost_var = _cost_variance(base, paths, rng)
     out = []
     for k in chosen:
         name = originals[k].name
-        index = base.rotation_of[name]
-        gates = list(base.program.gates)
+        index = read.rotation_of[name]
+        gates = list(base.gates)
         gate = gates[index]
         assert isinstance(gate, Rotation)
         gates[index] = dataclasses.replace(gate, differentiated=True)
-        program = dataclasses.replace(base.program, gates=tuple(gates))
+        program = dataclasses.replace(base, gates=tuple(gates))
         if not program.projector:  # the projector stays whole (a product)
             program = reduce_to_light_cone(program)
         if program.terms or program.projector:
@@ -225,6 +241,8 @@ class ReadProgram:
 
     program: Program
     rotation_of: dict[str, int]
+    # The fixed gates that prepared each qubit's initial state, by name (for device noise).
+    prep: tuple[tuple[str, ...], ...] = ()
 
 
 def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadProgram:
@@ -234,6 +252,7 @@ def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadP
     bloch = [np.array([0.0, 0.0, 1.0]) for _ in range(n)]
     gates: list[Rotation | Clifford] = []
     rotation_of: dict[str, int] = {}
+    prep: list[list[str]] = [[] for _ in range(n)]
     for position, inst in enumerate(flat.data):
         op = inst.operation
         qubits = [flat.find_bit(q).index for q in inst.qubits]
@@ -252,6 +271,7 @@ def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadP
             continue
         if op.num_qubits == 1 and not _touched(gates, qubits[0]):
             bloch[qubits[0]] = _bloch(op, bloch[qubits[0]], where)
+            prep[qubits[0]].append(op.name)
             continue
         raise SpecError(
             f"circuit: {where}: a fixed gate that is not a Clifford (cx, cz, swap, h, x, y, z) "
@@ -263,7 +283,7 @@ def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadP
     if projector and n <= EXACT_PROJECTOR_QUBITS and not supported(program):
         # Off a chain the network cannot take the product; exact propagation takes it listed.
         program = Program(n, tuple(gates), states, projector_terms(n))
-    return ReadProgram(program, rotation_of)
+    return ReadProgram(program, rotation_of, tuple(tuple(names) for names in prep))
 
 
 def _flatten(circuit: QuantumCircuit) -> QuantumCircuit:

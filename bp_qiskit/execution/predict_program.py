@@ -12,7 +12,6 @@ import math
 
 from ..core.gradients import spans_whole_turns
 from ..core.grammar import RANDOM, Grammar
-from ..core.light_cone import qubits_of
 from ..core.observables import make_observable
 from ..core.propagation import (
     Clifford,
@@ -26,7 +25,7 @@ from ..core.tensor_network import (
 )
 from ..errors import SpecError
 from ..spec import StudySpec
-from .device_noise import DeviceNoise
+from .device_noise import DeviceNoise, read_out
 from .predict_circuit import EXACT_PROJECTOR_QUBITS, projector_terms, read_observable
 
 __all__ = ["unsupported"]
@@ -107,12 +106,7 @@ def _program(
         gates += _entangler(g.entangler, layer, n, p2, device)
     terms, projector = _terms(spec, n)
     if device is not None and spec.sampling.shots and not projector:
-        # A readout error e flips the bit: each Z of a measured string shrinks by 1 - 2e.
-        terms = tuple(
-            Term(t.coeff * math.prod(1 - 2 * device.readout[q] for q in qubits_of(t.pauli[1])),
-                 t.pauli)
-            for t in terms
-        )  # fmt: skip
+        terms = read_out(terms, device.readout)
     bloch = _initial_bloch(g.initial, n, p1, device)
     program = Program(n, tuple(gates), bloch, terms, projector=projector)
     if projector and n <= EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
