@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from bp_qiskit.core import statistics
 from bp_qiskit.core.fits import fit_decay
 from bp_qiskit.core.statistics import corrected_variance, prediction_z, summarize_gradients
 
@@ -173,3 +174,29 @@ def test_zne_that_does_not_converge_is_reported_not_printed_as_minus_infinity():
     table = format_table(outcome.result)
     assert "-inf" not in table
     assert "shot noise: unknown at n=2 L=1" in table
+
+
+def _bootstrap_in_one_block(z, seed, resamples=1000):
+    """The studentized bootstrap as the textbook writes it: every resample drawn at once."""
+    s = len(z)
+    m = z.mean()
+    se = z.std(ddof=1) / np.sqrt(s)
+    zb = z[np.random.default_rng(seed).integers(0, s, size=(resamples, s))]
+    seb = zb.std(axis=1, ddof=1) / np.sqrt(s)
+    ok = seb > 0
+    t = (zb.mean(axis=1)[ok] - m) / seb[ok]
+    alpha = 1.0 - 0.95  # as the function spells it: 0.05 + 4e-17, which moves the last bit
+    lo, hi = np.quantile(t, [alpha / 2, 1 - alpha / 2])
+    return (m - hi * se, m - lo * se)
+
+
+@pytest.mark.parametrize("samples", [3, 37, 200, 201, 1000])
+def test_the_blocked_bootstrap_gives_the_one_block_interval_to_the_bit(samples, monkeypatch):
+    # Blocks keep the draws in cache; they must not change which resamples are drawn nor how
+    # each is summed, or every shipped results.json would change. Small blocks force many.
+    z = np.random.default_rng(samples).standard_normal(samples) ** 2
+    z[: samples // 3] = 0.0  # the seed's gradients: a third exactly zero
+    expected = _bootstrap_in_one_block(z, seed=11)
+    for block in (1 << 15, 1 << 10, 7):
+        monkeypatch.setattr(statistics, "_BOOTSTRAP_BLOCK", block)
+        assert statistics.bootstrap_t_interval(z, np.random.default_rng(11)) == expected

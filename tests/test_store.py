@@ -1,12 +1,14 @@
 """The store contract (bp_qiskit/testing/store_contract.py), run against every store, and
 what only the SQLite store promises (schema versions, migrations, locks, read-only files)."""
 
+import io
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bp_qiskit.core.arrays import decode_array, encode_array
 from bp_qiskit.execution import collect, create_study, run_stored, run_study
 from bp_qiskit.spec import StudySpec
 from bp_qiskit.store import (
@@ -313,3 +315,36 @@ def json_cells(path):
     import json
 
     return [c["samples"] for c in json.loads(path.read_text())["cells"]]
+
+
+_ARRAYS = [
+    np.arange(12.0).reshape(3, 4),
+    np.arange(12.0).reshape(3, 4).T,  # Fortran-ordered input: written in C order
+    np.array(1.5),
+    np.zeros(0),
+    np.zeros((0, 3), dtype=np.int64),
+    np.array([1 + 2j, -0.0j]),
+    np.array([True, False]),
+    np.array([-0.0, np.nan, np.inf]),
+    np.arange(5, dtype=">i4"),
+    np.array(["ab", "c"]),
+    np.zeros((2, 3), dtype=[("a", "<f8"), ("b", "<i4")]),
+    np.ones((1, 7), dtype=np.float32),
+]
+
+
+@pytest.mark.parametrize("a", _ARRAYS, ids=lambda a: f"{a.dtype.str}{a.shape}")
+def test_arrays_are_numpys_npy_bytes_and_come_back_exactly(a):
+    # Twice: the second time through the kept header, which must change nothing.
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+    for _ in range(2):
+        blob = encode_array(a)
+        assert blob == buf.getvalue()
+        back = decode_array(blob)
+        assert (
+            back.dtype == np.ascontiguousarray(a).dtype
+            and back.tobytes() == blob[-a.nbytes or len(blob) :]
+        )
+        assert back.shape == np.ascontiguousarray(a).shape and back.flags.writeable
+        np.testing.assert_array_equal(back, np.ascontiguousarray(a))

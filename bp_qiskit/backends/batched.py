@@ -218,9 +218,19 @@ def _split(
     Returns each row's new group, a representative row of every new group, and the old
     state each new group continues from.
     """
-    keys = np.stack([group.astype(float), *angles], axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), first, group[first]
+    # Rows are compared by their angles' bits (as np.unique's byte comparison would: -0.0 and
+    # 0.0 stay apart, since their states' signed zeros may differ), sorted by np.lexsort on
+    # int64 views: half np.unique(axis=0)'s time, which sorts void records (400 rows).
+    keys = np.stack([group, *(a.view(np.int64) for a in angles)], axis=1)
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    starts = np.empty(len(order), dtype=bool)
+    starts[0] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=starts[1:])
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    first = order[starts]
+    return inverse, first, group[first]
 
 
 def _read(psi: NDArray[np.complex128], plans: Sequence[ExactPlan], n: int) -> Any:

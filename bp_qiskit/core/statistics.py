@@ -31,8 +31,12 @@ __all__ = [
 ]
 
 BOOTSTRAP_RESAMPLES = 1000
-# Bound on resampled values held at once (float64): 2**24 = 128 MiB.
-_BOOTSTRAP_BLOCK = 1 << 24
+# Resampled values held at once (float64): 2**14 = 128 KiB, so that a block's draws, values
+# and squared deviations stay in the core's cache. The draws are one stream however they are
+# blocked (the generator buffers its 32-bit halves across calls), so the interval's bits do
+# not depend on this number (tests/test_statistics.py); one block for all of the seed's
+# 200 x 1000 took 1.9x as long (benchmarks/bench_bootstrap.py, quoted in docs/benchmarks.md).
+_BOOTSTRAP_BLOCK = 1 << 14
 
 
 def bootstrap_t_interval(
@@ -62,8 +66,12 @@ def bootstrap_t_interval(
     for start in range(0, resamples, per_block):
         b = min(per_block, resamples - start)
         zb = z[rng.integers(0, s, size=(b, s))]
-        seb = zb.std(axis=1, ddof=1) / math.sqrt(s)
-        mb = zb.mean(axis=1)
+        # zb.std and zb.mean, spelled as numpy's _var spells them (the same sums, so the
+        # same bits) but summing each row once and squaring in place.
+        mb = np.add.reduce(zb, axis=1) / s
+        dev = zb - mb[:, None]
+        np.multiply(dev, dev, out=dev)
+        seb = np.sqrt(np.add.reduce(dev, axis=1) / (s - 1)) / math.sqrt(s)
         # A resample with no spread (all draws equal) has an undefined t; it is rare and its
         # mean equals m's neighbourhood, so it carries no information about the tails.
         ok = seb > 0
