@@ -26,16 +26,24 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import quimb.tensor as qtn
 
 from bp_qiskit import load_spec
 from bp_qiskit.core import tensor_network as tn
+from bp_qiskit.core.light_cone import reduce_to_light_cone
 from bp_qiskit.core.propagation import Program
-from bp_qiskit.execution.predict import _cell_program
+from bp_qiskit.execution.predict_program import cell_programs
 
 ROOT = Path(__file__).resolve().parent.parent
 CUTOFF = 1e-12
+
+
+def _cell_program(spec: Any, n: int, layers: int, k: int, device: None) -> Program:
+    """Parameter k's program as predict_cell propagates it (reduced to its light cone)."""
+    (program,) = cell_programs(spec, n, layers, [k], device, listed=False)
+    return program if program.projector else reduce_to_light_cone(program)
 
 
 def quimb_moment(program: Program, max_bond: int, contract: str) -> float:

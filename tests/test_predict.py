@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -499,13 +500,71 @@ def test_the_projectors_spread_is_an_upper_bound_on_the_exact_one():
         assert exact_sd <= p.contribution_sd * (1 + 1e-12)
 
 
-def test_an_entangler_the_predictor_cannot_read_is_an_error_not_none():
-    from bp_qiskit.errors import SpecError
-    from bp_qiskit.execution.predict_program import _entangler
+def _quadrature_gradient_variance(template, observable, k):
+    """E[(dC/dtheta_k)^2] by statevectors on a 3-point grid per angle (the oracle).
 
-    assert _entangler("none", 0, 4, 0.0, None) == []
-    with pytest.raises(SpecError, match=r"circuit.entangler: got 'cz_ring'.*allowed: cz_ladder"):
-        _entangler("cz_ring", 0, 4, 0.0, None)
+    C is a trig polynomial of degree 1 in each angle (one gate each), so (dC)^2 has degree
+    2, whose average over a whole turn three equally spaced points give exactly.
+    """
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    params = list(template.parameters)
+    grid = 2 * math.pi * np.arange(3) / 3
+    op = SparsePauliOp.from_sparse_observable(observable).to_matrix()
+
+    def cost(values):
+        psi = Statevector(template.assign_parameters(dict(zip(params, values, strict=True))))
+        return float(np.real(np.vdot(psi.data, op @ psi.data)))
+
+    total = 0.0
+    for point in itertools.product(grid, repeat=len(params)):
+        plus, minus = list(point), list(point)
+        plus[k] += math.pi / 2
+        minus[k] -= math.pi / 2
+        total += ((cost(plus) - cost(minus)) / 2) ** 2
+    return total / 3 ** len(params)
+
+
+def test_the_entangler_is_read_from_the_circuit_that_runs(monkeypatch):
+    # The predictor holds no table of entanglers: change what a grammar's layer builds and
+    # the prediction follows the circuit (a ring instead of the bricks), as the oracle says.
+    from bp_qiskit.core.grammar import Grammar
+    from bp_qiskit.execution.families import family_for
+    from bp_qiskit.results import Cell
+
+    spec = StudySpec.from_dict(
+        {"circuit": {"ansatz": "alternating_layered", "qubits": [3], "layers": 2},
+         "observable": {"kind": "global"}, "gradient": {"parameter": "first"}}
+    )  # fmt: skip
+    bricks = predict_cell(spec, 3, 2)
+
+    def ring(self, qc, layer):
+        for q in range(qc.num_qubits):
+            qc.cz(q, (q + 1) % qc.num_qubits)
+
+    monkeypatch.setattr(Grammar, "_entangle", ring)
+    family = family_for(spec, Cell(3, 2))
+    assert family.template.count_ops()["cz"] == 6
+    oracle = _quadrature_gradient_variance(family.template, family.observable, 0)
+    p = predict_cell(spec, 3, 2)
+    assert p.method == "exact"
+    assert p.grad_var == pytest.approx(oracle, rel=1e-12)
+    assert abs(bricks.grad_var - oracle) > 1e-3 * oracle  # the ring is not the bricks
+
+
+def test_a_gate_the_predictor_cannot_read_gives_none_naming_the_instruction(monkeypatch):
+    from bp_qiskit.core.grammar import Grammar
+
+    spec = StudySpec.from_dict({"circuit": {"ansatz": "hardware_efficient", "qubits": [3]}})
+
+    def with_t(self, qc, layer):
+        qc.cz(0, 1)
+        qc.t(0)  # fixed and not a Clifford, after a rotation on its qubit
+
+    monkeypatch.setattr(Grammar, "_entangle", with_t)
+    p = predict_cell(spec, 3, 1)
+    assert p.method == "none" and p.grad_var is None
+    assert re.search(r"circuit: instruction \d+ \(t on qubits \[0\]\).*not a Clifford", p.note)
 
 
 def test_the_dla_limit_of_the_gradient_variance_is_reached_by_deep_propagation():
@@ -545,7 +604,9 @@ def test_a_cost_or_ansatz_the_predictor_cannot_read_is_an_error_not_a_default():
     # What a new kind or ansatz added to the spec layer alone would meet: before, a new cost
     # became the global projector and a new ansatz McClean's, silently.
     from bp_qiskit.errors import SpecError
-    from bp_qiskit.execution.predict_program import _grammar, _terms
+    from bp_qiskit.execution.families import family_for
+    from bp_qiskit.execution.predict_program import _terms
+    from bp_qiskit.results import Cell
 
     spec = StudySpec.from_dict({"circuit": {"qubits": [3]}})
     object.__setattr__(spec.observable, "kind", "new_cost")
@@ -553,8 +614,8 @@ def test_a_cost_or_ansatz_the_predictor_cannot_read_is_an_error_not_a_default():
     with pytest.raises(SpecError, match=allowed):
         _terms(spec, 3)
     object.__setattr__(spec.circuit, "ansatz", "new_ansatz")
-    with pytest.raises(SpecError, match=r"circuit.ansatz: got 'new_ansatz'.*allowed: a grammar"):
-        _grammar(spec)
+    with pytest.raises(SpecError, match=r"circuit.ansatz: got 'new_ansatz'.*allowed: seed"):
+        family_for(spec, Cell(3, 1))
     # predict_cell (and so run's prediction column) says so instead of failing the run.
     p = predict_cell(spec, 3, 1)
     assert p.method == "none" and "circuit.ansatz: got 'new_ansatz'" in p.note

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .propagation import Clifford, Program, Rotation, Term, gate_mask
 
-__all__ = ["qubits_of", "reduce_to_light_cone", "relabelled", "support"]
+__all__ = ["brick_order", "qubits_of", "reduce_to_light_cone", "relabelled", "support"]
 
 
 def qubits_of(mask: int) -> set[int]:
@@ -90,3 +90,50 @@ def relabelled(
         tuple(program.bloch[q] for q in order),
         tuple(Term(t.coeff, (remap(t.pauli[0]), remap(t.pauli[1]))) for t in terms),
     )
+
+
+def _pair_kind(gate: Rotation | Clifford) -> object | None:
+    """The kind a gate may be reordered among, or None.
+
+    A noiseless CZ, or a noiseless XX-, YY- or ZZ-rotation, on a neighbouring pair (q, q+1).
+    """
+    if gate.noise:
+        return None
+    if isinstance(gate, Clifford):
+        return "cz" if gate.name == "cz" and gate.b - gate.a in (1, -1) else None
+    if len(gate.generators) != 1 or gate.averaged:
+        return None
+    x, z = gate.generators[0]
+    qubits = sorted(qubits_of(x | z))
+    if len(qubits) != 2 or qubits[1] - qubits[0] != 1:
+        return None
+    a, b = qubits
+    letters = tuple((x >> q & 1, z >> q & 1) for q in (a, b))
+    return letters if letters[0] == letters[1] else None  # XX, YY or ZZ
+
+
+def brick_order(gates: Sequence[Rotation | Clifford]) -> tuple[Rotation | Clifford, ...]:
+    """Each run of noiseless gates of one kind on neighbouring pairs, as even then odd pairs.
+
+    CZs commute with each other, and so do XX-type rotations with the same letters, so a
+    run of them in ladder order (0, 1), (1, 2), ... is the same unitary as the even pairs
+    followed by the odd ones; a light cone then grows by one qubit a side per half run
+    instead of running down the whole ladder. A noisy gate keeps its place: a channel
+    after one gate does not commute with the next.
+    """
+    out: list[Rotation | Clifford] = []
+    i = 0
+    while i < len(gates):
+        kind = _pair_kind(gates[i])
+        j = i + 1
+        while kind is not None and j < len(gates) and _pair_kind(gates[j]) == kind:
+            j += 1
+        run = list(gates[i:j])
+        if len(run) > 1:
+            low = [min(support(g)) for g in run]
+            run = [g for g, q in zip(run, low, strict=True) if q % 2 == 0] + [
+                g for g, q in zip(run, low, strict=True) if q % 2 == 1
+            ]
+        out += run
+        i = j
+    return tuple(out)

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
-import inspect
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +29,7 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparseObservable
 
 from ..core.circuits import (
+    ANSATZE,
     RZ,
     CircuitSamples,
     draw_samples,
@@ -53,19 +51,16 @@ from ..errors import SpecError
 from ..results import Cell
 from ..spec import ObservableSpec, StudySpec
 from .custom import as_observable, expand_occurrences, occurrence_offsets, touched_occurrences
+from .factories import call_factory
 
 __all__ = [
     "CircuitFamily",
     "FactoryCircuit",
     "GrammarAnsatz",
     "RandomAnsatz",
-    "call_factory",
     "family_for",
     "gradient_indices",
-    "load_factory",
 ]
-
-_LAYER_KEYWORDS = ("num_layers", "layers", "reps")
 
 
 class CircuitFamily(Protocol):
@@ -112,6 +107,16 @@ class CircuitFamily(Protocol):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """(s,) costs at random angles and their shot-noise variances, or None if unknown."""
 
+    def random_axes(self) -> dict[str, tuple[str, ...]]:
+        """The template's gates whose axis each sample draws: theta's name -> the letters.
+
+        A random position is a U gate whose bound values choose RX, RY or RZ
+        (:func:`~bp_qiskit.core.circuits.template_values`); no circuit reader can see which
+        distribution they come from, so the family says: uniformly from these letters, with
+        a uniform angle. What :func:`~.predict_circuit.read_program` needs to read the
+        template that runs; empty where every gate is what it says.
+        """
+
     def adjoint_layout(
         self, samples: CircuitSamples, indices: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
@@ -121,6 +126,15 @@ class CircuitFamily(Protocol):
         pair moves more than one column (the pass cannot take it). :func:`layout_from_values`
         reads it off :meth:`values` for any family.
         """
+
+
+def _u_axes(template: QuantumCircuit, letters: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each U gate's theta parameter -> ``letters`` (the random ansatzes' only U gates)."""
+    return {
+        str(inst.operation.params[0].name): tuple(letters)
+        for inst in template.data
+        if inst.operation.name == "u"
+    }
 
 
 # Values of the shift layout built at once: (samples, pairs, 2, columns) float64 entries.
@@ -200,6 +214,10 @@ class RandomAnsatz(_OneRotationPerParameter):
             rng, size, n, layers, ansatz=self.ansatz, angles=self.angles, block_depth=self.k
         )
 
+    def random_axes(self) -> dict[str, tuple[str, ...]]:
+        """Every U gate: RX, RY or RZ, uniformly (:func:`~bp_qiskit.core.circuits.draw_samples`)."""
+        return _u_axes(self.template, ("X", "Y", "Z"))
+
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """(s, K, 2, 3P) U-gate values: the gate type is chosen by the bound values."""
         return template_values(samples.gates, shift_parameters(samples.params, indices))
@@ -235,6 +253,10 @@ class GrammarAnsatz(_OneRotationPerParameter):
         n, layers = self.cell.num_qubits, self.cell.num_layers
         return self.grammar.draw(rng, size, n, layers, self.angles)
 
+    def random_axes(self) -> dict[str, tuple[str, ...]]:
+        """The ``"random"`` positions' U gates: uniformly from the grammar's ``random_set``."""
+        return _u_axes(self.template, self.grammar.random_set)
+
     def values(self, samples: CircuitSamples, indices: NDArray[np.int64]) -> NDArray[np.float64]:
         """Template values of every sample and both shifts."""
         shifted = shift_parameters(samples.params, indices)
@@ -263,6 +285,10 @@ class FactoryCircuit:
     chain: NDArray[np.float64]
     offset: NDArray[np.float64]
     num_layers: int = 1  # [0, k] addresses parameter k of the user's circuit
+
+    def random_axes(self) -> dict[str, tuple[str, ...]]:
+        """None: every gate of the user's circuit is what it says."""
+        return {}
 
     def draw(self, rng: np.random.Generator, size: int) -> CircuitSamples:
         """Every parameter uniform on ``angles``; there are no gate codes (shape (s, 0, n))."""
@@ -311,44 +337,6 @@ class FactoryCircuit:
         ``bp_qiskit.gradient_variance`` evaluates the unshifted cost for such circuits.
         """
         return None
-
-
-def load_factory(reference: str) -> Callable[..., Any]:
-    """Import ``module:function``; a one-line SpecError names what failed."""
-    module_name, _, attr = reference.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure of user code is the spec's problem
-        raise SpecError(
-            f"circuit.factory: cannot import module {module_name!r} ({type(exc).__name__}: "
-            f"{exc}); it must be importable, e.g. on PYTHONPATH"
-        ) from None
-    func: Any = module
-    for part in attr.split("."):
-        func = getattr(func, part, None)
-        if func is None:
-            raise SpecError(f"circuit.factory: module {module_name!r} has no {attr!r}")
-    if not callable(func):
-        raise SpecError(f"circuit.factory: {reference} is not callable")
-    return func
-
-
-def call_factory(reference: str, num_qubits: int, num_layers: int) -> tuple[Any, Any]:
-    """What the factory builds for one cell, as ``(circuit, observable or None)``."""
-    func = load_factory(reference)
-    try:
-        names = set(inspect.signature(func).parameters)
-    except (TypeError, ValueError):  # some builtins have no signature
-        names = set()
-    layer_kw = next((k for k in _LAYER_KEYWORDS if k in names), None)
-    kwargs = {layer_kw: num_layers} if layer_kw else {}
-    if layer_kw is None and num_layers != 1:
-        raise SpecError(
-            f"circuit.layers: got {num_layers}; allowed: 1, because {reference} takes none of "
-            f"{', '.join(_LAYER_KEYWORDS)}"
-        )
-    built = func(num_qubits, **kwargs)
-    return built if isinstance(built, tuple) else (built, None)
 
 
 @functools.lru_cache(maxsize=64)
@@ -405,6 +393,13 @@ def family_for(spec: StudySpec, cell: Cell) -> CircuitFamily:
             cell=cell,
             grammar=grammar,
             angles=c.angles,
+        )
+    if c.ansatz not in ANSATZE:
+        # An ansatz added to the spec layer alone has no circuits here: say so by name (the
+        # predictor reports it as its note), not as the layer table's ValueError.
+        raise SpecError(
+            f"circuit.ansatz: got {c.ansatz!r}, which has no circuits; allowed: "
+            f"{', '.join(ANSATZE)} or a grammar preset"
         )
     circuit = template_circuit(
         cell.num_qubits, cell.num_layers, ansatz=c.ansatz, block_depth=c.block_depth

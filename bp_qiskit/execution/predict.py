@@ -28,7 +28,6 @@ import numpy as np
 
 from ..backends.blocks import map_over_cores, single_blas_thread
 from ..core.four_copies import exact_fourth_moment
-from ..core.gradients import parameter_indices
 from ..core.light_cone import reduce_to_light_cone
 from ..core.propagation import (
     Moment,
@@ -41,14 +40,11 @@ from ..errors import SpecError
 from ..results import Cell
 from ..spec import StudySpec
 from .device_noise import DeviceNoise, cell_device_noise
-from .families import call_factory, family_for, gradient_indices
+from .factories import call_factory
+from .families import family_for, gradient_indices
 from .predict_circuit import DEFAULT_PATHS, parameter_moments
 from .predict_methods import SAMPLED_QUBITS, cost_variance, second_moment
-from .predict_program import (
-    _grammar,
-    _program,
-    unsupported,
-)
+from .predict_program import _program, cell_programs, unsupported
 
 __all__ = [
     "DEFAULT_PATHS",
@@ -169,13 +165,18 @@ def predict_cell(
     if spec.circuit.factory:
         return _predict_factory(spec, n, layers, paths, seed, note, device)
     try:
-        g = _grammar(spec)
-        indices = parameter_indices(spec.gradient.parameter, g.num_params(n, layers), layers)
-        # The programs of the differentiated gates; one the predictor cannot read (a cost or
-        # a layer it does not know) is a SpecError naming the field: no prediction, and why.
-        programs = [_cell_program(spec, n, layers, int(k), device) for k in indices]
+        family = family_for(spec, Cell(n, layers))
+        indices = gradient_indices(spec, family)
+        # The programs of the differentiated gates, read from the circuit that runs; one
+        # the predictor cannot read (a gate it does not know) is a SpecError naming the
+        # instruction: no prediction, and why.
+        *derivatives, undifferentiated = cell_programs(
+            spec, n, layers, [*(int(k) for k in indices), None], device, listed=False
+        )
     except SpecError as exc:
         return Prediction(n, layers, kind, None, None, "none", note=str(exc))
+    # Each derivative reduced to its light cone (the projector kept whole).
+    programs = [p if p.projector else reduce_to_light_cone(p) for p in derivatives]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n, layers)))
     moments: list[Moment] = []
     networks: list[NetworkMoment] = []
@@ -185,7 +186,7 @@ def predict_cell(
         if network is not None:
             networks.append(network)
     used = max(p.num_qubits for p in programs)
-    cost_var = _cost_variance(spec, n, layers, device)
+    cost_var = cost_variance(undifferentiated) if n <= SAMPLED_QUBITS else None
     base = Prediction(n, layers, kind, None, None, "none", cost_var=cost_var, qubits_used=used,
                       note=note)  # fmt: skip
     prediction = _combine(base, moments, networks, paths, projector=programs[0].projector)
@@ -196,14 +197,6 @@ def predict_cell(
 
 
 _VALUED = ("exact", "tensor_network", "monte_carlo")
-
-
-def _cell_program(
-    spec: StudySpec, n: int, layers: int, k: int, device: DeviceNoise | None
-) -> Program:
-    """Parameter k's program, reduced to its light cone (the projector kept whole)."""
-    program = _program(spec, n, layers, k, device, listed=False)
-    return program if program.projector else reduce_to_light_cone(program)
 
 
 def _contribution_sd(programs: list[Program], grad_var: float, exact: bool) -> float | None:

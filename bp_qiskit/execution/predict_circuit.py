@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.quantum_info import Operator, Pauli, SparseObservable
 
-from ..core.light_cone import reduce_to_light_cone
+from ..core.light_cone import brick_order, reduce_to_light_cone
 from ..core.propagation import (
     ONE_QUBIT_CLIFFORDS,
     Clifford,
@@ -200,6 +200,8 @@ def parameter_moments(
     base = read.program
     if device is not None:
         base = with_device_noise(base, read.prep, device, measured=measured)
+    # As a spec's cells: commuting noiseless ladders as bricks, for narrower light cones.
+    base = dataclasses.replace(base, gates=brick_order(base.gates))
     rng = np.random.default_rng(seed)
     cost_var = _cost_variance(base, paths, rng)
     out = []
@@ -245,33 +247,51 @@ class ReadProgram:
     prep: tuple[tuple[str, ...], ...] = ()
 
 
-def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadProgram:
-    """The circuit as a propagation program; a SpecError names what cannot be read."""
+def read_program(
+    circuit: QuantumCircuit,
+    observable: SparseObservable,
+    random_axes: Mapping[str, tuple[str, ...]] | None = None,
+) -> ReadProgram:
+    """The circuit as a propagation program; a SpecError names what cannot be read.
+
+    ``random_axes``: U gates whose axis each sample draws, by their theta parameter's name
+    (a random ansatz's template: :meth:`~.families.CircuitFamily.random_axes`); each is read
+    as a rotation about one of those letters, uniformly, with a uniform angle.
+    """
     n = circuit.num_qubits
-    flat = _flatten(circuit)
+    axes = dict(random_axes or {})
+    flat = _flatten(circuit, keep={"u"} if axes else set())
     bloch = [np.array([0.0, 0.0, 1.0]) for _ in range(n)]
     gates: list[Rotation | Clifford] = []
     rotation_of: dict[str, int] = {}
     prep: list[list[str]] = [[] for _ in range(n)]
+    index = {bit: i for i, bit in enumerate(flat.qubits)}
     for position, inst in enumerate(flat.data):
         op = inst.operation
-        qubits = [flat.find_bit(q).index for q in inst.qubits]
+        qubits = [index[q] for q in inst.qubits]
         where = f"instruction {position} ({op.name} on qubits {qubits})"
         if op.name in ("measure", "reset") or getattr(op, "condition", None) is not None:
             raise SpecError(f"circuit: {where}: mid-circuit operations cannot be predicted")
         if op.name == "barrier":
+            continue
+        drawn = axes.get(getattr(op.params[0], "name", "")) if op.name == "u" else None
+        if drawn is not None:
+            rotation_of[_parameter(op, where, rotation_of, drawn=True)] = len(gates)
+            gates.append(Rotation(tuple(pauli(letter, qubits) for letter in drawn)))
             continue
         if op.is_parameterized():
             generator = pauli(_generator(op, where), qubits)
             rotation_of[_parameter(op, where, rotation_of)] = len(gates)
             gates.append(Rotation((generator,)))
             continue
-        if op.name in _CLIFFORDS:
-            gates += _clifford(op.name, qubits)
-            continue
         if op.num_qubits == 1 and not _touched(gates, qubits[0]):
+            # Before anything else on its qubit, a fixed gate (a Clifford too: matchgate's
+            # H) only prepares the product state.
             bloch[qubits[0]] = _bloch(op, bloch[qubits[0]], where)
             prep[qubits[0]].append(op.name)
+            continue
+        if op.name in _CLIFFORDS:
+            gates += _clifford(op.name, qubits)
             continue
         raise SpecError(
             f"circuit: {where}: a fixed gate that is not a Clifford (cx, cz, swap, h, x, y, z) "
@@ -286,12 +306,14 @@ def read_program(circuit: QuantumCircuit, observable: SparseObservable) -> ReadP
     return ReadProgram(program, rotation_of, tuple(tuple(names) for names in prep))
 
 
-def _flatten(circuit: QuantumCircuit) -> QuantumCircuit:
+def _flatten(circuit: QuantumCircuit, keep: set[str]) -> QuantumCircuit:
     """Decompose until every gate is one the reader knows, or nothing decomposes further."""
-    known = {*_GENERATORS, "rzx", *_CLIFFORDS, "measure", "reset", "barrier"}
+    known = {*_GENERATORS, "rzx", *_CLIFFORDS, "measure", "reset", "barrier", *keep}
     out = circuit
     for _ in range(_MAX_DECOMPOSE):
-        names = {inst.operation.name for inst in out.data}
+        names = set(out.count_ops())
+        if names <= known:  # the presets' templates: one look at the names
+            return out
         unknown = {
             inst.operation.name
             for inst in out.data
@@ -300,9 +322,8 @@ def _flatten(circuit: QuantumCircuit) -> QuantumCircuit:
         }
         if not unknown:
             return out
-        before = names
         out = out.decompose(gates_to_decompose=sorted(unknown))
-        if {inst.operation.name for inst in out.data} == before:
+        if set(out.count_ops()) == names:
             break
     return out
 
@@ -318,14 +339,20 @@ def _generator(op: Any, where: str) -> str:
     return _GENERATORS[op.name]
 
 
-def _parameter(op: Any, where: str, seen: dict[str, int]) -> str:
-    """The one parameter a rotation's angle is, checked: +-theta + c, used nowhere else."""
-    (angle,) = op.params
+def _parameter(op: Any, where: str, seen: dict[str, int], *, drawn: bool = False) -> str:
+    """The one parameter a rotation's angle is, checked: +-theta + c, used nowhere else.
+
+    ``drawn``: a U gate of a random ansatz, whose angle is its theta.
+    """
+    angle = op.params[0] if drawn or len(op.params) == 1 else None
+    if angle is None:
+        raise SpecError(f"circuit: {where}: a rotation has one angle, got {op.params}")
     if not isinstance(angle, ParameterExpression) or len(angle.parameters) != 1:
         raise SpecError(f"circuit: {where}: the angle must be one parameter, got {angle}")
     (param,) = angle.parameters
-    coefficient = float(angle.gradient(param)) if param in angle.parameters else 0.0
-    if not math.isclose(abs(coefficient), 1.0) or not _linear(angle, param):
+    bare = isinstance(angle, Parameter)  # the templates' case: nothing to differentiate
+    coefficient = 1.0 if bare else float(angle.gradient(param))
+    if not math.isclose(abs(coefficient), 1.0) or not (bare or _linear(angle, param)):
         raise SpecError(
             f"circuit: {where}: the angle {angle} is not +-{param.name} + constant; only whole "
             "turns of an independent angle are predicted"

@@ -1,37 +1,36 @@
 """A spec's cell as a propagation :class:`~bp_qiskit.core.propagation.Program`.
 
-The grammar's rotations with uniform angles, its Clifford entanglers, the product initial
-state and the cost's Pauli terms (or the global projector), with device noise where a
-backend brings it: what :mod:`bp_qiskit.execution.predict` propagates, and what it refuses
-(:func:`unsupported`).
+Read from the circuit that runs: the cell's template and observable, as the backend gets
+them, through the same reader as a user's own circuit (:mod:`.predict_circuit`), with the
+noise of ``backend.options.depolarizing`` or of the device: what
+:mod:`bp_qiskit.execution.predict` propagates, and what it refuses (:func:`unsupported`).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
+from collections.abc import Sequence
 
 from ..core.gradients import spans_whole_turns
-from ..core.grammar import RANDOM, Grammar
+from ..core.grammar import Grammar
+from ..core.light_cone import brick_order, support
 from ..core.observables import make_observable
-from ..core.propagation import (
-    Clifford,
-    Program,
-    Rotation,
-    Term,
-    pauli,
-)
-from ..core.tensor_network import (
-    supported,
-)
+from ..core.propagation import Clifford, Program, Rotation, Term
+from ..core.tensor_network import supported
 from ..errors import SpecError
+from ..results import Cell
 from ..spec import StudySpec
 from .device_noise import DeviceNoise, read_out
-from .predict_circuit import EXACT_PROJECTOR_QUBITS, projector_terms, read_observable
+from .families import family_for
+from .predict_circuit import (
+    EXACT_PROJECTOR_QUBITS,
+    ReadProgram,
+    projector_terms,
+    read_observable,
+    read_program,
+)
 
 __all__ = ["unsupported"]
-
-_BLOCH = {"ry_pi4": (math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4)), "h": (1.0, 0.0, 0.0),
-          "none": (0.0, 0.0, 1.0)}  # fmt: skip
 
 
 def unsupported(spec: StudySpec) -> str | None:
@@ -82,115 +81,87 @@ def _program(
     *,
     listed: bool = True,
 ) -> Program:
-    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative).
+    """The cell's circuit; ``k`` is the differentiated parameter (None: no derivative)."""
+    return cell_programs(spec, n, layers, [k], device, listed=listed)[0]
 
-    ``device``: the device's noise on the cell's physical qubits (:mod:`.device_noise`)
-    instead of ``backend.options.depolarizing``. The global projector is listed as 2^n
-    Z-strings up to EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False``
-    a chain keeps it as a product, for the tensor network (microseconds, not seconds, at
-    n = 8).
+
+def cell_programs(
+    spec: StudySpec,
+    n: int,
+    layers: int,
+    ks: Sequence[int | None],
+    device: DeviceNoise | None = None,
+    *,
+    listed: bool = True,
+) -> list[Program]:
+    """The cell's circuit once per ``k`` in ``ks``: parameter k differentiated (None: none).
+
+    Read once from the template the backend binds and the observable it measures
+    (:func:`~.families.family_for`, :func:`~.predict_circuit.read_program`), as a user's own
+    circuit is: the random positions' U gates by the family's :meth:`random_axes`, and
+    nothing rebuilt from the grammar's names. Then each gate gets its noise:
+    ``backend.options.depolarizing`` (p1 after each one-qubit gate and the initial layer, p2
+    after each two-qubit gate), or ``device``'s on the cell's physical qubits
+    (:mod:`.device_noise`). The global projector is listed as 2^n Z-strings up to
+    EXACT_PROJECTOR_QUBITS, for exact propagation; with ``listed=False`` a chain keeps it
+    as a product, for the tensor network (microseconds, not seconds, at n = 8).
     """
-    g = _grammar(spec)
+    family = family_for(spec, Cell(n, layers))
+    read = read_program(family.template, family.observable, family.random_axes())
     p1, p2 = spec.backend.options.get("depolarizing", (0.0, 0.0))
     if device is not None:
         p2 = max(device.pair, default=0.0)  # nonzero: the ladder keeps its order
     gates: list[Rotation | Clifford] = []
-    index = 0
-    for layer in range(layers):
-        for gen in g.rotations:
-            row = _rotation_row(g, gen, n, index, k, (p1, p2), device)
-            index += len(row)
-            if len(gen) == 2 and gen[0] == gen[1] and not p2:
-                row = row[::2] + row[1::2]  # XX(0,1), XX(1,2), ... commute: see _bricks
-            gates += row
-        gates += _entangler(g.entangler, layer, n, p2, device)
-    terms, projector = _terms(spec, n)
+    rotation_at: list[int] = []  # where the k-th rotation (parameter k) stands in gates
+    for gate in read.program.gates:
+        qubits = sorted(support(gate))
+        if isinstance(gate, Rotation):
+            rotation_at.append(len(gates))
+            gates.append(dataclasses.replace(gate, noise=_rotation_noise(qubits, p1, p2, device)))
+        elif len(qubits) == 2:
+            gates.append(dataclasses.replace(gate, noise=_pair_noise(qubits, p2, device)))
+        else:
+            gates.append(dataclasses.replace(gate, noise=_rotation_noise(qubits, p1, p2, device)))
+    terms, projector = read.program.terms, read.program.projector
     if device is not None and spec.sampling.shots and not projector:
         terms = read_out(terms, device.readout)
-    bloch = _initial_bloch(g.initial, n, p1, device)
-    program = Program(n, tuple(gates), bloch, terms, projector=projector)
-    if projector and n <= EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
-        # Off a chain the network cannot take the product; exact propagation takes it listed.
-        return Program(n, tuple(gates), bloch, projector_terms(n))
-    return program
+    bloch = _initial_bloch(read, p1, device)
+    out = []
+    for k in ks:
+        marked = list(gates)
+        if k is not None:
+            rotation = gates[rotation_at[k]]
+            assert isinstance(rotation, Rotation)
+            marked[rotation_at[k]] = dataclasses.replace(rotation, differentiated=True)
+        program = Program(n, brick_order(marked), bloch, terms, projector=projector)
+        if projector and n <= EXACT_PROJECTOR_QUBITS and (listed or not supported(program)):
+            # Off a chain the network cannot take the product; exact propagation takes it
+            # listed.
+            program = Program(n, program.gates, bloch, projector_terms(n))
+        out.append(program)
+    return out
 
 
-_XYZ = {"X": pauli("X", (0,)), "Y": pauli("Y", (0,)), "Z": pauli("Z", (0,))}
+def _rotation_noise(qubits: list[int], p1: float, p2: float, device: DeviceNoise | None) -> float:
+    """A rotation's channel: its qubit's, or its pair's where the pair is neighbouring."""
+    if len(qubits) == 1:
+        return device.rotation[qubits[0]] if device is not None else p1
+    return _pair_noise(qubits, p2, device)
 
 
-def _rotation_row(
-    g: Grammar,
-    gen: str,
-    n: int,
-    index: int,
-    k: int | None,
-    noise: tuple[float, float],
-    device: DeviceNoise | None,
-) -> list[Rotation]:
-    """One generator's rotations across the qubits, parameters from ``index`` on."""
-    p1, p2 = noise
-    row: list[Rotation] = []
-    for qubits in g.positions(gen, n):
-        if gen == RANDOM:
-            choices = tuple(
-                (x << qubits[0], z << qubits[0]) for x, z in (_XYZ[p] for p in g.random_set)
-            )
-        else:
-            choices = (pauli(gen, qubits),)
-        p = p1 if len(qubits) == 1 else p2
-        if device is not None:
-            p = (
-                device.rotation[qubits[0]]
-                if len(qubits) == 1
-                else device.pair[min(qubits)]
-                if abs(qubits[0] - qubits[1]) == 1
-                else p2
-            )
-        row.append(Rotation(choices, differentiated=index + len(row) == k, noise=p))
-    return row
-
-
-def _entangler(
-    name: str, layer: int, n: int, p2: float, device: DeviceNoise | None
-) -> list[Clifford]:
-    """The layer's entangling Cliffords, each with its pair's noise."""
-
-    def p_pair(q: int) -> float:
-        return device.pair[q] if device is not None else p2
-
-    if name == "cz_ladder":
-        pairs = _bricks(n) if not p2 else range(n - 1)
-        return [Clifford("cz", q, q + 1, p_pair(q)) for q in pairs]
-    if name == "cx_chain":
-        return [Clifford("cx", q, q + 1, p_pair(q)) for q in range(n - 1)]
-    if name == "cz_brick":
-        return [Clifford("cz", q, q + 1, p_pair(q)) for q in range(layer % 2, n - 1, 2)]
-    if name == "none":
-        return []
-    # A new entangler must say what it does to Pauli strings here, not pass for "none".
-    raise SpecError(
-        f"circuit.entangler: got {name!r}, which the predictor cannot read; allowed: "
-        "cz_ladder, cx_chain, cz_brick, none"
-    )
+def _pair_noise(qubits: list[int], p2: float, device: DeviceNoise | None) -> float:
+    if device is not None and len(qubits) == 2 and qubits[1] - qubits[0] == 1:
+        return device.pair[qubits[0]]
+    return p2
 
 
 def _initial_bloch(
-    initial: str, n: int, p1: float, device: DeviceNoise | None
+    read: ReadProgram, p1: float, device: DeviceNoise | None
 ) -> tuple[tuple[float, float, float], ...]:
-    """Each qubit's Bloch vector after the initial layer (its gates are noisy too)."""
-    ex, ey, ez = _BLOCH[initial]
-    shrinks = [1.0 - p1 if initial != "none" else 1.0] * n
-    if device is not None and initial != "none":
-        shrinks = [1.0 - p for p in device.rotation]
-    return tuple((s * ex, s * ey, s * ez) for s in shrinks)
-
-
-def _bricks(n: int) -> list[int]:
-    """Neighbouring pairs (q, q+1) as even q then odd q.
-
-    Where the gates on neighbouring pairs commute (CZ, and XX-type rotations) and carry no
-    noise (a channel after one gate does not commute with the next), this is the same unitary
-    as the ladder in order, and a light cone grows by one qubit a side per half layer instead
-    of running down the whole ladder.
-    """
-    return [*range(0, n - 1, 2), *range(1, n - 1, 2)]
+    """Each qubit's Bloch vector after the gates that prepared it (noisy too)."""
+    out = []
+    for q, (ex, ey, ez) in enumerate(read.program.bloch):
+        prepared = bool(read.prep[q])
+        shrink = (1.0 - (device.rotation[q] if device is not None else p1)) if prepared else 1.0
+        out.append((shrink * ex, shrink * ey, shrink * ez))
+    return tuple(out)
