@@ -11,7 +11,9 @@ by gate (:func:`~bp_qiskit.execution.device_noise.with_device_noise`).
 With ``--pairs``, a circuit for the rules efficient_su2 does not reach (:func:`pair_layers`):
 H to prepare, then per layer RZ on every qubit, RZZ and RXX on neighbouring pairs, a CZ
 ladder (not the device's native CX) and a fixed X, at L = 3, n = 2..4.
-Run: ``python benchmarks/bench_device_noise.py [--samples 200] [--factory | --pairs]``.
+With ``--shots N``, sampled shots, so that readout error counts (exact expectations leave
+it out); Var[dC] is then the shot-noise-corrected one.
+Run: ``python benchmarks/bench_device_noise.py [--samples 200] [--factory | --pairs] [--shots N]``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--factory", action="store_true", help="efficient_su2 on aer:lagos")
     ap.add_argument("--pairs", action="store_true", help="pair_layers on aer:lagos")
+    ap.add_argument("--shots", type=int, default=0, help="sampled shots (readout counts)")
     args = ap.parse_args()
     if args.pairs:
         spec = StudySpec.from_dict(
@@ -69,7 +72,7 @@ def main() -> None:
         )
     else:
         spec = load_spec(ROOT / "jobs" / "noisy_fake_device.toml").variants()[0]
-    spec = spec.with_overrides(**{"sampling.samples": args.samples})
+    spec = spec.with_overrides(**{"sampling.samples": args.samples, "sampling.shots": args.shots})
     noiseless = spec.with_overrides(**{"backend.name": "aer"})
     result = run_study(spec, progress=False).result
     print(f"{'n':>3} {'L':>3} {'measured':>10} {'se':>9} {'device':>10} {'z':>6} "

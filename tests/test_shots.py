@@ -174,3 +174,36 @@ def test_corrected_variance_is_unbiased_and_intervals_cover(n, shots):
         assert floor > exact  # these cases really are below the floor
     else:
         assert floor < exact
+
+
+@pytest.mark.parametrize("sampler", ["auto", "aer"])
+def test_a_devices_readout_error_reaches_every_sampling_route(sampler):
+    # Aer applies readout errors to measure instructions only; the exact-probability routes
+    # (binomial for one Pauli string, multinomial for a sum) must apply them too, or a
+    # device's readout error would depend on the route. Closed form for |q1 q0> = |10>:
+    # <Z> = 1 - 2 P(1|0) on q0 and -(1 - 2 P(0|1)) on q1; the errors are independent.
+    from qiskit import QuantumCircuit
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    p10, p01 = {0: 0.10, 1: 0.04}, {0: 0.02, 1: 0.15}  # P(read 1 | 0), P(read 0 | 1)
+    model = NoiseModel()
+    for q in (0, 1):
+        m = [[1 - p10[q], p10[q]], [p01[q], 1 - p01[q]]]
+        model.add_readout_error(ReadoutError(m), [q])
+    est = AerEstimator(
+        seed=3, sampler=sampler, simulator=AerSimulator(method="density_matrix", noise_model=model)
+    )
+    qc = QuantumCircuit(2)
+    qc.x(1)
+    z0, z1 = 1 - 2 * p10[0], -(1 - 2 * p01[1])
+    cases = {"Z0": z0, "Z1": z1, "Z0 Z1": z0 * z1}
+    shots = 40_000
+    for label, expected in cases.items():
+        obs = pauli_sum([label], [1.0], 2)
+        (res,) = est.run([(qc, obs)], precision=1 / math.sqrt(shots)).result()
+        mean, se = float(res.data.evs), float(res.data.stds)
+        assert abs(mean - expected) < 4 * se, (label, mean, expected, se)
+    sum_obs = pauli_sum(["Z0", "Z1"], [1.0, 1.0], 2)
+    (res,) = est.run([(qc, sum_obs)], precision=1 / math.sqrt(shots)).result()
+    assert abs(float(res.data.evs) - (z0 + z1)) < 4 * float(res.data.stds)

@@ -26,6 +26,7 @@ value (0 for exact).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -42,10 +43,12 @@ from qiskit_aer import AerSimulator
 from .aer_readout import (
     ExactPlan,
     ShotGroup,
+    confused,
     counts_by_value,
     exact_plan,
     moments,
     outcome_values,
+    readout_confusion,
     shot_groups,
     two_valued,
 )
@@ -154,6 +157,8 @@ class AerEstimator(BaseEstimatorV2):
             and self._sim.options.noise_model is None
         )
         self._mps = self._sim.options.method == "matrix_product_state"
+        # The device's readout errors, which the exact-probability routes apply themselves.
+        self._confusion = readout_confusion(self._sim.options.noise_model)
 
     @property
     def default_shots(self) -> int:
@@ -181,9 +186,10 @@ class AerEstimator(BaseEstimatorV2):
     def _bindings(self, pub: EstimatorPub) -> tuple[NDArray[np.float64], tuple[int, ...]]:
         values = pub.parameter_values
         params = list(pub.circuit.parameters)
-        arr = values.as_array(params) if params else np.zeros((*values.shape, 0))
         shape = values.shape
-        return arr.reshape(-1, len(params)), shape
+        if not params:  # one binding per point of the shape, with nothing in it
+            return np.zeros((math.prod(shape), 0)), shape
+        return values.as_array(params).reshape(-1, len(params)), shape
 
     def _chunks(self, num_bindings: int, num_qubits: int) -> list[slice]:
         if self._mps:
@@ -334,7 +340,8 @@ class AerEstimator(BaseEstimatorV2):
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Counts (B, V) of the group's per-shot values ``values`` (V,) in N shots per binding.
 
-        Three routes, all drawing N independent outcomes from the exact Born distribution:
+        Three routes, all drawing N independent outcomes from the exact Born distribution,
+        read through the noise model's readout errors where it has them:
         a two-valued observable (one Pauli string or one projector term) is Binomial with the
         success probability given by its exact expectation; a group on at most
         ``_MAX_PROB_QUBITS`` qubits is Multinomial over the marginal probabilities of those
@@ -345,7 +352,10 @@ class AerEstimator(BaseEstimatorV2):
         rng = np.random.default_rng(ss)
         qubits = sorted(group.basis)
         two = two_valued(group)
-        if self._sampler == "auto" and two is not None:
+        # A readout error on a measured qubit makes the outcome depend on more than the
+        # exact expectation (an asymmetric one shifts it too): the multinomial route below.
+        misread = any(q in self._confusion for q in qubits)
+        if self._sampler == "auto" and two is not None and not misread:
             lo, hi = two
             obs = SparseObservable.from_sparse_list(group.terms, n)
             expect = self._exact(base, [obs], flat)[0]
@@ -371,6 +381,8 @@ class AerEstimator(BaseEstimatorV2):
                 datas = self._simulate(self._sim, rotated, flat, chunk)
                 probs = np.clip(np.array([d["probs"] for d in datas]), 0.0, None)
                 probs /= probs.sum(axis=1, keepdims=True)
+                if misread:
+                    probs = confused(probs, qubits, self._confusion)
                 counts[chunk] = rng.multinomial(shots, probs)
             return counts, values
         rotated.measure_all()

@@ -20,10 +20,12 @@ __all__ = [
     "MAX_MARGINAL_QUBITS",
     "ExactPlan",
     "ShotGroup",
+    "confused",
     "counts_by_value",
     "exact_plan",
     "moments",
     "outcome_values",
+    "readout_confusion",
     "shot_groups",
     "two_valued",
 ]
@@ -188,3 +190,47 @@ def moments(
     # Unbiased single-shot variance s^2, then the variance of the mean s^2 / N.
     s_sq = np.maximum(counts @ values**2 - shots * mean**2, 0.0) / (shots - 1)
     return mean, s_sq / shots
+
+
+def readout_confusion(noise_model: Any) -> dict[int, NDArray[np.float64]]:
+    """Each qubit's readout error in ``noise_model``: ``M[i, j] = P(read j | state i)``.
+
+    Why the sampler needs it: Aer applies readout errors to ``measure`` instructions only,
+    and the binomial and multinomial routes draw from exact probabilities, which have none;
+    without this a device's readout error reached a study with shots on one route and not
+    on the others. Read from the model's public ``to_dict``; a correlated (multi-qubit)
+    readout error is refused, since per-qubit matrices cannot hold it.
+    """
+    if noise_model is None:
+        return {}
+    out: dict[int, NDArray[np.float64]] = {}
+    for error in noise_model.to_dict().get("errors", []):
+        if error.get("type") != "roerror":
+            continue
+        qubit_sets = error.get("gate_qubits") or []
+        matrix = np.asarray(error["probabilities"], dtype=float)
+        if matrix.shape != (2, 2) or not qubit_sets:
+            raise ValueError(
+                "noise_model: a readout error on all or several qubits at once; allowed: one "
+                "2 x 2 readout error per qubit"
+            )
+        for (q,) in qubit_sets:
+            out[int(q)] = matrix
+    return out
+
+
+def confused(
+    probs: NDArray[np.float64], qubits: list[int], confusion: dict[int, NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """(B, 2^k) outcome probabilities on ``qubits`` (bit i: qubits[i]) after readout errors."""
+    k = len(qubits)
+    b = probs.shape[0]
+    # axis 1 + (k - 1 - i) holds bit i: C order puts the highest bit first
+    tensor = probs.reshape((b,) + (2,) * k)
+    for i, q in enumerate(qubits):
+        m = confusion.get(q)
+        if m is None:
+            continue
+        axis = 1 + (k - 1 - i)
+        tensor = np.moveaxis(np.tensordot(tensor, m, axes=([axis], [0])), -1, axis)
+    return tensor.reshape(b, -1)
